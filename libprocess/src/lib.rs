@@ -1,0 +1,44 @@
+//! An actor runtime modelled on Apache Mesos's libprocess, and wire-compatible with it.
+//!
+//! # Layout
+//! - [`pid`]: `UPID` (`id@ip:port`), parsing and display.
+//! - [`process`]: the [`Process`] trait, its context [`Ctx`] (send, link, install handlers,
+//!   routes, timers, `then`) and typed handles [`Pid`] (dispatch, call).
+//! - [`runtime`]: the [`Runtime`] (libprocess's ProcessManager): registry, local delivery,
+//!   send, link/exited, delegate, HTTP routing.
+//! - [`encoder`]: the outbound request form, byte for byte genuine libprocess's.
+//! - `outbound`: one persistent connection per remote address, batched writes, exited.
+//! - `server`: inbound on actix-web; messages vs HTTP; 202/404; bad input counted.
+//! - [`http`]: requests/responses for process endpoints, streaming bodies.
+//! - [`clock`]: pausable, advanceable time for every timer (tests never sleep).
+//! - [`filter`]: drop/hold/observe messages and dispatches (fault injection in tests).
+//! - [`metrics`]: counters, gauges, timers; `/metrics/snapshot`.
+//! - [`config`]: bind/advertise addresses from flags and `LIBPROCESS_*`.
+//!
+//! # Threads
+//! A runtime runs on one actix arbiter thread: its processes, its HTTP server and its
+//! outbound connections share that event loop, so a message crosses no thread between the
+//! socket and its handler. Any thread may send, spawn or dispatch.
+#![forbid(unsafe_code)]
+
+pub mod builtin;
+pub mod clock;
+pub mod config;
+pub mod encoder;
+pub mod filter;
+pub mod http;
+pub mod metrics;
+mod outbound;
+pub mod pid;
+pub mod process;
+pub mod runtime;
+mod server;
+
+pub use clock::{Clock, TimerId};
+pub use config::Config;
+pub use encoder::Message;
+pub use filter::{Event, Matcher};
+pub use http::{Reply, Request, Response};
+pub use pid::{Upid, UpidError};
+pub use process::{Ctx, Pid, Process};
+pub use runtime::{DecodeError, Error, Runtime, Validator};
