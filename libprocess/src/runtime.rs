@@ -194,7 +194,8 @@ impl Runtime {
         let rt = self.clone();
         let actor_pid = upid.clone();
         let addr = ProcessActor::start_in_arbiter(&self.0.arbiter, move |actx| {
-            actx.set_mailbox_capacity(usize::MAX);
+            // 0 = unbounded: deliveries never fail for a full mailbox (only for a closed one).
+            actx.set_mailbox_capacity(0);
             ProcessActor::new(process, actor_pid, rt)
         });
         let pending = self.clock().pending_counter();
