@@ -21,6 +21,7 @@
 //! socket and its handler. Any thread may send, spawn or dispatch.
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod builtin;
 pub mod clock;
 pub mod config;

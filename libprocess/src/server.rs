@@ -1,26 +1,36 @@
-//! Inbound: one port serves libprocess messages and plain HTTP, on actix-web.
+//! Inbound: one port serves libprocess messages and plain HTTP/1.x.
 //!
 //! A request is a message iff it is a `POST` with a `User-Agent: libprocess/…` or a
-//! `Libprocess-From` header. Messages are answered `202` (or `404` for an unknown process)
-//! in order; bad ones are counted and answered `4xx` without disturbing any process. Other
-//! requests are routed to process endpoints. Connections are kept open for as long as the
-//! peer wants: closing one would make a genuine peer see its link break.
+//! `Libprocess-From` header. Messages are delivered as soon as they are parsed and answered
+//! `202 Accepted` (`404` for an unknown process), in order, many per write; other requests are
+//! routed to process endpoints and answered in order too. Bad input is answered `4xx`, counted
+//! and logged; the connection is closed only when it cannot be resynchronised.
+//!
+//! Connections stay open as long as the peer wants: a genuine peer whose linked connection we
+//! closed would see its link break. Streaming responses (event streams) end when the handler
+//! drops its sender or when the client goes away, which the handler sees as a closed sender.
+//!
+//! The parser is our own (on `httparse`) rather than a general HTTP server's: libprocess peers
+//! pipeline thousands of messages on one connection, send HTTP/1.1 with an empty `Host`, and
+//! send bodies with no framing at all; general servers stall or refuse on some of these.
 
-use std::net::TcpListener;
-use std::rc::Rc;
+use std::net::{SocketAddr, TcpListener};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use actix_http::{HttpService, KeepAlive};
-use actix_service::{map_config, Service, ServiceFactory};
-use actix_web::dev::AppConfig;
-use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpRequest, HttpResponse};
-use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::encoder::Message;
 use crate::http::{parse_query, Body, Request, Response};
 use crate::pid::Upid;
 use crate::runtime::Runtime;
+
+const MAX_HEADERS: usize = 64;
+/// Largest request head (request line plus headers).
+const MAX_HEAD: usize = 64 * 1024;
+/// Largest chunk-size line or trailer line.
+const MAX_LINE: usize = 4096;
 
 /// Runs the accept loop on the runtime's arbiter.
 pub(crate) async fn serve(rt: Runtime, listener: TcpListener) {
@@ -31,37 +41,16 @@ pub(crate) async fn serve(rt: Runtime, listener: TcpListener) {
             return;
         }
     };
-    let local = listener.local_addr().ok();
-    let app_rt = rt.clone();
-    let app = App::new()
-        .app_data(web::Data::new(app_rt))
-        .app_data(web::PayloadConfig::new(rt.0.max_body))
-        .default_service(web::to(handle));
-    let mut builder = HttpService::build()
-        .keep_alive(KeepAlive::Os)
-        .client_request_timeout(std::time::Duration::ZERO)
-        .client_disconnect_timeout(std::time::Duration::from_secs(1));
-    if let Some(addr) = local {
-        builder = builder.local_addr(addr);
-    }
-    let factory = builder.h1(map_config(app, |_| AppConfig::default())).tcp();
-    let service = match factory.new_service(()).await {
-        Ok(s) => Rc::new(s),
-        Err(()) => {
-            tracing::error!("cannot build the HTTP service");
-            return;
-        }
-    };
     let accepted = rt.metrics().counter("libprocess/connections_accepted");
     loop {
         match listener.accept().await {
-            Ok((stream, _peer)) => {
+            Ok((stream, peer)) => {
                 accepted.inc();
                 let _ = stream.set_nodelay(true);
-                let service = service.clone();
+                let rt = rt.clone();
                 actix_rt::spawn(async move {
-                    if let Err(e) = service.call(stream).await {
-                        tracing::debug!(error = ?e, "inbound connection ended with an error");
+                    if let Err(why) = Connection::new(rt, stream, peer).run().await {
+                        tracing::debug!(%peer, %why, "inbound connection ended");
                     }
                 });
             }
@@ -73,142 +62,554 @@ pub(crate) async fn serve(rt: Runtime, listener: TcpListener) {
     }
 }
 
-/// Whether a request is a libprocess message rather than an HTTP call.
-fn is_message(req: &HttpRequest) -> bool {
-    if req.method() != actix_web::http::Method::POST {
-        return false;
-    }
-    let headers = req.headers();
-    headers.contains_key("libprocess-from")
-        || headers
-            .get("user-agent")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ua| ua.starts_with("libprocess/"))
+/// A parsed request head.
+struct Head {
+    method: String,
+    path: String,
+    query: String,
+    version: u8,
+    headers: Vec<(String, String)>,
 }
 
-/// The sender: `Libprocess-From`, else the `User-Agent` suffix.
-fn sender(req: &HttpRequest) -> Result<Upid, String> {
-    let headers = req.headers();
-    let text = match headers.get("libprocess-from") {
-        Some(v) => v.to_str().map_err(|_| "Libprocess-From is not text".to_string())?.trim().to_string(),
-        None => headers
-            .get("user-agent")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|ua| ua.strip_prefix("libprocess/"))
-            .unwrap_or("")
-            .trim()
-            .to_string(),
-    };
-    let from = Upid::parse(&text).map_err(|e| e.to_string())?;
-    if from.is_none() {
-        return Err("the message has no sender".into());
+impl Head {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
-    Ok(from)
-}
 
-async fn read_body(rt: &Runtime, mut payload: web::Payload) -> Result<Bytes, HttpResponse> {
-    let limit = rt.0.max_body;
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            rt.metrics().counter("libprocess/requests_bad_body").inc();
-            HttpResponse::BadRequest().body(format!("Failed to read the request body: {e}"))
-        })?;
-        if body.len() + chunk.len() > limit {
-            rt.metrics().counter("libprocess/requests_too_large").inc();
-            tracing::warn!(limit, "request body over the limit");
-            return Err(HttpResponse::PayloadTooLarge()
-                .body(format!("Request body exceeds the limit of {limit} bytes")));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
-}
-
-async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let Some(rt) = req.app_data::<web::Data<Runtime>>().map(|d| d.get_ref().clone()) else {
-        return HttpResponse::InternalServerError().finish();
-    };
-    if let Some(len) = req
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        if len > rt.0.max_body {
-            rt.metrics().counter("libprocess/requests_too_large").inc();
-            return HttpResponse::PayloadTooLarge()
-                .body(format!("Request body exceeds the limit of {} bytes", rt.0.max_body));
+    /// Whether the client wants the connection kept after this request.
+    fn keep_alive(&self) -> bool {
+        let conn = self.header("connection").map(str::to_ascii_lowercase);
+        match self.version {
+            0 => conn.is_some_and(|c| c.contains("keep-alive")),
+            _ => !conn.is_some_and(|c| c.contains("close")),
         }
     }
-    let body = match read_body(&rt, payload).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
-    if is_message(&req) {
-        handle_message(&rt, &req, body)
-    } else {
-        handle_http(&rt, &req, body).await
+
+    fn is_message(&self) -> bool {
+        self.method == "POST"
+            && (self.header("libprocess-from").is_some()
+                || self.header("user-agent").is_some_and(|ua| ua.starts_with("libprocess/")))
     }
 }
 
-fn handle_message(rt: &Runtime, req: &HttpRequest, body: Bytes) -> HttpResponse {
-    let from = match sender(req) {
-        Ok(f) => f,
-        Err(why) => {
-            rt.metrics().counter("libprocess/messages_bad_sender").inc();
-            tracing::warn!(peer = ?req.peer_addr(), %why, "dropping message with a malformed sender");
-            return HttpResponse::BadRequest().body(format!("Malformed sender: {why}"));
+enum Framing {
+    Length(usize),
+    Chunked(ChunkState),
+}
+
+enum ChunkState {
+    /// Expecting a chunk-size line.
+    Size,
+    /// Inside a chunk's data, with this many bytes left.
+    Data(usize),
+    /// After a chunk's data, expecting CRLF.
+    DataEnd,
+    /// After the last chunk, expecting trailer lines up to an empty one.
+    Trailers,
+}
+
+/// A request whose head is parsed and whose body is arriving.
+struct Partial {
+    head: Head,
+    framing: Framing,
+    body: BytesMut,
+}
+
+/// Why a connection must answer an error and close.
+struct Fatal {
+    status: u16,
+    message: String,
+    metric: &'static str,
+}
+
+impl Fatal {
+    fn new(status: u16, metric: &'static str, message: impl Into<String>) -> Self {
+        Fatal { status, message: message.into(), metric }
+    }
+}
+
+struct Connection {
+    rt: Runtime,
+    stream: TcpStream,
+    peer: SocketAddr,
+    input: BytesMut,
+    output: BytesMut,
+    partial: Option<Partial>,
+    max_body: usize,
+}
+
+impl Connection {
+    fn new(rt: Runtime, stream: TcpStream, peer: SocketAddr) -> Self {
+        let max_body = rt.0.max_body;
+        Connection {
+            rt,
+            stream,
+            peer,
+            input: BytesMut::with_capacity(64 * 1024),
+            output: BytesMut::with_capacity(16 * 1024),
+            partial: None,
+            max_body,
         }
-    };
-    let path = req.path().trim_start_matches('/');
-    let Some((id, name)) = path.split_once('/').filter(|(id, name)| !id.is_empty() && !name.is_empty())
-    else {
-        rt.metrics().counter("libprocess/messages_bad_path").inc();
-        return HttpResponse::BadRequest().body("Malformed message path: expected /<process-id>/<message-name>");
-    };
-    let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy().into_owned();
-    rt.metrics().counter("libprocess/messages_received").inc();
-    let to = rt.upid(&id);
-    let message = Message { from, to, name: name.to_string(), body };
-    if rt.deliver(message) {
-        HttpResponse::Accepted().finish()
-    } else {
-        HttpResponse::NotFound().finish()
+    }
+
+    async fn run(mut self) -> Result<(), String> {
+        loop {
+            // Handle every complete request already buffered, answering in order.
+            loop {
+                match self.next_request() {
+                    Ok(Some((head, body))) => {
+                        let keep = head.keep_alive();
+                        if head.is_message() {
+                            self.handle_message(head, body.freeze());
+                        } else {
+                            // Answer what is queued first: HTTP handlers may take a while.
+                            self.flush().await?;
+                            let keep_streaming = self.handle_http(head, body.freeze()).await?;
+                            if !keep_streaming {
+                                return Ok(());
+                            }
+                        }
+                        if !keep {
+                            self.flush().await?;
+                            return Ok(());
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(fatal) => {
+                        self.rt.metrics().counter(fatal.metric).inc();
+                        tracing::warn!(peer = %self.peer, status = fatal.status, why = %fatal.message,
+                            "rejecting malformed request");
+                        let response = Response::new(fatal.status, fatal.message)
+                            .with_header("Connection", "close");
+                        write_response_head(&mut self.output, 1, &response, Some(body_len(&response)));
+                        if let Body::Full(b) = &response.body {
+                            self.output.extend_from_slice(b);
+                        }
+                        self.flush().await?;
+                        return Ok(());
+                    }
+                }
+            }
+            self.flush().await?;
+            let n = self.stream.read_buf(&mut self.input).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), String> {
+        if !self.output.is_empty() {
+            self.stream.write_all(&self.output).await.map_err(|e| e.to_string())?;
+            self.output.clear();
+        }
+        Ok(())
+    }
+
+    /// The next complete request in the input, if any.
+    fn next_request(&mut self) -> Result<Option<(Head, BytesMut)>, Fatal> {
+        if self.partial.is_none() {
+            let Some(partial) = self.parse_head()? else { return Ok(None) };
+            self.partial = Some(partial);
+        }
+        let Some(partial) = self.partial.as_mut() else { return Ok(None) };
+        let done = match &mut partial.framing {
+            Framing::Length(left) => {
+                let take = (*left).min(self.input.len());
+                partial.body.extend_from_slice(&self.input.split_to(take));
+                *left -= take;
+                *left == 0
+            }
+            Framing::Chunked(state) => {
+                decode_chunks(state, &mut self.input, &mut partial.body, self.max_body)?
+            }
+        };
+        if !done {
+            return Ok(None);
+        }
+        Ok(self.partial.take().map(|p| (p.head, p.body)))
+    }
+
+    fn parse_head(&mut self) -> Result<Option<Partial>, Fatal> {
+        // Tolerate blank lines between pipelined requests, as HTTP parsers do.
+        while self.input.starts_with(b"\r\n") {
+            self.input.advance(2);
+        }
+        if self.input.is_empty() {
+            return Ok(None);
+        }
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut headers);
+        let consumed = match req.parse(&self.input) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) => {
+                if self.input.len() > MAX_HEAD {
+                    return Err(Fatal::new(431, "libprocess/requests_malformed", "Request head too large"));
+                }
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(Fatal::new(400, "libprocess/requests_malformed", format!("Malformed request: {e}")))
+            }
+        };
+        let target = req.path.unwrap_or("/");
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let head = Head {
+            method: req.method.unwrap_or("").to_string(),
+            path: path.to_string(),
+            query: query.to_string(),
+            version: req.version.unwrap_or(1),
+            headers: req
+                .headers
+                .iter()
+                .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).trim().to_string()))
+                .collect(),
+        };
+        self.input.advance(consumed);
+        let chunked = head
+            .header("transfer-encoding")
+            .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
+        let framing = if chunked {
+            Framing::Chunked(ChunkState::Size)
+        } else {
+            match head.header("content-length") {
+                Some(v) => {
+                    let n: usize = v.parse().map_err(|_| {
+                        Fatal::new(400, "libprocess/requests_malformed", format!("Invalid Content-Length '{v}'"))
+                    })?;
+                    if n > self.max_body {
+                        return Err(too_large(self.max_body));
+                    }
+                    Framing::Length(n)
+                }
+                // No framing: an empty body (genuine libprocess sends empty messages so).
+                None => Framing::Length(0),
+            }
+        };
+        Ok(Some(Partial { head, framing, body: BytesMut::new() }))
+    }
+
+    fn sender(&self, head: &Head) -> Result<Upid, String> {
+        let text = match head.header("libprocess-from") {
+            Some(from) => from,
+            None => head.header("user-agent").and_then(|ua| ua.strip_prefix("libprocess/")).unwrap_or(""),
+        };
+        let from = Upid::parse(text.trim()).map_err(|e| e.to_string())?;
+        if from.is_none() {
+            return Err("the message has no sender".into());
+        }
+        Ok(from)
+    }
+
+    fn handle_message(&mut self, head: Head, body: Bytes) {
+        let version = head.version;
+        let status = match self.sender(&head) {
+            Err(why) => {
+                self.rt.metrics().counter("libprocess/messages_bad_sender").inc();
+                tracing::warn!(peer = %self.peer, %why, "dropping message with a malformed sender");
+                Err(Response::bad_request(format!("Malformed sender: {why}")))
+            }
+            Ok(from) => {
+                let path = head.path.trim_start_matches('/');
+                match path.split_once('/').filter(|(id, name)| !id.is_empty() && !name.is_empty()) {
+                    None => {
+                        self.rt.metrics().counter("libprocess/messages_bad_path").inc();
+                        Err(Response::bad_request(
+                            "Malformed message path: expected /<process-id>/<message-name>",
+                        ))
+                    }
+                    Some((id, name)) => {
+                        let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
+                        self.rt.metrics().counter("libprocess/messages_received").inc();
+                        let message =
+                            Message { from, to: self.rt.upid(&id), name: name.to_string(), body };
+                        Ok(self.rt.deliver(message))
+                    }
+                }
+            }
+        };
+        match status {
+            Ok(true) => write_accepted(&mut self.output, version),
+            Ok(false) => {
+                write_response_head(&mut self.output, version, &Response::not_found(), Some(0));
+            }
+            Err(response) => {
+                let len = body_len(&response);
+                write_response_head(&mut self.output, version, &response, Some(len));
+                if let Body::Full(b) = response.body {
+                    self.output.extend_from_slice(&b);
+                }
+            }
+        }
+    }
+
+    /// Routes a plain HTTP request and writes its response. Returns false if the connection
+    /// must end (a streamed response over HTTP/1.0, or the client went away mid-stream).
+    async fn handle_http(&mut self, head: Head, body: Bytes) -> Result<bool, String> {
+        let version = head.version;
+        let request = Request {
+            method: head.method,
+            path: percent_encoding::percent_decode_str(&head.path).decode_utf8_lossy().into_owned(),
+            rest: String::new(),
+            query: parse_query(&head.query),
+            headers: head.headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
+            body,
+            peer: Some(self.peer),
+        };
+        let mut response = self.rt.http(request).await;
+        let body = std::mem::replace(&mut response.body, Body::Full(Bytes::new()));
+        match body {
+            Body::Full(ref bytes) => {
+                write_response_head(&mut self.output, version, &response, Some(bytes.len()));
+                self.output.extend_from_slice(bytes);
+                self.flush().await?;
+                Ok(true)
+            }
+            Body::Stream(mut rx) => {
+                let chunked = version >= 1;
+                write_response_head(&mut self.output, version, &response, None);
+                self.flush().await?;
+                let mut probe = [0u8; 1024];
+                loop {
+                    tokio::select! {
+                        chunk = rx.recv() => match chunk {
+                            Some(chunk) if chunk.is_empty() => {}
+                            Some(chunk) => {
+                                if chunked {
+                                    self.output.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                                    self.output.extend_from_slice(&chunk);
+                                    self.output.extend_from_slice(b"\r\n");
+                                } else {
+                                    self.output.extend_from_slice(&chunk);
+                                }
+                                self.flush().await?;
+                            }
+                            None => {
+                                if chunked {
+                                    self.output.extend_from_slice(b"0\r\n\r\n");
+                                    self.flush().await?;
+                                }
+                                return Ok(chunked);
+                            }
+                        },
+                        // A client of a stream sends nothing more; EOF means it went away.
+                        read = self.stream.read(&mut probe) => match read {
+                            Ok(0) | Err(_) => return Ok(false),
+                            Ok(n) => self.input.extend_from_slice(&probe[..n]),
+                        },
+                    }
+                }
+            }
+        }
     }
 }
 
-async fn handle_http(rt: &Runtime, req: &HttpRequest, body: Bytes) -> HttpResponse {
-    let request = Request {
-        method: req.method().to_string(),
-        path: req.path().to_string(),
-        rest: String::new(),
-        query: parse_query(req.query_string()),
-        headers: req
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
-        body,
-        peer: req.peer_addr(),
-    };
-    let response = rt.http(request).await;
-    into_actix(response)
+fn too_large(limit: usize) -> Fatal {
+    Fatal::new(413, "libprocess/requests_too_large", format!("Request body exceeds the limit of {limit} bytes"))
 }
 
-fn into_actix(response: Response) -> HttpResponse {
-    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut builder = HttpResponse::build(status);
+/// Moves complete chunks from `input` into `body`; true once the last chunk and trailers
+/// are in.
+fn decode_chunks(state: &mut ChunkState, input: &mut BytesMut, body: &mut BytesMut, max: usize) -> Result<bool, Fatal> {
+    let malformed = |why: &str| Fatal::new(400, "libprocess/requests_malformed", format!("Malformed chunked body: {why}"));
+    loop {
+        match state {
+            ChunkState::Size => {
+                let Some(end) = find_crlf(input) else {
+                    if input.len() > MAX_LINE {
+                        return Err(malformed("chunk-size line too long"));
+                    }
+                    return Ok(false);
+                };
+                let line = std::str::from_utf8(&input[..end]).map_err(|_| malformed("chunk size is not text"))?;
+                let hex = line.split(';').next().unwrap_or("").trim();
+                let size = usize::from_str_radix(hex, 16).map_err(|_| malformed("bad chunk size"))?;
+                input.advance(end + 2);
+                if size == 0 {
+                    *state = ChunkState::Trailers;
+                } else {
+                    if body.len().saturating_add(size) > max {
+                        return Err(too_large(max));
+                    }
+                    *state = ChunkState::Data(size);
+                }
+            }
+            ChunkState::Data(left) => {
+                if input.is_empty() {
+                    return Ok(false);
+                }
+                let take = (*left).min(input.len());
+                body.extend_from_slice(&input.split_to(take));
+                *left -= take;
+                if *left == 0 {
+                    *state = ChunkState::DataEnd;
+                }
+            }
+            ChunkState::DataEnd => {
+                if input.len() < 2 {
+                    return Ok(false);
+                }
+                if &input[..2] != b"\r\n" {
+                    return Err(malformed("missing CRLF after chunk data"));
+                }
+                input.advance(2);
+                *state = ChunkState::Size;
+            }
+            ChunkState::Trailers => {
+                let Some(end) = find_crlf(input) else {
+                    if input.len() > MAX_LINE {
+                        return Err(malformed("trailer line too long"));
+                    }
+                    return Ok(false);
+                };
+                input.advance(end + 2);
+                if end == 0 {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+}
+
+fn find_crlf(buf: &[u8]) -> Option<usize> {
+    buf.windows(2).position(|w| w == b"\r\n")
+}
+
+fn body_len(response: &Response) -> usize {
+    match &response.body {
+        Body::Full(b) => b.len(),
+        Body::Stream(_) => 0,
+    }
+}
+
+/// Appends `202 Accepted` exactly as genuine libprocess answers a message. The bytes are
+/// rebuilt once a second (for `Date`), not per message.
+fn write_accepted(out: &mut BytesMut, version: u8) {
+    thread_local! {
+        static CACHE: std::cell::RefCell<(u64, Vec<u8>, Vec<u8>)> =
+            const { std::cell::RefCell::new((u64::MAX, Vec::new(), Vec::new())) };
+    }
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != now {
+            let date = http_date(now);
+            c.0 = now;
+            c.1 = format!("HTTP/1.1 202 Accepted\r\nDate: {date}\r\nContent-Length: 0\r\n\r\n").into_bytes();
+            c.2 = format!("HTTP/1.0 202 Accepted\r\nDate: {date}\r\nContent-Length: 0\r\n\r\n").into_bytes();
+        }
+        out.extend_from_slice(if version == 0 { &c.2 } else { &c.1 });
+    });
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        202 => "Accepted",
+        204 => "No Content",
+        307 => "Temporary Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        409 => "Conflict",
+        413 => "Request Entity Too Large",
+        415 => "Unsupported Media Type",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Unknown",
+    }
+}
+
+/// Writes the status line and headers. `length: None` means a streamed body (chunked on
+/// HTTP/1.1, until close on HTTP/1.0).
+fn write_response_head(out: &mut BytesMut, version: u8, response: &Response, length: Option<usize>) {
+    use std::fmt::Write as _;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let mut head = String::with_capacity(128);
+    let _ = write!(head, "HTTP/1.{} {} {}\r\nDate: {}\r\n", version.min(1), response.status, reason(response.status), http_date(now));
     for (k, v) in &response.headers {
-        builder.insert_header((k.as_str(), v.as_str()));
+        let _ = write!(head, "{k}: {v}\r\n");
     }
-    match response.body {
-        Body::Full(bytes) => builder.body(bytes),
-        Body::Stream(rx) => {
-            let stream = futures::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|chunk| (Ok::<_, actix_web::Error>(chunk), rx))
-            });
-            builder.streaming(stream)
+    match length {
+        Some(n) => {
+            let _ = write!(head, "Content-Length: {n}\r\n");
         }
+        None if version >= 1 => head.push_str("Transfer-Encoding: chunked\r\n"),
+        None => {}
+    }
+    head.push_str("\r\n");
+    out.extend_from_slice(head.as_bytes());
+}
+
+/// RFC 7231 IMF-fixdate, e.g. `Mon, 23 Nov 2026 12:09:58 GMT`.
+pub(crate) fn http_date(unix: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let days = unix / 86_400;
+    let secs = unix % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        day,
+        MONTHS[(month - 1) as usize],
+        year,
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates_match_rfc_7231() {
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(1_795_435_798), "Mon, 23 Nov 2026 12:09:58 GMT");
+        assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+    }
+
+    #[test]
+    fn chunked_bodies_decode_across_arbitrary_splits() {
+        let wire = b"5\r\nhello\r\n1;ext=1\r\n!\r\n0\r\nX-Trailer: y\r\n\r\nNEXT";
+        for split in 0..wire.len() {
+            let mut state = ChunkState::Size;
+            let mut body = BytesMut::new();
+            let mut input = BytesMut::from(&wire[..split]);
+            let mut done = decode_chunks(&mut state, &mut input, &mut body, 1 << 20).ok().unwrap();
+            input.extend_from_slice(&wire[split..]);
+            if !done {
+                done = decode_chunks(&mut state, &mut input, &mut body, 1 << 20).ok().unwrap();
+            }
+            assert!(done, "split at {split}");
+            assert_eq!(&body[..], b"hello!");
+            assert_eq!(&input[..], b"NEXT");
+        }
+    }
+
+    #[test]
+    fn oversize_and_malformed_chunks_are_rejected() {
+        let mut body = BytesMut::new();
+        let mut input = BytesMut::from(&b"ff\r\n"[..]);
+        let err = decode_chunks(&mut ChunkState::Size, &mut input, &mut body, 16).err().unwrap();
+        assert_eq!(err.status, 413);
+        let mut input = BytesMut::from(&b"zz\r\n"[..]);
+        let err = decode_chunks(&mut ChunkState::Size, &mut input, &mut body, 16).err().unwrap();
+        assert_eq!(err.status, 400);
     }
 }
