@@ -33,7 +33,7 @@ mod outbound;
 pub mod pid;
 pub mod process;
 pub mod runtime;
-mod server;
+pub mod server;
 
 pub use clock::{Clock, TimerId};
 pub use config::Config;

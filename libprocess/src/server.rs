@@ -63,21 +63,24 @@ pub(crate) async fn serve(rt: Runtime, listener: TcpListener) {
 }
 
 /// A parsed request head.
-struct Head {
-    method: String,
-    path: String,
-    query: String,
-    version: u8,
-    headers: Vec<(String, String)>,
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub method: String,
+    /// The path as sent (not percent-decoded), without the query.
+    pub path: String,
+    pub query: String,
+    /// The HTTP minor version: 0 or 1.
+    pub version: u8,
+    pub headers: Vec<(String, String)>,
 }
 
 impl Head {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// Whether the client wants the connection kept after this request.
-    fn keep_alive(&self) -> bool {
+    pub fn keep_alive(&self) -> bool {
         let conn = self.header("connection").map(str::to_ascii_lowercase);
         match self.version {
             0 => conn.is_some_and(|c| c.contains("keep-alive")),
@@ -85,7 +88,8 @@ impl Head {
         }
     }
 
-    fn is_message(&self) -> bool {
+    /// Whether this request is a libprocess message rather than an HTTP call.
+    pub fn is_message(&self) -> bool {
         self.method == "POST"
             && (self.header("libprocess-from").is_some()
                 || self.header("user-agent").is_some_and(|ua| ua.starts_with("libprocess/")))
@@ -116,9 +120,10 @@ struct Partial {
 }
 
 /// Why a connection must answer an error and close.
-struct Fatal {
-    status: u16,
-    message: String,
+#[derive(Debug)]
+pub struct Fatal {
+    pub status: u16,
+    pub message: String,
     metric: &'static str,
 }
 
@@ -128,86 +133,30 @@ impl Fatal {
     }
 }
 
-struct Connection {
-    rt: Runtime,
-    stream: TcpStream,
-    peer: SocketAddr,
+/// Incremental HTTP/1.x request parser: feed bytes, take complete requests in order.
+pub struct RequestParser {
     input: BytesMut,
-    output: BytesMut,
     partial: Option<Partial>,
     max_body: usize,
 }
 
-impl Connection {
-    fn new(rt: Runtime, stream: TcpStream, peer: SocketAddr) -> Self {
-        let max_body = rt.0.max_body;
-        Connection {
-            rt,
-            stream,
-            peer,
-            input: BytesMut::with_capacity(64 * 1024),
-            output: BytesMut::with_capacity(16 * 1024),
-            partial: None,
-            max_body,
-        }
+impl RequestParser {
+    pub fn new(max_body: usize) -> Self {
+        RequestParser { input: BytesMut::with_capacity(64 * 1024), partial: None, max_body }
     }
 
-    async fn run(mut self) -> Result<(), String> {
-        loop {
-            // Handle every complete request already buffered, answering in order.
-            loop {
-                match self.next_request() {
-                    Ok(Some((head, body))) => {
-                        let keep = head.keep_alive();
-                        if head.is_message() {
-                            self.handle_message(head, body.freeze());
-                        } else {
-                            // Answer what is queued first: HTTP handlers may take a while.
-                            self.flush().await?;
-                            let keep_streaming = self.handle_http(head, body.freeze()).await?;
-                            if !keep_streaming {
-                                return Ok(());
-                            }
-                        }
-                        if !keep {
-                            self.flush().await?;
-                            return Ok(());
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(fatal) => {
-                        self.rt.metrics().counter(fatal.metric).inc();
-                        tracing::warn!(peer = %self.peer, status = fatal.status, why = %fatal.message,
-                            "rejecting malformed request");
-                        let response = Response::new(fatal.status, fatal.message)
-                            .with_header("Connection", "close");
-                        write_response_head(&mut self.output, 1, &response, Some(body_len(&response)));
-                        if let Body::Full(b) = &response.body {
-                            self.output.extend_from_slice(b);
-                        }
-                        self.flush().await?;
-                        return Ok(());
-                    }
-                }
-            }
-            self.flush().await?;
-            let n = self.stream.read_buf(&mut self.input).await.map_err(|e| e.to_string())?;
-            if n == 0 {
-                return Ok(());
-            }
-        }
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.input.extend_from_slice(bytes);
     }
 
-    async fn flush(&mut self) -> Result<(), String> {
-        if !self.output.is_empty() {
-            self.stream.write_all(&self.output).await.map_err(|e| e.to_string())?;
-            self.output.clear();
-        }
-        Ok(())
+    /// The buffer the socket reads into.
+    fn buffer(&mut self) -> &mut BytesMut {
+        &mut self.input
     }
 
-    /// The next complete request in the input, if any.
-    fn next_request(&mut self) -> Result<Option<(Head, BytesMut)>, Fatal> {
+    /// The next complete request, if one is buffered. After an error the stream cannot be
+    /// resynchronised and must be closed.
+    pub fn next_request(&mut self) -> Result<Option<(Head, BytesMut)>, Fatal> {
         if self.partial.is_none() {
             let Some(partial) = self.parse_head()? else { return Ok(None) };
             self.partial = Some(partial);
@@ -231,7 +180,7 @@ impl Connection {
     }
 
     fn parse_head(&mut self) -> Result<Option<Partial>, Fatal> {
-        // Tolerate blank lines between pipelined requests, as HTTP parsers do.
+// Tolerate blank lines between pipelined requests, as HTTP parsers do.
         while self.input.starts_with(b"\r\n") {
             self.input.advance(2);
         }
@@ -287,6 +236,75 @@ impl Connection {
             }
         };
         Ok(Some(Partial { head, framing, body: BytesMut::new() }))
+    }
+}
+
+struct Connection {
+    rt: Runtime,
+    stream: TcpStream,
+    peer: SocketAddr,
+    parser: RequestParser,
+    output: BytesMut,
+}
+
+impl Connection {
+    fn new(rt: Runtime, stream: TcpStream, peer: SocketAddr) -> Self {
+        let parser = RequestParser::new(rt.0.max_body);
+        Connection { rt, stream, peer, parser, output: BytesMut::with_capacity(16 * 1024) }
+    }
+
+    async fn run(mut self) -> Result<(), String> {
+        loop {
+            // Handle every complete request already buffered, answering in order.
+            loop {
+                match self.parser.next_request() {
+                    Ok(Some((head, body))) => {
+                        let keep = head.keep_alive();
+                        if head.is_message() {
+                            self.handle_message(head, body.freeze());
+                        } else {
+                            // Answer what is queued first: HTTP handlers may take a while.
+                            self.flush().await?;
+                            let keep_streaming = self.handle_http(head, body.freeze()).await?;
+                            if !keep_streaming {
+                                return Ok(());
+                            }
+                        }
+                        if !keep {
+                            self.flush().await?;
+                            return Ok(());
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(fatal) => {
+                        self.rt.metrics().counter(fatal.metric).inc();
+                        tracing::warn!(peer = %self.peer, status = fatal.status, why = %fatal.message,
+                            "rejecting malformed request");
+                        let response = Response::new(fatal.status, fatal.message)
+                            .with_header("Connection", "close");
+                        write_response_head(&mut self.output, 1, &response, Some(body_len(&response)));
+                        if let Body::Full(b) = &response.body {
+                            self.output.extend_from_slice(b);
+                        }
+                        self.flush().await?;
+                        return Ok(());
+                    }
+                }
+            }
+            self.flush().await?;
+            let n = self.stream.read_buf(self.parser.buffer()).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), String> {
+        if !self.output.is_empty() {
+            self.stream.write_all(&self.output).await.map_err(|e| e.to_string())?;
+            self.output.clear();
+        }
+        Ok(())
     }
 
     fn sender(&self, head: &Head) -> Result<Upid, String> {
@@ -395,7 +413,7 @@ impl Connection {
                         // A client of a stream sends nothing more; EOF means it went away.
                         read = self.stream.read(&mut probe) => match read {
                             Ok(0) | Err(_) => return Ok(false),
-                            Ok(n) => self.input.extend_from_slice(&probe[..n]),
+                            Ok(n) => self.parser.feed(&probe[..n]),
                         },
                     }
                 }

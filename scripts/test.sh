@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, installing what the tests need first.
+#
+#   scripts/test.sh            # everything (what CI runs)
+#
+# Needs: cargo (the machine's toolchain). Installs, when ../shared is present: the genuine
+# Mesos 1.11 test peer (../shared/interop/native/setup.sh: Debian packages + a PyPI
+# download, cached under /tmp/mesos-native) and the pymesos virtualenv it builds. Tests that
+# need ../shared print SKIPPED when it is absent (a fresh clone on its own).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+shared="$root/../shared"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if [ -d "$shared/interop/native" ]; then
+  step "setting up the genuine Mesos 1.11 test peer (../shared/interop/native/setup.sh)"
+  if ! bash "$shared/interop/native/setup.sh" > /tmp/mesos-native-setup.log 2>&1; then
+    tail -40 /tmp/mesos-native-setup.log
+    echo "setup of the genuine Mesos test peer failed (log above)" >&2
+    exit 1
+  fi
+  tail -1 /tmp/mesos-native-setup.log
+else
+  step "../shared not found: genuine-Mesos interop tests will report SKIPPED"
+fi
+
+step "building (debug) and running every test in the workspace"
+export RUST_BACKTRACE=1
+cargo test --workspace --locked 2>&1 | tee /tmp/mesos-rs-test.log
+status=${PIPESTATUS[0]}
+
+passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' /tmp/mesos-rs-test.log | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' /tmp/mesos-rs-test.log | awk '{s+=$1} END {print s+0}')
+skipped=$(grep -c '^SKIPPED' /tmp/mesos-rs-test.log || true)
+echo
+echo "summary: $passed passed, $failed failed, $skipped skipped"
+exit "$status"
