@@ -1,0 +1,47 @@
+//! Our scheduler library against genuine Mesos 1.11: a genuine master with one genuine agent
+//! (`run-local-cluster.sh PORT 1`) runs `test-framework`'s tasks to TASK_FINISHED.
+
+use std::process::Command;
+use std::time::Duration;
+
+use mesos_tests::native::{free_port, genuine, ChildGuard};
+
+#[test]
+fn test_framework_runs_five_tasks_to_finished_on_a_genuine_master_and_agent() {
+    let Some(native) = genuine("test_framework_runs_five_tasks_to_finished_on_a_genuine_master_and_agent") else {
+        return;
+    };
+    let port = free_port();
+    let dir = ChildGuard::new_dir("genuine-cluster");
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let mut cmd = Command::new("bash");
+    cmd.arg(native.join("run-local-cluster.sh"))
+        .arg(port.to_string())
+        .arg("1")
+        .arg("60")
+        .env("MESOS_WORK_DIR", &work)
+        .env("MESOS_RESOURCES", "cpus:4;mem:4096;disk:10000;ports:[31000-32000]")
+        .env_remove("MESOS_ZK");
+    let mut cluster = ChildGuard::spawn_in("genuine-cluster", dir, cmd);
+    cluster
+        .wait_for_line("serving for", Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("the genuine cluster did not start:\n{}", cluster.stderr_tail(30)));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_test-framework"))
+        .arg(format!("--master=127.0.0.1:{port}"))
+        .arg("--tasks=5")
+        .env("LIBPROCESS_IP", "127.0.0.1")
+        .output()
+        .expect("run test-framework");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "test-framework failed ({}):\n{stdout}\n{}\ncluster:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        cluster.stderr_tail(30)
+    );
+    assert!(stdout.contains("5 of 5 tasks finished, 0 failed"), "{stdout}");
+    assert_eq!(stdout.matches("is TASK_FINISHED").count(), 5, "{stdout}");
+}
