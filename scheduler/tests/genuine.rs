@@ -1,5 +1,6 @@
 //! Our scheduler library against genuine Mesos 1.11: a genuine master with one genuine agent
-//! (`run-local-cluster.sh PORT 1`) runs `test-framework`'s tasks to TASK_FINISHED.
+//! (`run-local-cluster.sh PORT 1`) runs `test-framework`'s tasks to TASK_FINISHED, and
+//! `mesos-execute` exits with its task's outcome.
 
 use std::process::Command;
 use std::time::Duration;
@@ -44,4 +45,19 @@ fn test_framework_runs_five_tasks_to_finished_on_a_genuine_master_and_agent() {
     );
     assert!(stdout.contains("5 of 5 tasks finished, 0 failed"), "{stdout}");
     assert_eq!(stdout.matches("is TASK_FINISHED").count(), 5, "{stdout}");
+
+    // mesos-execute follows one task and exits with its outcome.
+    let execute = |command: &str| {
+        Command::new(env!("CARGO_BIN_EXE_mesos-execute"))
+            .args([format!("--master=127.0.0.1:{port}"), "--name=one".into(), format!("--command={command}")])
+            .env("LIBPROCESS_IP", "127.0.0.1")
+            .output()
+            .expect("run mesos-execute")
+    };
+    let ok = execute("true");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("TASK_FINISHED"));
+    let failed = execute("exit 3");
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&failed.stdout).contains("Command exited with status 3"));
 }
