@@ -29,15 +29,15 @@ const BACKOFF_CAP: Duration = Duration::from_secs(60);
 /// Framework callbacks. Each runs on the driver process; use the handle to make calls.
 #[allow(unused_variables)]
 pub trait Scheduler: Send + Unpin + 'static {
-    fn registered(&mut self, driver: &mut DriverHandle<'_, '_>, framework_id: &FrameworkId, master: &MasterInfo) {}
-    fn reregistered(&mut self, driver: &mut DriverHandle<'_, '_>, master: &MasterInfo) {}
-    fn disconnected(&mut self, driver: &mut DriverHandle<'_, '_>) {}
-    fn resource_offers(&mut self, driver: &mut DriverHandle<'_, '_>, offers: Vec<Offer>) {}
-    fn offer_rescinded(&mut self, driver: &mut DriverHandle<'_, '_>, offer_id: &OfferId) {}
-    fn status_update(&mut self, driver: &mut DriverHandle<'_, '_>, status: &TaskStatus) {}
-    fn agent_lost(&mut self, driver: &mut DriverHandle<'_, '_>, agent_id: &str) {}
-    fn executor_lost(&mut self, driver: &mut DriverHandle<'_, '_>, executor_id: &str, agent_id: &str, status: i32) {}
-    fn error(&mut self, driver: &mut DriverHandle<'_, '_>, message: &str) {}
+    fn registered(&mut self, driver: &mut DriverHandle<'_>, framework_id: &FrameworkId, master: &MasterInfo) {}
+    fn reregistered(&mut self, driver: &mut DriverHandle<'_>, master: &MasterInfo) {}
+    fn disconnected(&mut self, driver: &mut DriverHandle<'_>) {}
+    fn resource_offers(&mut self, driver: &mut DriverHandle<'_>, offers: Vec<Offer>) {}
+    fn offer_rescinded(&mut self, driver: &mut DriverHandle<'_>, offer_id: &OfferId) {}
+    fn status_update(&mut self, driver: &mut DriverHandle<'_>, status: &TaskStatus) {}
+    fn agent_lost(&mut self, driver: &mut DriverHandle<'_>, agent_id: &str) {}
+    fn executor_lost(&mut self, driver: &mut DriverHandle<'_>, executor_id: &str, agent_id: &str, status: i32) {}
+    fn error(&mut self, driver: &mut DriverHandle<'_>, message: &str) {}
 }
 
 /// How a driver run ended.
@@ -61,27 +61,30 @@ pub struct Driver {
     done: Option<oneshot::Sender<Outcome>>,
 }
 
+/// Where a handle's calls go: the master's libprocess pid (v0) or the HTTP API (v1).
+pub(crate) trait CallSink {
+    fn send_call(&mut self, call: Call);
+}
+
 /// What callbacks can do.
-pub struct DriverHandle<'c, 'a> {
-    ctx: &'c mut Ctx<'a, Driver>,
-    master: Upid,
+pub struct DriverHandle<'c> {
+    sink: &'c mut dyn CallSink,
     framework_id: Option<FrameworkId>,
     stop: &'c mut Option<bool>,
 }
 
-impl DriverHandle<'_, '_> {
-    fn call(&self, mut call: Call) {
-        call.framework_id = self.framework_id.clone();
-        self.ctx.send(&self.master, &call);
+impl<'c> DriverHandle<'c> {
+    pub(crate) fn new(sink: &'c mut dyn CallSink, framework_id: Option<FrameworkId>, stop: &'c mut Option<bool>) -> Self {
+        DriverHandle { sink, framework_id, stop }
     }
 
-    /// This driver's process id.
-    pub fn pid(&self) -> &Upid {
-        self.ctx.pid()
+    fn call(&mut self, mut call: Call) {
+        call.framework_id = self.framework_id.clone();
+        self.sink.send_call(call);
     }
 
     /// Launches tasks on the given offers (one ACCEPT with a LAUNCH operation).
-    pub fn launch(&self, offer_ids: Vec<OfferId>, tasks: Vec<TaskInfo>, refuse_seconds: Option<f64>) {
+    pub fn launch(&mut self, offer_ids: Vec<OfferId>, tasks: Vec<TaskInfo>, refuse_seconds: Option<f64>) {
         let op = offer::Operation {
             r#type: Some(offer::operation::Type::Launch as i32),
             launch: Some(offer::operation::Launch { task_infos: tasks }),
@@ -98,7 +101,7 @@ impl DriverHandle<'_, '_> {
         });
     }
 
-    pub fn decline(&self, offer_id: OfferId, refuse_seconds: Option<f64>) {
+    pub fn decline(&mut self, offer_id: OfferId, refuse_seconds: Option<f64>) {
         self.call(Call {
             r#type: Some(call::Type::Decline as i32),
             decline: Some(call::Decline {
@@ -109,7 +112,7 @@ impl DriverHandle<'_, '_> {
         });
     }
 
-    pub fn kill(&self, task_id: TaskId) {
+    pub fn kill(&mut self, task_id: TaskId) {
         self.call(Call {
             r#type: Some(call::Type::Kill as i32),
             kill: Some(call::Kill { task_id, ..Default::default() }),
@@ -117,16 +120,16 @@ impl DriverHandle<'_, '_> {
         });
     }
 
-    pub fn revive(&self) {
+    pub fn revive(&mut self) {
         self.call(Call { r#type: Some(call::Type::Revive as i32), ..Default::default() });
     }
 
-    pub fn suppress(&self) {
+    pub fn suppress(&mut self) {
         self.call(Call { r#type: Some(call::Type::Suppress as i32), ..Default::default() });
     }
 
     /// Asks for the state of every task (implicit reconciliation).
-    pub fn reconcile_all(&self) {
+    pub fn reconcile_all(&mut self) {
         self.call(Call {
             r#type: Some(call::Type::Reconcile as i32),
             reconcile: Some(call::Reconcile { tasks: vec![] }),
@@ -137,6 +140,18 @@ impl DriverHandle<'_, '_> {
     /// Ends the run. With `failover` the framework stays registered (no TEARDOWN).
     pub fn stop(&mut self, failover: bool) {
         *self.stop = Some(failover);
+    }
+}
+
+/// v0: calls go to the master as `mesos.scheduler.Call` messages from the driver process.
+struct V0Sink<'c, 'a> {
+    ctx: &'c mut Ctx<'a, Driver>,
+    master: &'c Upid,
+}
+
+impl CallSink for V0Sink<'_, '_> {
+    fn send_call(&mut self, call: Call) {
+        self.ctx.send(self.master, &call);
     }
 }
 
@@ -167,15 +182,11 @@ impl Driver {
     }
 
     /// Runs `f` with the scheduler and a handle, then applies a requested stop.
-    fn callback(&mut self, ctx: &mut Ctx<'_, Self>, f: impl FnOnce(&mut dyn Scheduler, &mut DriverHandle<'_, '_>)) {
+    fn callback(&mut self, ctx: &mut Ctx<'_, Self>, f: impl FnOnce(&mut dyn Scheduler, &mut DriverHandle<'_>)) {
         let mut stop = None;
         {
-            let mut handle = DriverHandle {
-                ctx,
-                master: self.master.clone(),
-                framework_id: self.framework_id.clone(),
-                stop: &mut stop,
-            };
+            let mut sink = V0Sink { ctx, master: &self.master };
+            let mut handle = DriverHandle::new(&mut sink, self.framework_id.clone(), &mut stop);
             f(self.scheduler.as_mut(), &mut handle);
         }
         if let Some(failover) = stop {

@@ -1,5 +1,5 @@
-//! A scheduler library for framework authors, speaking the v0 driver protocol (libprocess
-//! messages) that genuine Mesos masters accept.
+//! A scheduler library for framework authors: the v0 driver protocol (libprocess messages)
+//! and the v1 HTTP scheduler API, behind one [`Scheduler`] trait.
 //!
 //! # Layout
 //! - [`master`]: parsing `--master` (`host:port`, `master@host:port`, `file:///path`).
@@ -7,12 +7,16 @@
 //!   status updates with acknowledgements, and the calls a framework makes.
 //! - [`framework`]: plumbing shared by the example frameworks (`test-framework`,
 //!   `mesos-execute`).
+//! - [`v1`]: the v1 HTTP API driver (`/api/v1/scheduler`, RecordIO protobuf events).
+//! - [`http`]: a small HTTP/1.1 client and RecordIO decoder for it.
 //! - [`resources`]: small helpers to read scalars from offers and build task resources.
 #![forbid(unsafe_code)]
 
 pub mod driver;
 pub mod framework;
+pub mod http;
 pub mod master;
 pub mod resources;
+pub mod v1;
 
 pub use driver::{Driver, DriverHandle, Scheduler};

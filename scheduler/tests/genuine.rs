@@ -8,8 +8,8 @@ use std::time::Duration;
 use mesos_tests::native::{free_port, genuine, ChildGuard};
 
 #[test]
-fn test_framework_runs_five_tasks_to_finished_on_a_genuine_master_and_agent() {
-    let Some(native) = genuine("test_framework_runs_five_tasks_to_finished_on_a_genuine_master_and_agent") else {
+fn frameworks_over_v0_and_v1_run_tasks_to_finished_on_a_genuine_master_and_agent() {
+    let Some(native) = genuine("frameworks_over_v0_and_v1_run_tasks_to_finished_on_a_genuine_master_and_agent") else {
         return;
     };
     let port = free_port();
@@ -45,6 +45,15 @@ fn test_framework_runs_five_tasks_to_finished_on_a_genuine_master_and_agent() {
     );
     assert!(stdout.contains("5 of 5 tasks finished, 0 failed"), "{stdout}");
     assert_eq!(stdout.matches("is TASK_FINISHED").count(), 5, "{stdout}");
+
+    // The same framework over the v1 HTTP API.
+    let out = Command::new(env!("CARGO_BIN_EXE_test-framework"))
+        .args([format!("--master=127.0.0.1:{port}"), "--tasks=3".into(), "--api=v1".into()])
+        .output()
+        .expect("run test-framework --api=v1");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "v1 test-framework failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("3 of 3 tasks finished, 0 failed"), "{stdout}");
 
     // mesos-execute follows one task and exits with its outcome.
     let execute = |command: &str| {

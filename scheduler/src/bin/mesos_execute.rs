@@ -37,11 +37,11 @@ struct Execute {
 }
 
 impl Scheduler for Execute {
-    fn registered(&mut self, _d: &mut DriverHandle<'_, '_>, id: &FrameworkId, _m: &MasterInfo) {
+    fn registered(&mut self, _d: &mut DriverHandle<'_>, id: &FrameworkId, _m: &MasterInfo) {
         println!("Subscribed with ID {}", id.value);
     }
 
-    fn resource_offers(&mut self, d: &mut DriverHandle<'_, '_>, offers: Vec<Offer>) {
+    fn resource_offers(&mut self, d: &mut DriverHandle<'_>, offers: Vec<Offer>) {
         for offer in offers {
             if self.launched {
                 d.decline(offer.id.clone(), Some(3600.0));
@@ -59,7 +59,7 @@ impl Scheduler for Execute {
         }
     }
 
-    fn status_update(&mut self, d: &mut DriverHandle<'_, '_>, status: &TaskStatus) {
+    fn status_update(&mut self, d: &mut DriverHandle<'_>, status: &TaskStatus) {
         println!(
             "Received status update {} for task '{}'{}",
             state_name(status.state),
@@ -72,7 +72,7 @@ impl Scheduler for Execute {
         }
     }
 
-    fn error(&mut self, _d: &mut DriverHandle<'_, '_>, message: &str) {
+    fn error(&mut self, _d: &mut DriverHandle<'_>, message: &str) {
         eprintln!("mesos-execute: error: {message}");
     }
 }

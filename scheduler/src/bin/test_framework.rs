@@ -25,6 +25,9 @@ struct Flags {
     /// The role to register in (MULTI_ROLE); default: `*`.
     #[arg(long)]
     role: Option<String>,
+    /// Which scheduler API to use: `v0` (libprocess driver messages) or `v1` (HTTP).
+    #[arg(long, default_value = "v0", value_parser = ["v0", "v1"])]
+    api: String,
 }
 
 struct TestScheduler {
@@ -36,11 +39,11 @@ struct TestScheduler {
 }
 
 impl Scheduler for TestScheduler {
-    fn registered(&mut self, _d: &mut DriverHandle<'_, '_>, id: &FrameworkId, master: &MasterInfo) {
+    fn registered(&mut self, _d: &mut DriverHandle<'_>, id: &FrameworkId, master: &MasterInfo) {
         println!("test-framework: registered as {} with master {}", id.value, master.pid.as_deref().unwrap_or("?"));
     }
 
-    fn resource_offers(&mut self, d: &mut DriverHandle<'_, '_>, offers: Vec<Offer>) {
+    fn resource_offers(&mut self, d: &mut DriverHandle<'_>, offers: Vec<Offer>) {
         for offer in offers {
             let mut remaining = offer.resources.clone();
             let mut tasks = Vec::new();
@@ -63,7 +66,7 @@ impl Scheduler for TestScheduler {
         }
     }
 
-    fn status_update(&mut self, d: &mut DriverHandle<'_, '_>, status: &TaskStatus) {
+    fn status_update(&mut self, d: &mut DriverHandle<'_>, status: &TaskStatus) {
         println!(
             "test-framework: task {} is {}{}",
             status.task_id.value,
@@ -82,7 +85,7 @@ impl Scheduler for TestScheduler {
         }
     }
 
-    fn error(&mut self, _d: &mut DriverHandle<'_, '_>, message: &str) {
+    fn error(&mut self, _d: &mut DriverHandle<'_>, message: &str) {
         eprintln!("test-framework: error: {message}");
     }
 }
@@ -93,9 +96,15 @@ fn main() -> anyhow::Result<()> {
     let rt = framework::start_runtime()?;
     let info = framework::framework_info("test-framework (Rust)", flags.role.as_deref());
     let tokio_rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let api = flags.api.clone();
     let scheduler = TestScheduler { flags, launched: 0, finished: 0, failed: 0, seen: Seen::new() };
     let (tx, rx) = std::sync::mpsc::channel();
-    let outcome = tokio_rt.block_on(Driver::run(&rt, master, info, Box::new(ReportOnDrop(scheduler, tx))))?;
+    let boxed = Box::new(ReportOnDrop(scheduler, tx));
+    let outcome = if api == "v1" {
+        tokio_rt.block_on(mesos_scheduler::v1::run(master.socket_addr(), info, boxed))?
+    } else {
+        tokio_rt.block_on(Driver::run(&rt, master, info, boxed))?
+    };
     let (finished, failed, total) = rx.recv().unwrap_or((0, 0, 0));
     // Give the TEARDOWN a moment to leave before the runtime stops.
     std::thread::sleep(std::time::Duration::from_millis(100));
@@ -116,19 +125,19 @@ impl Drop for ReportOnDrop {
     }
 }
 impl Scheduler for ReportOnDrop {
-    fn registered(&mut self, d: &mut DriverHandle<'_, '_>, id: &FrameworkId, m: &MasterInfo) {
+    fn registered(&mut self, d: &mut DriverHandle<'_>, id: &FrameworkId, m: &MasterInfo) {
         self.0.registered(d, id, m)
     }
-    fn resource_offers(&mut self, d: &mut DriverHandle<'_, '_>, offers: Vec<Offer>) {
+    fn resource_offers(&mut self, d: &mut DriverHandle<'_>, offers: Vec<Offer>) {
         self.0.resource_offers(d, offers)
     }
-    fn status_update(&mut self, d: &mut DriverHandle<'_, '_>, s: &TaskStatus) {
+    fn status_update(&mut self, d: &mut DriverHandle<'_>, s: &TaskStatus) {
         self.0.status_update(d, s);
         if self.0.finished + self.0.failed == self.0.flags.tasks {
             let _ = self.1.send((self.0.finished, self.0.failed, self.0.flags.tasks));
         }
     }
-    fn error(&mut self, d: &mut DriverHandle<'_, '_>, m: &str) {
+    fn error(&mut self, d: &mut DriverHandle<'_>, m: &str) {
         self.0.error(d, m)
     }
 }
