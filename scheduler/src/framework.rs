@@ -85,3 +85,24 @@ pub fn is_terminal(state: i32) -> bool {
 
 /// Ids seen terminal, to count each task once.
 pub type Seen = HashSet<String>;
+
+/// Runs a scheduler over the chosen API (`v0` or `v1`) until it stops; then lets the last
+/// calls leave and stops the runtime.
+pub fn run(
+    rt: &Runtime,
+    api: &str,
+    master: libprocess::Upid,
+    info: FrameworkInfo,
+    scheduler: Box<dyn crate::Scheduler>,
+) -> anyhow::Result<crate::driver::Outcome> {
+    let tokio_rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let outcome = if api == "v1" {
+        tokio_rt.block_on(crate::v1::run(master.socket_addr(), info, scheduler))?
+    } else {
+        tokio_rt.block_on(crate::Driver::run(rt, master, info, scheduler))?
+    };
+    // Give the TEARDOWN a moment to leave before the runtime stops.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    rt.shutdown();
+    Ok(outcome)
+}

@@ -17,6 +17,7 @@ pub mod framework;
 pub mod http;
 pub mod master;
 pub mod resources;
+pub mod runner;
 pub mod v1;
 
 pub use driver::{Driver, DriverHandle, Scheduler};

@@ -55,6 +55,16 @@ fn frameworks_over_v0_and_v1_run_tasks_to_finished_on_a_genuine_master_and_agent
     assert!(out.status.success(), "v1 test-framework failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("3 of 3 tasks finished, 0 failed"), "{stdout}");
 
+    // A long-lived framework keeps 2 tasks running, replacing finished ones.
+    let out = Command::new(env!("CARGO_BIN_EXE_long-lived-framework"))
+        .args([format!("--master=127.0.0.1:{port}"), "--tasks=2".into(), "--command=sleep 0.2".into(), "--run_for=3".into()])
+        .output()
+        .expect("run long-lived-framework");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let finished = stdout.matches("is TASK_FINISHED").count();
+    assert!(finished >= 4, "expected replaced tasks to keep finishing, got {finished}:\n{stdout}");
+
     // mesos-execute follows one task and exits with its outcome.
     let execute = |command: &str| {
         Command::new(env!("CARGO_BIN_EXE_mesos-execute"))

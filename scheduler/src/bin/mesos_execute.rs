@@ -3,12 +3,12 @@
 
 use clap::Parser;
 use mesos_proto::mesos::{FrameworkId, MasterInfo, Offer, TaskState, TaskStatus};
-use mesos_scheduler::driver::{Driver, DriverHandle, Outcome, Scheduler};
+use mesos_scheduler::driver::{DriverHandle, Outcome, Scheduler};
 use mesos_scheduler::framework::{self, command_task, is_terminal, state_name};
 use mesos_scheduler::master::parse_master;
 
 #[derive(Parser, Debug)]
-#[command(name = "mesos-execute", about = "Launches one command task on a Mesos cluster and follows it to a terminal state.")]
+#[command(rename_all = "snake_case", name = "mesos-execute", about = "Launches one command task on a Mesos cluster and follows it to a terminal state.")]
 struct Flags {
     /// The master: host:port, master@host:port or file:///path.
     #[arg(long, env = "MESOS_MASTER")]
@@ -100,10 +100,7 @@ fn main() -> anyhow::Result<()> {
     let info = framework::framework_info(&flags.name, flags.role.as_deref());
     let (tx, rx) = std::sync::mpsc::channel();
     let scheduler = Execute { name: flags.name, command: flags.command, cpus, mem, launched: false, result: tx };
-    let tokio_rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let outcome = tokio_rt.block_on(Driver::run(&rt, master, info, Box::new(scheduler)))?;
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    rt.shutdown();
+    let outcome = framework::run(&rt, "v0", master, info, Box::new(scheduler))?;
     if let Outcome::Error(e) = outcome {
         anyhow::bail!("the master reported an error: {e}");
     }
