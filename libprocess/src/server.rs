@@ -291,6 +291,12 @@ impl Connection {
                     }
                 }
             }
+            if !self.output.is_empty() {
+                // Let the receivers run (and their replies be written) before the 202s go out:
+                // the sender then wakes once for reply and 202 together, not twice.
+                tokio::task::yield_now().await;
+                tokio::task::yield_now().await;
+            }
             self.flush().await?;
             let n = self.stream.read_buf(self.parser.buffer()).await.map_err(|e| e.to_string())?;
             if n == 0 {
