@@ -226,6 +226,16 @@ fn unique() -> u64 {
 /// A genuine master with no agents: `run-local-cluster.sh PORT 0 DURATION`, with its work
 /// dir inside the guard's directory (removed on drop).
 pub fn start_genuine_master(native: &Path, port: u16, duration_s: u32) -> ChildGuard {
+    start_genuine_master_with_env(native, port, duration_s, &[])
+}
+
+/// Like [`start_genuine_master`], with extra environment (e.g. `MESOS_AGENT_PING_TIMEOUT`).
+pub fn start_genuine_master_with_env(
+    native: &Path,
+    port: u16,
+    duration_s: u32,
+    env: &[(&str, &str)],
+) -> ChildGuard {
     let dir = ChildGuard::new_dir("genuine-master");
     let work = dir.join("work");
     std::fs::create_dir_all(&work).unwrap();
@@ -238,6 +248,9 @@ pub fn start_genuine_master(native: &Path, port: u16, duration_s: u32) -> ChildG
         .env_remove("LIBPROCESS_ADVERTISE_PORT")
         .env_remove("LIBPROCESS_ADVERTISE_IP")
         .env_remove("MESOS_ZK");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     ChildGuard::spawn_in("genuine-master", dir, cmd)
 }
 

@@ -1,0 +1,309 @@
+//! The v1 HTTP executor API, `POST /slave(1)/api/v1/executor` (and `/api/v1/executor`
+//! through the delegate): SUBSCRIBE opens a RecordIO event stream (SUBSCRIBED, then LAUNCH
+//! per task), UPDATE and MESSAGE get 202 and an ACKNOWLEDGED event for accepted updates.
+
+use bytes::Bytes;
+use libprocess::{Ctx, Reply, Request, Response};
+use mesos_proto::mesos::internal::{ExecutorToFrameworkMessage, KillTaskMessage, StatusUpdate};
+use mesos_proto::mesos::v1::executor::{call, event, Call, Event};
+use mesos_proto::mesos::{self as v0, v1, TaskInfo};
+use prost::Message;
+
+use crate::slave::{EventStream, ExecState, Slave};
+
+const JSON: &str = "application/json";
+const PROTOBUF: &str = "application/x-protobuf";
+
+pub(crate) fn install_routes(ctx: &mut Ctx<'_, Slave>) {
+    ctx.route("/api/v1/executor", |me, ctx, req| {
+        me.executor_call(ctx, req)
+    });
+}
+
+/// Converts between wire-compatible messages (v0 ↔ v1 share field numbers).
+fn convert<A: Message, B: Message + Default>(a: &A) -> B {
+    B::decode(a.encode_to_vec().as_slice()).unwrap_or_default()
+}
+
+/// One RecordIO record: `<length>\n<bytes>`.
+pub fn record(body: &[u8]) -> Bytes {
+    let mut out = format!("{}\n", body.len()).into_bytes();
+    out.extend_from_slice(body);
+    Bytes::from(out)
+}
+
+fn encode_event(stream: &EventStream, event: &Event) -> Bytes {
+    if stream.json {
+        record(mesos_proto::to_json(event).to_string().as_bytes())
+    } else {
+        record(&event.encode_to_vec())
+    }
+}
+
+fn push(stream: &EventStream, event: Event) {
+    if stream.tx.send(encode_event(stream, &event)).is_err() {
+        tracing::debug!("executor event stream closed");
+    }
+}
+
+pub(crate) fn send_launch(stream: &EventStream, task: &TaskInfo) {
+    push(
+        stream,
+        Event {
+            r#type: Some(event::Type::Launch as i32),
+            launch: Some(event::Launch {
+                task: convert(task),
+            }),
+            ..Default::default()
+        },
+    );
+}
+
+pub(crate) fn send_kill(stream: &EventStream, kill: &KillTaskMessage) {
+    push(
+        stream,
+        Event {
+            r#type: Some(event::Type::Kill as i32),
+            kill: Some(event::Kill {
+                task_id: convert(&kill.task_id),
+                kill_policy: kill.kill_policy.as_ref().map(convert),
+            }),
+            ..Default::default()
+        },
+    );
+}
+
+pub(crate) fn send_shutdown(stream: &EventStream) {
+    push(
+        stream,
+        Event {
+            r#type: Some(event::Type::Shutdown as i32),
+            ..Default::default()
+        },
+    );
+}
+
+pub(crate) fn send_message(stream: &EventStream, data: &[u8]) {
+    push(
+        stream,
+        Event {
+            r#type: Some(event::Type::Message as i32),
+            message: Some(event::Message {
+                data: data.to_vec(),
+            }),
+            ..Default::default()
+        },
+    );
+}
+
+fn media(value: Option<&str>) -> Option<&'static str> {
+    let v = value?.split(';').next()?.trim();
+    if v.eq_ignore_ascii_case(JSON) {
+        Some(JSON)
+    } else if v.eq_ignore_ascii_case(PROTOBUF) {
+        Some(PROTOBUF)
+    } else {
+        None
+    }
+}
+
+/// Parses a Call body by content type.
+pub fn decode_call(content_type: Option<&str>, body: &[u8]) -> Result<(Call, bool), Response> {
+    let Some(ct) = content_type else {
+        return Err(Response::bad_request(
+            "Expecting 'Content-Type' to be present",
+        ));
+    };
+    match media(Some(ct)) {
+        Some(JSON) => {
+            let text = std::str::from_utf8(body)
+                .map_err(|_| Response::bad_request("Request body is not UTF-8"))?;
+            mesos_proto::from_json_str::<Call>(text)
+                .map(|c| (c, true))
+                .map_err(|e| {
+                    Response::bad_request(format!("Failed to convert JSON into Call protobuf: {e}"))
+                })
+        }
+        Some(_) => {
+            mesos_proto::check(&Call::full_name_static(), body).map_err(|e| {
+                Response::bad_request(format!("Failed to parse body into Call protobuf: {e}"))
+            })?;
+            Call::decode(body).map(|c| (c, false)).map_err(|e| {
+                Response::bad_request(format!("Failed to parse body into Call protobuf: {e}"))
+            })
+        }
+        None => Err(Response::new(
+            415,
+            format!("Expecting 'Content-Type' of {JSON} or {PROTOBUF}"),
+        )),
+    }
+}
+
+trait FullName {
+    fn full_name_static() -> String;
+}
+impl FullName for Call {
+    fn full_name_static() -> String {
+        <Call as prost::Name>::full_name()
+    }
+}
+
+impl Slave {
+    fn executor_call(&mut self, ctx: &mut Ctx<'_, Self>, req: Request) -> Reply {
+        if req.method != "POST" {
+            return Response::method_not_allowed("POST").into();
+        }
+        let (call, json_body) = match decode_call(req.header("content-type"), &req.body) {
+            Ok(c) => c,
+            Err(r) => return r.into(),
+        };
+        let fw_key = call.framework_id.value.clone();
+        let ex_key = call.executor_id.value.clone();
+        let known = self
+            .frameworks
+            .get(&fw_key)
+            .and_then(|f| f.executors.get(&ex_key))
+            .map(|e| e.state);
+        match known {
+            None => {
+                return Response::bad_request(format!(
+                    "Executor '{ex_key}' of framework '{fw_key}' is not known to this agent"
+                ))
+                .into()
+            }
+            Some(ExecState::Terminated) => {
+                return Response::new(403, "Executor is terminated").into()
+            }
+            Some(_) => {}
+        }
+        match call.r#type() {
+            call::Type::Subscribe => {
+                let json = match req.header("accept") {
+                    Some(a) if a.contains(PROTOBUF) && !a.contains(JSON) => false,
+                    Some(a) if a.contains(JSON) || a.contains("*/*") => true,
+                    Some(_) => {
+                        return Response::new(
+                            406,
+                            format!("Expecting 'Accept' to allow {JSON} or {PROTOBUF}"),
+                        )
+                        .into()
+                    }
+                    None => json_body,
+                };
+                let (resp, tx) = Response::stream(200);
+                let resp = resp.with_header("Content-Type", if json { JSON } else { PROTOBUF });
+                let stream = EventStream { tx, json };
+                let agent_info: v1::AgentInfo = convert(&self.slave_info(ctx));
+                let (Some(fw), Some(ex)) = (
+                    self.frameworks.get(&fw_key),
+                    self.frameworks
+                        .get(&fw_key)
+                        .and_then(|f| f.executors.get(&ex_key)),
+                ) else {
+                    return Response::not_found().into();
+                };
+                push(
+                    &stream,
+                    Event {
+                        r#type: Some(event::Type::Subscribed as i32),
+                        subscribed: Some(event::Subscribed {
+                            executor_info: convert(&ex.info),
+                            framework_info: convert(&fw.info),
+                            agent_info,
+                            container_id: Some(v1::ContainerId {
+                                value: ex.container_id.clone(),
+                                parent: None,
+                            }),
+                        }),
+                        ..Default::default()
+                    },
+                );
+                tracing::info!(executor = %ex_key, "HTTP executor subscribed");
+                self.executor_subscribed(ctx, &fw_key, &ex_key, stream);
+                resp.into()
+            }
+            call::Type::Update => {
+                let Some(update) = call.update else {
+                    return Response::bad_request("Expecting 'update' to be present").into();
+                };
+                let status: v0::TaskStatus = convert(&update.status);
+                let Some(uuid) = status.uuid.clone().filter(|u| !u.is_empty()) else {
+                    return Response::bad_request("Expecting 'uuid' to be present").into();
+                };
+                let now = ctx.clock().now_secs();
+                let su = StatusUpdate {
+                    framework_id: v0::FrameworkId {
+                        value: fw_key.clone(),
+                    },
+                    executor_id: Some(v0::ExecutorId {
+                        value: ex_key.clone(),
+                    }),
+                    slave_id: self.id.clone(),
+                    timestamp: status.timestamp.unwrap_or(now),
+                    uuid: Some(uuid.clone()),
+                    status,
+                    latest_state: None,
+                };
+                let task_id: v1::TaskId = convert(&su.status.task_id);
+                if self.executor_update(ctx, su, None) {
+                    if let Some(stream) = self
+                        .frameworks
+                        .get(&fw_key)
+                        .and_then(|f| f.executors.get(&ex_key))
+                        .and_then(|e| e.stream.as_ref())
+                    {
+                        push(
+                            stream,
+                            Event {
+                                r#type: Some(event::Type::Acknowledged as i32),
+                                acknowledged: Some(event::Acknowledged { task_id, uuid }),
+                                ..Default::default()
+                            },
+                        );
+                    }
+                }
+                Response::accepted().into()
+            }
+            call::Type::Message => {
+                let Some(m) = call.message else {
+                    return Response::bad_request("Expecting 'message' to be present").into();
+                };
+                let msg = ExecutorToFrameworkMessage {
+                    slave_id: self.id.clone().unwrap_or_default(),
+                    framework_id: v0::FrameworkId { value: fw_key },
+                    executor_id: v0::ExecutorId { value: ex_key },
+                    data: m.data,
+                };
+                let me = ctx.pid().clone();
+                self.executor_message(ctx, me, msg);
+                Response::accepted().into()
+            }
+            call::Type::Heartbeat => Response::accepted().into(),
+            call::Type::Unknown => Response::bad_request("Expecting 'type' to be present").into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_length_prefixed() {
+        assert_eq!(&record(b"{}")[..], b"2\n{}");
+    }
+
+    #[test]
+    fn calls_need_a_known_content_type() {
+        assert_eq!(decode_call(None, b"{}").unwrap_err().status, 400);
+        assert_eq!(
+            decode_call(Some("text/plain"), b"{}").unwrap_err().status,
+            415
+        );
+        let body = br#"{"type":"SUBSCRIBE","framework_id":{"value":"f"},"executor_id":{"value":"e"},"subscribe":{}}"#;
+        let (call, json) = decode_call(Some("application/json"), body).unwrap();
+        assert!(json);
+        assert_eq!(call.r#type(), call::Type::Subscribe);
+        assert_eq!(call.executor_id.value, "e");
+    }
+}

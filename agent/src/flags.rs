@@ -1,0 +1,263 @@
+//! Agent flags, named like the genuine agent's, each also readable from `MESOS_<NAME>`.
+
+use std::net::{Ipv4Addr, SocketAddrV4, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use libprocess::Upid;
+
+/// Flags of `mesos-agent`.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "mesos-agent",
+    version = "1.11.0",
+    rename_all = "snake_case",
+    about = "A Mesos agent: offers this machine's resources to a master and runs its tasks."
+)]
+pub struct Flags {
+    /// The master: `host:port`, `master@host:port`, or `file:///path` holding one of these.
+    #[arg(long, env = "MESOS_MASTER")]
+    pub master: String,
+
+    /// IP address to listen on.
+    #[arg(long, env = "MESOS_IP", default_value = "127.0.0.1")]
+    pub ip: Ipv4Addr,
+
+    /// Port to listen on.
+    #[arg(long, env = "MESOS_PORT", default_value_t = 5051)]
+    pub port: u16,
+
+    /// IP address advertised to the master and executors (NAT, containers).
+    #[arg(long, env = "MESOS_ADVERTISE_IP")]
+    pub advertise_ip: Option<Ipv4Addr>,
+
+    /// Port advertised to the master and executors.
+    #[arg(long, env = "MESOS_ADVERTISE_PORT")]
+    pub advertise_port: Option<u16>,
+
+    /// Where sandboxes and agent metadata live (required).
+    #[arg(long, env = "MESOS_WORK_DIR")]
+    pub work_dir: PathBuf,
+
+    /// Total resources to offer, e.g. `cpus:4;mem:8192;ports:[31000-32000]`; anything not
+    /// given is detected.
+    #[arg(long, env = "MESOS_RESOURCES")]
+    pub resources: Option<String>,
+
+    /// Attributes of this machine, e.g. `rack:r1;zone:east`.
+    #[arg(long, env = "MESOS_ATTRIBUTES")]
+    pub attributes: Option<String>,
+
+    /// Hostname reported to the master (default: this machine's hostname).
+    #[arg(long, env = "MESOS_HOSTNAME")]
+    pub hostname: Option<String>,
+
+    /// Directory holding `mesos-executor` (default: the directory of this binary).
+    #[arg(long, env = "MESOS_LAUNCHER_DIR")]
+    pub launcher_dir: Option<PathBuf>,
+
+    /// How long an executor may take to register before it is killed.
+    #[arg(long, env = "MESOS_EXECUTOR_REGISTRATION_TIMEOUT", default_value = "1mins", value_parser = parse_duration)]
+    pub executor_registration_timeout: Duration,
+
+    /// Registration retries wait a random time in [0, b]; b starts at twice this factor.
+    #[arg(long, env = "MESOS_REGISTRATION_BACKOFF_FACTOR", default_value = "1secs", value_parser = parse_duration)]
+    pub registration_backoff_factor: Duration,
+
+    /// Isolation mechanisms; only `posix/cpu` and `posix/mem` (accounting only) are known.
+    #[arg(long, env = "MESOS_ISOLATION", default_value = "posix/cpu,posix/mem")]
+    pub isolation: String,
+
+    /// Time between asking an executor to shut down and killing it.
+    #[arg(long, env = "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", default_value = "5secs", value_parser = parse_duration)]
+    pub executor_shutdown_grace_period: Duration,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    mesos_executors::duration::parse(s).map_err(|e| e.to_string())
+}
+
+/// A bad flag value found after parsing.
+#[derive(Debug, thiserror::Error)]
+pub enum FlagError {
+    #[error("--master '{0}' is not host:port, master@host:port or file:///path")]
+    Master(String),
+    #[error("cannot read --master file {path}: {source}")]
+    MasterFile {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot resolve master host '{0}' to an IPv4 address")]
+    Resolve(String),
+    #[error("unsupported isolation '{0}' (supported: posix/cpu, posix/mem)")]
+    Isolation(String),
+}
+
+impl Flags {
+    /// The flags as `name -> value` strings, for `/state`'s `flags`.
+    pub fn to_map(&self) -> Vec<(String, String)> {
+        let mut v = vec![
+            ("master".to_string(), self.master.clone()),
+            ("ip".into(), self.ip.to_string()),
+            ("port".into(), self.port.to_string()),
+            ("work_dir".into(), self.work_dir.display().to_string()),
+            ("isolation".into(), self.isolation.clone()),
+            (
+                "registration_backoff_factor".into(),
+                mesos_executors::duration::format(self.registration_backoff_factor),
+            ),
+            (
+                "executor_registration_timeout".into(),
+                mesos_executors::duration::format(self.executor_registration_timeout),
+            ),
+            (
+                "executor_shutdown_grace_period".into(),
+                mesos_executors::duration::format(self.executor_shutdown_grace_period),
+            ),
+        ];
+        let opt = |v: &mut Vec<(String, String)>, k: &str, x: Option<String>| {
+            if let Some(x) = x {
+                v.push((k.to_string(), x));
+            }
+        };
+        opt(
+            &mut v,
+            "advertise_ip",
+            self.advertise_ip.map(|x| x.to_string()),
+        );
+        opt(
+            &mut v,
+            "advertise_port",
+            self.advertise_port.map(|x| x.to_string()),
+        );
+        opt(&mut v, "resources", self.resources.clone());
+        opt(&mut v, "attributes", self.attributes.clone());
+        opt(&mut v, "hostname", self.hostname.clone());
+        opt(
+            &mut v,
+            "launcher_dir",
+            self.launcher_dir.as_ref().map(|p| p.display().to_string()),
+        );
+        v
+    }
+
+    /// Checks `--isolation`.
+    pub fn validate(&self) -> Result<(), FlagError> {
+        for iso in self
+            .isolation
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            if !matches!(
+                iso,
+                "posix/cpu" | "posix/mem" | "posix/disk" | "filesystem/posix"
+            ) {
+                return Err(FlagError::Isolation(iso.to_string()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Resolves `--master` to the master's UPID (standalone detection).
+pub fn master_upid(spec: &str) -> Result<Upid, FlagError> {
+    let spec = spec.trim();
+    if let Some(path) = spec.strip_prefix("file://") {
+        let text = std::fs::read_to_string(path).map_err(|source| FlagError::MasterFile {
+            path: path.to_string(),
+            source,
+        })?;
+        if text.trim().starts_with("file://") {
+            return Err(FlagError::Master(spec.to_string()));
+        }
+        return master_upid(text.trim());
+    }
+    if spec.starts_with("zk://") {
+        return Err(FlagError::Master(spec.to_string()));
+    }
+    let (id, hostport) = match spec.split_once('@') {
+        Some((id, rest)) => (id, rest),
+        None => ("master", spec),
+    };
+    let (host, port) = hostport
+        .rsplit_once(':')
+        .ok_or_else(|| FlagError::Master(spec.to_string()))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| FlagError::Master(spec.to_string()))?;
+    if id.is_empty() || host.is_empty() {
+        return Err(FlagError::Master(spec.to_string()));
+    }
+    let ip: Ipv4Addr = match host.parse() {
+        Ok(ip) => ip,
+        Err(_) => (host, port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| {
+                addrs.find_map(|a| match a {
+                    std::net::SocketAddr::V4(v4) => Some(*v4.ip()),
+                    _ => None,
+                })
+            })
+            .ok_or_else(|| FlagError::Resolve(host.to_string()))?,
+    };
+    Ok(Upid::new(id, SocketAddrV4::new(ip, port)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn master_forms_resolve_to_a_upid() {
+        assert_eq!(
+            master_upid("127.0.0.1:5050").unwrap().to_string(),
+            "master@127.0.0.1:5050"
+        );
+        assert_eq!(
+            master_upid("master@127.0.0.1:5050").unwrap().to_string(),
+            "master@127.0.0.1:5050"
+        );
+        assert_eq!(
+            master_upid("localhost:5050").unwrap().to_string(),
+            "master@127.0.0.1:5050"
+        );
+        assert!(master_upid("127.0.0.1").is_err());
+        assert!(master_upid("zk://h:2181/mesos").is_err());
+    }
+
+    #[test]
+    fn master_file_is_read() {
+        let dir = std::env::temp_dir().join(format!("agent-flags-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("master");
+        std::fs::write(&f, "master@127.0.0.1:6060\n").unwrap();
+        let upid = master_upid(&format!("file://{}", f.display())).unwrap();
+        assert_eq!(upid.to_string(), "master@127.0.0.1:6060");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn defaults_match_mesos() {
+        let f = Flags::try_parse_from([
+            "mesos-agent",
+            "--master=127.0.0.1:5050",
+            "--work_dir=/tmp/x",
+        ])
+        .unwrap();
+        assert_eq!(f.port, 5051);
+        assert_eq!(f.executor_registration_timeout, Duration::from_secs(60));
+        assert_eq!(f.registration_backoff_factor, Duration::from_secs(1));
+        assert!(f.validate().is_ok());
+        let bad = Flags::try_parse_from([
+            "mesos-agent",
+            "--master=m:1",
+            "--work_dir=/x",
+            "--isolation=cgroups/cpu",
+        ])
+        .unwrap();
+        assert!(bad.validate().is_err());
+    }
+}

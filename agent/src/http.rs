@@ -1,0 +1,246 @@
+//! The agent's read-only HTTP endpoints: `/state` in Mesos's JSON shape, `/health`, and
+//! `/files/{browse,read,download}` confined to the work directory.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+use libprocess::{Ctx, Reply, Request, Response};
+use mesos_proto::mesos::{Task, TaskState};
+use serde_json::{json, Map, Value as Json};
+
+use crate::paths::{confine, ConfineError};
+use crate::resources::{attributes_json, to_json_map};
+use crate::slave::{Executor, Framework, Slave, VERSION};
+
+pub(crate) fn install_routes(ctx: &mut Ctx<'_, Slave>) {
+    ctx.route("/state", |me, ctx, req| {
+        json_reply(&req, me.state_json(ctx))
+    });
+    ctx.route("/health", |_, _, _| Response::ok("").into());
+    ctx.route("/files/browse", |me, _, req| me.files_browse(&req).into());
+    ctx.route("/files/read", |me, _, req| me.files_read(&req).into());
+    ctx.route("/files/download", |me, _, req| {
+        me.files_download(&req).into()
+    });
+}
+
+/// A JSON reply, honouring `?jsonp=callback`.
+fn json_reply(req: &Request, value: Json) -> Reply {
+    let body = value.to_string();
+    match req.query("jsonp") {
+        Some(cb) if !cb.is_empty() => Response::ok(format!("{cb}({body});"))
+            .with_header("Content-Type", "text/javascript")
+            .into(),
+        _ => Response::json(body).into(),
+    }
+}
+
+fn task_json(t: &Task) -> Json {
+    let statuses: Vec<Json> = t
+        .statuses
+        .iter()
+        .map(|s| json!({"state": s.state().as_str_name(), "timestamp": s.timestamp.unwrap_or(0.0)}))
+        .collect();
+    json!({
+        "id": t.task_id.value,
+        "name": t.name,
+        "framework_id": t.framework_id.value,
+        "executor_id": t.executor_id.as_ref().map(|e| e.value.clone()).unwrap_or_default(),
+        "slave_id": t.slave_id.value,
+        "state": TaskState::try_from(t.state).map(|s| s.as_str_name()).unwrap_or("TASK_STAGING"),
+        "resources": to_json_map(&t.resources),
+        "statuses": statuses,
+    })
+}
+
+impl Slave {
+    fn executor_json(&self, fw: &Framework, ex: &Executor) -> Json {
+        let queued: Vec<Json> = ex.queued.iter().map(|t| json!({"id": t.task_id.value, "name": t.name, "resources": to_json_map(&t.resources)})).collect();
+        json!({
+            "id": ex.info.executor_id.value,
+            "name": ex.info.name.clone().unwrap_or_default(),
+            "source": "",
+            "container": ex.container_id,
+            "directory": ex.directory.display().to_string(),
+            "resources": to_json_map(&ex.info.resources),
+            "type": if ex.command_executor { "COMMAND" } else { "DEFAULT" },
+            "framework_id": fw.info.id.as_ref().map(|i| i.value.clone()).unwrap_or_default(),
+            "tasks": ex.tasks.values().map(task_json).collect::<Vec<_>>(),
+            "queued_tasks": queued,
+            "completed_tasks": ex.completed_tasks.iter().map(task_json).collect::<Vec<_>>(),
+        })
+    }
+
+    fn framework_json(&self, fw: &Framework) -> Json {
+        json!({
+            "id": fw.info.id.as_ref().map(|i| i.value.clone()).unwrap_or_default(),
+            "name": fw.info.name,
+            "user": fw.info.user,
+            "failover_timeout": fw.info.failover_timeout.unwrap_or(0.0),
+            "checkpoint": fw.info.checkpoint.unwrap_or(false),
+            "hostname": fw.info.hostname.clone().unwrap_or_default(),
+            "role": fw.info.roles.first().cloned().unwrap_or_else(|| "*".into()),
+            "executors": fw.executors.values().map(|e| self.executor_json(fw, e)).collect::<Vec<_>>(),
+            "completed_executors": fw.completed_executors.iter().map(|e| self.executor_json(fw, e)).collect::<Vec<_>>(),
+        })
+    }
+
+    /// `/state`.
+    pub(crate) fn state_json(&self, ctx: &Ctx<'_, Self>) -> Json {
+        let mut flags = Map::new();
+        for (k, v) in &self.config.flags {
+            flags.insert(k.clone(), Json::from(v.clone()));
+        }
+        let master = &self.config.master;
+        json!({
+            "version": VERSION,
+            "build_date": "",
+            "build_time": 0,
+            "build_user": "",
+            "start_time": self.start_time,
+            "id": self.agent_id().unwrap_or(""),
+            "pid": ctx.pid().to_string(),
+            "hostname": self.config.hostname,
+            "capabilities": crate::slave::AGENT_CAPABILITIES.iter().map(|c| c.as_str_name()).collect::<Vec<_>>(),
+            "resources": to_json_map(&self.config.resources),
+            "reserved_resources": {},
+            "unreserved_resources": to_json_map(&self.config.resources),
+            "reserved_resources_full": {},
+            "unreserved_resources_full": self.config.resources.iter().map(mesos_proto::to_json).collect::<Vec<_>>(),
+            "reserved_resources_allocated": {},
+            "unreserved_resources_allocated": {},
+            "resource_providers": [],
+            "attributes": attributes_json(&self.config.attributes),
+            "master_hostname": master.address().ip().to_string(),
+            "flags": flags,
+            "frameworks": self.frameworks.values().map(|f| self.framework_json(f)).collect::<Vec<_>>(),
+            "completed_frameworks": self.completed_frameworks.iter().map(|f| self.framework_json(f)).collect::<Vec<_>>(),
+        })
+    }
+
+    fn confined(&self, req: &Request) -> Result<std::path::PathBuf, Response> {
+        let Some(path) = req.query("path") else {
+            return Err(Response::bad_request("Expecting 'path=value' in query."));
+        };
+        confine(&self.config.work_dir, path).map_err(|e| match e {
+            ConfineError::NotFound | ConfineError::Escapes => Response::not_found(),
+            other => Response::bad_request(other.to_string()),
+        })
+    }
+
+    fn files_browse(&self, req: &Request) -> Response {
+        let dir = match self.confined(req) {
+            Ok(d) => d,
+            Err(r) => return r,
+        };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Response::not_found();
+        };
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let Ok(md) = entry.metadata() else { continue };
+            out.push(json!({
+                "path": entry.path().display().to_string(),
+                "nlink": md.nlink(),
+                "size": md.len(),
+                "mtime": md.mtime(),
+                "mode": mode_string(md.is_dir(), md.permissions().mode()),
+                "uid": md.uid().to_string(),
+                "gid": md.gid().to_string(),
+            }));
+        }
+        out.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
+        json_reply_now(req, Json::Array(out))
+    }
+
+    fn files_read(&self, req: &Request) -> Response {
+        let path = match self.confined(req) {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        if path.is_dir() {
+            return Response::bad_request("Cannot read a directory.");
+        }
+        let Ok(data) = std::fs::read(&path) else {
+            return Response::not_found();
+        };
+        let offset: i64 = match req.query("offset").map(str::parse).transpose() {
+            Ok(o) => o.unwrap_or(0),
+            Err(_) => return Response::bad_request("Failed to parse offset"),
+        };
+        let length: Option<usize> = match req.query("length").map(str::parse::<i64>).transpose() {
+            Ok(l) => l.filter(|l| *l >= 0).map(|l| l as usize),
+            Err(_) => return Response::bad_request("Failed to parse length"),
+        };
+        if offset == -1 {
+            return json_reply_now(req, json!({"data": "", "offset": data.len()}));
+        }
+        if offset < 0 {
+            return Response::bad_request("Negative offset provided");
+        }
+        let start = (offset as usize).min(data.len());
+        let end = length
+            .map(|l| start.saturating_add(l).min(data.len()))
+            .unwrap_or(data.len());
+        let chunk = String::from_utf8_lossy(&data[start..end]).into_owned();
+        json_reply_now(req, json!({"data": chunk, "offset": start}))
+    }
+
+    fn files_download(&self, req: &Request) -> Response {
+        let path = match self.confined(req) {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        if path.is_dir() {
+            return Response::bad_request("Cannot download a directory.");
+        }
+        match std::fs::read(&path) {
+            Ok(data) => {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                Response::ok(data)
+                    .with_header("Content-Type", "application/octet-stream")
+                    .with_header(
+                        "Content-Disposition",
+                        format!("attachment; filename={name}"),
+                    )
+            }
+            Err(_) => Response::not_found(),
+        }
+    }
+}
+
+fn json_reply_now(req: &Request, value: Json) -> Response {
+    let body = value.to_string();
+    match req.query("jsonp") {
+        Some(cb) if !cb.is_empty() => {
+            Response::ok(format!("{cb}({body});")).with_header("Content-Type", "text/javascript")
+        }
+        _ => Response::json(body),
+    }
+}
+
+/// `drwxr-xr-x` style.
+pub fn mode_string(is_dir: bool, mode: u32) -> String {
+    let mut s = String::with_capacity(10);
+    s.push(if is_dir { 'd' } else { '-' });
+    for shift in [6, 3, 0] {
+        let bits = (mode >> shift) & 7;
+        s.push(if bits & 4 != 0 { 'r' } else { '-' });
+        s.push(if bits & 2 != 0 { 'w' } else { '-' });
+        s.push(if bits & 1 != 0 { 'x' } else { '-' });
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_render_like_ls() {
+        assert_eq!(mode_string(false, 0o644), "-rw-r--r--");
+        assert_eq!(mode_string(true, 0o755), "drwxr-xr-x");
+    }
+}

@@ -1,0 +1,677 @@
+//! The agent against a scripted master (another runtime in this test process): registration
+//! backoff, pings, status update retries and acknowledgements (paused clock), invalid tasks,
+//! command tasks run by our `mesos-executor`, and the v1 HTTP executor API.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use libprocess::{Config, Ctx, Process, Runtime, Upid};
+use mesos_agent::{Agent, SlaveConfig};
+use mesos_proto::mesos::internal::{
+    KillTaskMessage, MasterSlaveConnection, PingSlaveMessage, RunTaskMessage,
+    SlaveRegisteredMessage, StatusUpdateAcknowledgementMessage, StatusUpdateMessage,
+};
+use mesos_proto::mesos::{
+    CommandInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo, SlaveId, TaskId, TaskInfo,
+    TaskState,
+};
+use prost::Message;
+use tokio::sync::mpsc;
+
+const NAMES: [&str; 6] = [
+    "mesos.internal.RegisterSlaveMessage",
+    "mesos.internal.ReregisterSlaveMessage",
+    "mesos.internal.PongSlaveMessage",
+    "mesos.internal.StatusUpdateMessage",
+    "mesos.internal.ExitedExecutorMessage",
+    "mesos.internal.UnregisterSlaveMessage",
+];
+
+/// Records whatever the agent sends it.
+struct Recorder {
+    tx: mpsc::UnboundedSender<(Upid, String, Bytes)>,
+}
+
+impl Process for Recorder {
+    fn initialize(&mut self, ctx: &mut Ctx<'_, Self>) {
+        for name in NAMES {
+            ctx.install_raw(name, move |me, _ctx, from, body| {
+                let _ = me.tx.send((from, name.to_string(), body));
+            });
+        }
+    }
+}
+
+struct FakeMaster {
+    rt: Runtime,
+    master: Upid,
+    observer: Upid,
+    rx: mpsc::UnboundedReceiver<(Upid, String, Bytes)>,
+}
+
+impl FakeMaster {
+    fn start() -> FakeMaster {
+        let rt = Runtime::start(Config::local()).unwrap();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let master = rt
+            .spawn("master", Recorder { tx: tx.clone() })
+            .unwrap()
+            .upid()
+            .clone();
+        let observer = rt
+            .spawn("slave-observer(1)", Recorder { tx })
+            .unwrap()
+            .upid()
+            .clone();
+        FakeMaster {
+            rt,
+            master,
+            observer,
+            rx,
+        }
+    }
+
+    fn send<M: Message + prost::Name>(&self, from: &Upid, to: &Upid, msg: &M) {
+        self.rt
+            .send(from, to, &M::full_name(), Bytes::from(msg.encode_to_vec()));
+    }
+
+    /// The next message of this name (others are skipped), within 10 s of real time.
+    async fn next(&mut self, name: &str) -> (Upid, Bytes) {
+        let full = format!("mesos.internal.{name}");
+        loop {
+            let got = tokio::time::timeout(Duration::from_secs(10), self.rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no {name} arrived"))
+                .expect("recorder gone");
+            if got.1 == full {
+                return (got.0, got.2);
+            }
+        }
+    }
+
+    /// Whether a message of this name arrives within `wait` of real time.
+    async fn arrives(&mut self, name: &str, wait: Duration) -> bool {
+        let full = format!("mesos.internal.{name}");
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Ok(Some(got)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            if got.1 == full {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("agent-slave-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d.canonicalize().unwrap()
+}
+
+/// Starts an agent with its clock paused, once its process has initialized.
+async fn start_agent(master: &Upid, work: PathBuf) -> Agent {
+    let launcher_dir = PathBuf::from(env!("CARGO_BIN_EXE_mesos-executor"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let config = SlaveConfig {
+        master: master.clone(),
+        resources: mesos_agent::resources::parse("cpus:2;mem:1024;disk:1024;ports:[31000-31010]")
+            .unwrap(),
+        attributes: Vec::new(),
+        work_dir: work,
+        hostname: "localhost".into(),
+        launcher_dir,
+        registration_backoff_factor: Duration::from_secs(1),
+        executor_registration_timeout: Duration::from_secs(60),
+        executor_shutdown_grace_period: Duration::from_secs(5),
+        flags: Vec::new(),
+    };
+    let agent = mesos_agent::start(Config::local(), config).unwrap();
+    agent.slave.call("initialized", |_, _| ()).await.unwrap();
+    agent
+}
+
+/// Registers the agent (the first RegisterSlaveMessage, answered with `ping_timeout`).
+async fn register(m: &mut FakeMaster, agent: &Agent, ping_timeout: f64) -> SlaveId {
+    let clock = agent.runtime.clock();
+    clock.advance(Duration::from_secs(1));
+    let (from, _) = m.next("RegisterSlaveMessage").await;
+    assert_eq!(&from, agent.slave.upid());
+    let id = SlaveId {
+        value: "M-S0".into(),
+    };
+    m.send(
+        &m.master,
+        &from,
+        &SlaveRegisteredMessage {
+            slave_id: id.clone(),
+            connection: Some(MasterSlaveConnection {
+                total_ping_timeout_seconds: Some(ping_timeout),
+            }),
+        },
+    );
+    wait_registered(agent).await;
+    id
+}
+
+async fn wait_registered(agent: &Agent) {
+    for _ in 0..200 {
+        let registered = agent
+            .slave
+            .call("registered?", |me, _| {
+                me.agent_id().is_some() && me.state() == mesos_agent::slave::RegState::Registered
+            })
+            .await
+            .unwrap();
+        if registered {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("agent never registered");
+}
+
+fn framework() -> FrameworkInfo {
+    FrameworkInfo {
+        user: "root".into(),
+        name: "test".into(),
+        id: Some(FrameworkId {
+            value: "F-0000".into(),
+        }),
+        ..Default::default()
+    }
+}
+
+fn run_task(task: TaskInfo) -> RunTaskMessage {
+    RunTaskMessage {
+        #[allow(deprecated)]
+        framework_id: None,
+        framework: framework(),
+        pid: Some(String::new()),
+        task,
+        resource_version_uuids: Vec::new(),
+        launch_executor: None,
+    }
+}
+
+fn task(id: &str, command: Option<&str>, executor: Option<ExecutorInfo>) -> TaskInfo {
+    TaskInfo {
+        name: id.into(),
+        task_id: TaskId { value: id.into() },
+        slave_id: SlaveId {
+            value: "M-S0".into(),
+        },
+        resources: mesos_agent::resources::parse("cpus:0.1;mem:32").unwrap(),
+        command: command.map(|c| CommandInfo {
+            value: Some(c.into()),
+            ..Default::default()
+        }),
+        executor,
+        ..Default::default()
+    }
+}
+
+fn update(body: &Bytes) -> StatusUpdateMessage {
+    StatusUpdateMessage::decode(body.as_ref()).unwrap()
+}
+
+fn ack(m: &FakeMaster, agent: &Agent, u: &StatusUpdateMessage) {
+    m.send(
+        &m.master,
+        agent.slave.upid(),
+        &StatusUpdateAcknowledgementMessage {
+            slave_id: u.update.slave_id.clone().unwrap(),
+            framework_id: u.update.framework_id.clone(),
+            task_id: u.update.status.task_id.clone(),
+            uuid: u.update.uuid.clone().unwrap(),
+        },
+    );
+}
+
+#[tokio::test]
+async fn registration_retries_with_doubling_backoff_until_registered() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("backoff")).await;
+    let clock = agent.runtime.clock().clone();
+    clock.advance(Duration::from_secs(1));
+    let (_, body) = m.next("RegisterSlaveMessage").await;
+    let reg = mesos_proto::mesos::internal::RegisterSlaveMessage::decode(body.as_ref()).unwrap();
+    assert_eq!(reg.version.as_deref(), Some("1.11.0"));
+    assert_eq!(reg.agent_capabilities.len(), 8);
+    assert_eq!(reg.resource_version_uuid.unwrap().value.len(), 16);
+    #[allow(deprecated)]
+    let roles: Vec<_> = reg
+        .slave
+        .resources
+        .iter()
+        .map(|r| r.role.clone().unwrap_or_default())
+        .collect();
+    assert!(roles.iter().all(|r| r == "*"));
+    // Retries wait at most 2 s, then 4 s, then 8 s.
+    for bound in [2, 4, 8] {
+        clock.advance(Duration::from_secs(bound));
+        m.next("RegisterSlaveMessage").await;
+    }
+    m.send(
+        &m.master,
+        agent.slave.upid(),
+        &SlaveRegisteredMessage {
+            slave_id: SlaveId {
+                value: "M-S0".into(),
+            },
+            connection: None,
+        },
+    );
+    wait_registered(&agent).await;
+    clock.advance(Duration::from_secs(60));
+    assert!(
+        !m.arrives("RegisterSlaveMessage", Duration::from_millis(300))
+            .await,
+        "retried after registering"
+    );
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
+async fn registration_reply_from_another_process_is_ignored() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("impostor")).await;
+    let clock = agent.runtime.clock().clone();
+    clock.advance(Duration::from_secs(1));
+    m.next("RegisterSlaveMessage").await;
+    let impostor = m.observer.clone();
+    m.send(
+        &impostor,
+        agent.slave.upid(),
+        &SlaveRegisteredMessage {
+            slave_id: SlaveId { value: "X".into() },
+            connection: None,
+        },
+    );
+    clock.advance(Duration::from_secs(2));
+    m.next("RegisterSlaveMessage").await;
+    let id = agent
+        .slave
+        .call("id", |me, _| me.agent_id().map(String::from))
+        .await
+        .unwrap();
+    assert_eq!(id, None);
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
+async fn pings_get_pongs_and_silence_makes_the_agent_reregister() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("ping")).await;
+    let clock = agent.runtime.clock().clone();
+    register(&mut m, &agent, 5.0).await;
+    let observer = m.observer.clone();
+    m.send(
+        &observer,
+        agent.slave.upid(),
+        &PingSlaveMessage { connected: true },
+    );
+    let (from, _) = m.next("PongSlaveMessage").await;
+    assert_eq!(&from, agent.slave.upid());
+    // No ping for longer than total_ping_timeout_seconds: the agent re-registers with its id.
+    clock.advance(Duration::from_secs(6));
+    clock.advance(Duration::from_secs(1));
+    let (_, body) = m.next("ReregisterSlaveMessage").await;
+    let rereg =
+        mesos_proto::mesos::internal::ReregisterSlaveMessage::decode(body.as_ref()).unwrap();
+    assert_eq!(rereg.slave.id.unwrap().value, "M-S0");
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
+async fn status_updates_are_retried_until_acknowledged() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("retry")).await;
+    let clock = agent.runtime.clock().clone();
+    register(&mut m, &agent, 75.0).await;
+    // An invalid task (neither command nor executor) fails with TASK_ERROR; no crash.
+    m.send(
+        &m.master,
+        agent.slave.upid(),
+        &run_task(task("bad", None, None)),
+    );
+    let (_, body) = m.next("StatusUpdateMessage").await;
+    let first = update(&body);
+    assert_eq!(first.update.status.state(), TaskState::TaskError);
+    assert_eq!(
+        first.pid.as_deref(),
+        Some(agent.slave.upid().to_string().as_str())
+    );
+    assert_eq!(first.update.uuid.as_ref().unwrap().len(), 16);
+    // Not acknowledged: resent after 10 s, then after 20 more.
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(
+        update(&m.next("StatusUpdateMessage").await.1).update.uuid,
+        first.update.uuid
+    );
+    clock.advance(Duration::from_secs(19));
+    assert!(
+        !m.arrives("StatusUpdateMessage", Duration::from_millis(300))
+            .await,
+        "resent before 20 s"
+    );
+    clock.advance(Duration::from_secs(1));
+    m.next("StatusUpdateMessage").await;
+    ack(&m, &agent, &first);
+    clock.settle().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    clock.advance(Duration::from_secs(600));
+    assert!(
+        !m.arrives("StatusUpdateMessage", Duration::from_millis(300))
+            .await,
+        "resent after the ack"
+    );
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
+async fn command_task_runs_to_finished_with_our_executor() {
+    let mut m = FakeMaster::start();
+    let work = scratch("command");
+    let agent = start_agent(&m.master, work.clone()).await;
+    register(&mut m, &agent, 75.0).await;
+    agent.runtime.clock().resume();
+    m.send(
+        &m.master,
+        agent.slave.upid(),
+        &run_task(task("t1", Some("echo hello-from-task"), None)),
+    );
+    let mut states = Vec::new();
+    while !states.contains(&TaskState::TaskFinished) {
+        let u = update(&m.next("StatusUpdateMessage").await.1);
+        states.push(u.update.status.state());
+        ack(&m, &agent, &u);
+    }
+    assert_eq!(
+        states,
+        vec![
+            TaskState::TaskStarting,
+            TaskState::TaskRunning,
+            TaskState::TaskFinished
+        ]
+    );
+    // The executor exits after its terminal update is acknowledged.
+    m.next("ExitedExecutorMessage").await;
+    let latest = work.join("slaves/M-S0/frameworks/F-0000/executors/t1/runs/latest/stdout");
+    assert!(std::fs::read_to_string(&latest)
+        .unwrap()
+        .contains("hello-from-task"));
+    // The sandbox is readable over /files; paths outside the work dir are not.
+    let port = agent.runtime.address().port();
+    let (status, body) =
+        mesos_tests::native::http_get(port, &format!("/files/read?path={}", latest.display()))
+            .unwrap();
+    assert_eq!(status, 200);
+    let read: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        read["data"].as_str().unwrap().contains("hello-from-task"),
+        "{read}"
+    );
+    let (status, _) =
+        mesos_tests::native::http_get(port, "/files/read?path=/etc/hostname").unwrap();
+    assert_eq!(status, 404);
+    let (status, _) =
+        mesos_tests::native::http_get(port, &format!("/files/browse?path={}/..", work.display()))
+            .unwrap();
+    assert_eq!(status, 400);
+    let (status, body) = mesos_tests::native::http_get(port, "/slave(1)/state").unwrap();
+    assert_eq!(status, 200);
+    let state: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(state["id"], "M-S0");
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
+async fn killed_command_task_reports_killed() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("kill")).await;
+    register(&mut m, &agent, 75.0).await;
+    agent.runtime.clock().resume();
+    m.send(
+        &m.master,
+        agent.slave.upid(),
+        &run_task(task("sleepy", Some("sleep 30"), None)),
+    );
+    loop {
+        let u = update(&m.next("StatusUpdateMessage").await.1);
+        ack(&m, &agent, &u);
+        if u.update.status.state() == TaskState::TaskRunning {
+            break;
+        }
+    }
+    m.send(
+        &m.master,
+        agent.slave.upid(),
+        &KillTaskMessage {
+            framework_id: FrameworkId {
+                value: "F-0000".into(),
+            },
+            task_id: TaskId {
+                value: "sleepy".into(),
+            },
+            kill_policy: None,
+        },
+    );
+    let u = update(&m.next("StatusUpdateMessage").await.1);
+    assert_eq!(u.update.status.state(), TaskState::TaskKilled);
+    assert_eq!(
+        u.update.status.message.as_deref(),
+        Some("Command terminated with signal Terminated")
+    );
+    ack(&m, &agent, &u);
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+/// POSTs and returns the raw response bytes read until `until` appears (or 5 s pass).
+fn post(port: u16, path: &str, body: &str, until: &[&str]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        let mut buf = [0u8; 4096];
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+        let text = String::from_utf8_lossy(&got);
+        if until.iter().all(|u| text.contains(u)) {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test]
+async fn http_executor_subscribes_gets_its_task_and_updates_are_acknowledged() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("v1")).await;
+    register(&mut m, &agent, 75.0).await;
+    agent.runtime.clock().resume();
+    // A custom executor that never speaks; the test plays the HTTP executor instead.
+    let executor = ExecutorInfo {
+        executor_id: ExecutorId {
+            value: "ex1".into(),
+        },
+        command: Some(CommandInfo {
+            value: Some("sleep 30".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    m.send(
+        &m.master,
+        agent.slave.upid(),
+        &run_task(task("v1task", None, Some(executor))),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let port = agent.runtime.address().port();
+    let subscribe = r#"{"type":"SUBSCRIBE","framework_id":{"value":"F-0000"},"executor_id":{"value":"ex1"},"subscribe":{}}"#;
+    let stream = tokio::task::spawn_blocking(move || {
+        post(
+            port,
+            "/api/v1/executor",
+            subscribe,
+            &["\"SUBSCRIBED\"", "\"LAUNCH\""],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(stream.starts_with("HTTP/1.1 200"), "{stream}");
+    assert!(
+        stream.contains("\"SUBSCRIBED\"")
+            && stream.contains("\"LAUNCH\"")
+            && stream.contains("v1task"),
+        "{stream}"
+    );
+    // The uuid is base64 of 16 bytes.
+    let update_call = r#"{"type":"UPDATE","framework_id":{"value":"F-0000"},"executor_id":{"value":"ex1"},"update":{"status":{"task_id":{"value":"v1task"},"state":"TASK_RUNNING","source":"SOURCE_EXECUTOR","uuid":"AAECAwQFBgcICQoLDA0ODw=="}}}"#;
+    let reply = tokio::task::spawn_blocking(move || {
+        post(
+            port,
+            "/slave(1)/api/v1/executor",
+            update_call,
+            &["\r\n\r\n"],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(reply.starts_with("HTTP/1.1 202"), "{reply}");
+    let u = update(&m.next("StatusUpdateMessage").await.1);
+    assert_eq!(u.update.status.state(), TaskState::TaskRunning);
+    assert_eq!(
+        u.update.uuid.as_deref(),
+        Some(&[0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15][..])
+    );
+    // Stopping the agent kills the executor it launched.
+    let pids = agent
+        .slave
+        .call("pids", |me, _| me.executor_pids())
+        .await
+        .unwrap();
+    assert_eq!(pids.len(), 1);
+    agent.slave.terminate();
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        !std::path::Path::new(&format!("/proc/{}", pids[0])).exists()
+    });
+    assert!(gone, "executor {} survived the agent", pids[0]);
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
+async fn executor_that_never_registers_is_killed_and_its_task_lost() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("regtimeout")).await;
+    let clock = agent.runtime.clock().clone();
+    register(&mut m, &agent, 75.0).await;
+    let executor = ExecutorInfo {
+        executor_id: ExecutorId {
+            value: "silent".into(),
+        },
+        command: Some(CommandInfo {
+            value: Some("sleep 30".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    m.send(
+        &m.master,
+        agent.slave.upid(),
+        &run_task(task("quiet", None, Some(executor))),
+    );
+    // Wait until the executor is up, then let the 1 min registration timeout pass.
+    for _ in 0..100 {
+        if !agent
+            .slave
+            .call("pids", |me, _| me.executor_pids())
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    clock.advance(Duration::from_secs(61));
+    let (_, body) = m.next("ExitedExecutorMessage").await;
+    let exited =
+        mesos_proto::mesos::internal::ExitedExecutorMessage::decode(body.as_ref()).unwrap();
+    assert_eq!(exited.executor_id.value, "silent");
+    let u = update(&m.next("StatusUpdateMessage").await.1);
+    assert_eq!(u.update.status.state(), TaskState::TaskLost);
+    assert_eq!(
+        u.update.status.reason(),
+        mesos_proto::mesos::task_status::Reason::ExecutorRegistrationTimeout
+    );
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
+async fn framework_shutdown_stops_its_command_executors() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("fwshutdown")).await;
+    register(&mut m, &agent, 75.0).await;
+    agent.runtime.clock().resume();
+    m.send(
+        &m.master,
+        agent.slave.upid(),
+        &run_task(task("long", Some("sleep 30"), None)),
+    );
+    loop {
+        let u = update(&m.next("StatusUpdateMessage").await.1);
+        ack(&m, &agent, &u);
+        if u.update.status.state() == TaskState::TaskRunning {
+            break;
+        }
+    }
+    m.send(
+        &m.master,
+        agent.slave.upid(),
+        &mesos_proto::mesos::internal::ShutdownFrameworkMessage {
+            framework_id: FrameworkId {
+                value: "F-0000".into(),
+            },
+        },
+    );
+    // Our executor kills its task (TASK_KILLED) and exits within the grace period.
+    let u = update(&m.next("StatusUpdateMessage").await.1);
+    assert_eq!(u.update.status.state(), TaskState::TaskKilled);
+    ack(&m, &agent, &u);
+    m.next("ExitedExecutorMessage").await;
+    assert!(agent
+        .slave
+        .call("pids", |me, _| me.executor_pids())
+        .await
+        .unwrap()
+        .is_empty());
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
