@@ -1,6 +1,65 @@
-//! The Mesos master (not yet built: see issue "A working cluster").
+//! The Mesos master: agent and framework registry, resource offers, task lifecycle,
+//! wire-compatible with Apache Mesos 1.11 agents, scheduler drivers and HTTP clients.
 //!
-//! Will hold the `Master` actor (agent and framework registration over the libprocess
-//! transport and the v1 HTTP scheduler API), the per-agent `slave-observer(N)` pingers,
-//! offer management and the read-only state/metrics endpoints.
+//! # Layout
+//! - [`flags`]: command-line flags (`--port`, `--agent_ping_timeout`, ...), stout durations.
+//! - [`master`]: the `Master` process (id `master`, the HTTP delegate): its state, its
+//!   `MasterInfo`, the handler table, metrics, and what happens on `exited`.
+//! - [`agents`]: agent (re-)registration, disconnection and removal; the per-agent
+//!   `slave-observer(N)` processes that ping agents and count pongs.
+//! - [`frameworks`]: framework records, (re-)subscription, failover timeouts, removal, and
+//!   sending events to a framework over either transport (v0 messages or v1 stream).
+//! - [`offers`]: turning allocations into offers, rescinding, offer timeouts.
+//! - [`tasks`]: launching (ACCEPT), status updates, acknowledgements, kills, reconciliation.
+//! - [`validation`]: checks on ACCEPT operations before anything reaches an agent.
+//! - [`scheduler_v0`]: libprocess messages from the v0 scheduler driver.
+//! - [`scheduler_http`]: the v1 scheduler API (`/api/v1/scheduler`, RecordIO streams).
+//! - [`http`]: `/state`, `/redirect`, `/health`, `/flags`, `/version`.
+//! - [`state`]: the `/state` JSON, rendered off the master's mailbox from a snapshot.
+//! - [`allocation`]: the allocator as the master sees it: the hierarchical DRF allocator
+//!   process of `mesos-allocator`, whose decisions come back to the master by dispatch.
+//! - [`resources`]: resource arithmetic the master needs (sums, containment), over the
+//!   allocator crate's `Resources`.
 #![forbid(unsafe_code)]
+
+pub mod agents;
+pub mod allocation;
+pub mod flags;
+pub mod frameworks;
+pub mod http;
+pub mod master;
+pub mod offers;
+pub mod resources;
+pub mod scheduler_http;
+pub mod scheduler_v0;
+pub mod state;
+pub mod tasks;
+pub mod validation;
+
+pub use flags::Flags;
+pub use master::{Master, MasterHandle};
+
+/// The Mesos version this master speaks and reports.
+pub const VERSION: &str = "1.11.0";
+
+/// Why the master could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Runtime(#[from] libprocess::Error),
+}
+
+/// Starts a libprocess runtime from the flags and the master inside it.
+pub fn start(flags: Flags) -> Result<MasterHandle, StartError> {
+    let config = libprocess::Config {
+        ip: flags.ip,
+        port: flags.port,
+        advertise_ip: flags.advertise_ip,
+        advertise_port: flags.advertise_port,
+        delegate: Some("master".into()),
+        ..Default::default()
+    };
+    let runtime = libprocess::Runtime::start(config)?;
+    runtime.set_validator(|name, body| mesos_proto::check(name, body).map_err(|e| e.to_string()));
+    master::spawn(&runtime, flags)
+}

@@ -1,0 +1,197 @@
+//! `mesos-local`: a master and N agents in one process (on free or given ports), plus a
+//! demo framework, for trying Mesos on one machine.
+//!
+//! Executors must be separate processes; this one binary also serves as `mesos-executor`
+//! (busybox style: the agents' launcher directory holds a `mesos-executor` link to it).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use mesos_scheduler::driver::Outcome;
+use mesos_scheduler::runner::{RunnerConfig, TaskRunner};
+
+#[derive(Parser, Debug)]
+#[command(
+    rename_all = "snake_case",
+    name = "mesos-local",
+    about = "Runs a Mesos master and N agents in one process, then a demo framework.",
+    after_help = "Executors run as separate processes of this same binary (a `mesos-executor` link in the launcher directory)."
+)]
+struct Flags {
+    /// Number of agents.
+    #[arg(long, env = "MESOS_NUM_SLAVES", default_value_t = 3)]
+    num_slaves: usize,
+    /// The master's port (0 picks a free one).
+    #[arg(long, env = "MESOS_PORT", default_value_t = 5050)]
+    port: u16,
+    #[arg(long, env = "MESOS_IP", default_value = "127.0.0.1")]
+    ip: std::net::Ipv4Addr,
+    /// Resources of each agent (Mesos syntax).
+    #[arg(long, env = "MESOS_RESOURCES", default_value = "cpus:2;mem:2048;disk:8192;ports:[31000-32000]")]
+    resources: String,
+    /// Where the agents keep sandboxes (default: a new temporary directory).
+    #[arg(long, env = "MESOS_WORK_DIR")]
+    work_dir: Option<PathBuf>,
+    /// Tasks the demo framework runs (0: no demo).
+    #[arg(long, default_value_t = 10)]
+    demo_tasks: usize,
+    /// The demo tasks' command.
+    #[arg(long, default_value = "echo hello from mesos-local; sleep 0.5")]
+    demo_command: String,
+    /// Exit after the demo instead of serving until interrupted.
+    #[arg(long)]
+    exit_after_demo: bool,
+    /// Allocation interval for the master (stout duration).
+    #[arg(long, default_value = "1secs")]
+    allocation_interval: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    if is_executor_invocation() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MESOS_LOG").unwrap_or_else(|_| "info".into()))
+            .with_writer(std::io::stderr)
+            .try_init();
+        match mesos_executors::run() {
+            Ok(code) => std::process::exit(code),
+            Err(e) => anyhow::bail!("mesos-executor: {e}"),
+        }
+    }
+    let flags = Flags::parse();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .try_init();
+    let started = Instant::now();
+
+    let work_dir = match &flags.work_dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("mesos-local-{}", std::process::id())),
+    };
+    let launcher_dir = work_dir.join("launcher");
+    std::fs::create_dir_all(&launcher_dir)?;
+    link_executor(&launcher_dir)?;
+
+    let master = mesos_master::start(mesos_master::Flags::try_parse_from([
+        "mesos-master".to_string(),
+        format!("--ip={}", flags.ip),
+        format!("--port={}", flags.port),
+        format!("--allocation_interval={}", flags.allocation_interval),
+        format!("--work_dir={}", work_dir.join("master").display()),
+    ])?)?;
+    let master_addr = master.address();
+    println!("mesos-local: master {} (web: http://{}/state)", master.upid(), master_addr);
+
+    let mut agents = Vec::new();
+    for i in 0..flags.num_slaves {
+        let agent_flags = mesos_agent::Flags::try_parse_from([
+            "mesos-agent".to_string(),
+            format!("--master={master_addr}"),
+            format!("--ip={}", flags.ip),
+            "--port=0".to_string(),
+            format!("--work_dir={}", work_dir.join(format!("agent-{i}")).display()),
+            format!("--resources={}", flags.resources),
+            format!("--launcher_dir={}", launcher_dir.display()),
+            "--registration_backoff_factor=10ms".to_string(),
+        ])?;
+        let agent = mesos_agent::run(&agent_flags)?;
+        println!("mesos-local: agent {} ({})", agent.slave.upid(), flags.resources);
+        agents.push(agent);
+    }
+    wait_for_agents(master_addr, flags.num_slaves, Duration::from_secs(30))?;
+    println!(
+        "mesos-local: {} agent(s) registered in {:.2}s; sandboxes under {}",
+        flags.num_slaves,
+        started.elapsed().as_secs_f64(),
+        work_dir.display()
+    );
+
+    if flags.demo_tasks > 0 {
+        run_demo(&flags, master.upid().clone())?;
+    }
+    if flags.exit_after_demo {
+        for a in &agents {
+            a.runtime.shutdown();
+        }
+        master.shutdown();
+        return Ok(());
+    }
+    println!("mesos-local: serving; state at http://{master_addr}/state — press Ctrl-C to stop");
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// True when started through the `mesos-executor` link.
+fn is_executor_invocation() -> bool {
+    std::env::args_os()
+        .next()
+        .and_then(|a| Path::new(&a).file_name().map(|n| n == "mesos-executor"))
+        .unwrap_or(false)
+}
+
+fn link_executor(launcher_dir: &Path) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    let link = launcher_dir.join("mesos-executor");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(exe, &link)?;
+    Ok(())
+}
+
+/// Polls the master's metrics until `n` agents are active.
+fn wait_for_agents(master: std::net::SocketAddrV4, n: usize, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(body) = http_get(master, "/metrics/snapshot") {
+            let active = body
+                .split("\"master/slaves_active\":")
+                .nth(1)
+                .and_then(|s| s.split([',', '}']).next())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(0.0);
+            if active as usize >= n {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    anyhow::bail!("only some of the {n} agents registered within {timeout:?}")
+}
+
+fn http_get(addr: std::net::SocketAddrV4, path: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr)?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
+}
+
+fn run_demo(flags: &Flags, master: libprocess::Upid) -> anyhow::Result<()> {
+    println!("mesos-local: demo framework: {} task(s) running `{}`", flags.demo_tasks, flags.demo_command);
+    let rt = mesos_scheduler::framework::start_runtime()?;
+    let info = mesos_scheduler::framework::framework_info("mesos-local demo", None);
+    let (runner, counts) = TaskRunner::new(RunnerConfig {
+        name: "demo".into(),
+        command: flags.demo_command.clone(),
+        task_cpus: 0.1,
+        task_mem: 32.0,
+        total: Some(flags.demo_tasks),
+        max_running: usize::MAX,
+    });
+    let began = Instant::now();
+    let outcome = mesos_scheduler::framework::run(&rt, "v0", master, info, Box::new(runner))?;
+    let c = counts.lock().map(|c| c.clone()).unwrap_or_default();
+    println!(
+        "mesos-local: demo done in {:.2}s: {} finished, {} failed{}",
+        began.elapsed().as_secs_f64(),
+        c.finished,
+        c.failed,
+        match outcome {
+            Outcome::Error(e) => format!(" (error: {e})"),
+            Outcome::Stopped => String::new(),
+        }
+    );
+    Ok(())
+}

@@ -1,0 +1,246 @@
+//! Master command-line flags, with Mesos's names and `MESOS_*` environment fallbacks.
+//!
+//! Durations use stout's syntax (`500ms`, `1secs`, `15mins`), which is what operators and
+//! scripts written for the genuine `mesos-master` pass.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// A duration in stout's text form.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoutDuration(pub Duration);
+
+/// Why a duration did not parse.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum DurationError {
+    #[error("'{0}' is not a duration: expected a number followed by ns, us, ms, secs, mins, hrs, days or weeks")]
+    Syntax(String),
+    #[error("'{0}' is negative or out of range")]
+    Range(String),
+}
+
+impl std::str::FromStr for StoutDuration {
+    type Err = DurationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let text = s.trim();
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e'))
+            .ok_or_else(|| DurationError::Syntax(s.to_string()))?;
+        let (number, unit) = text.split_at(split);
+        let value: f64 = number
+            .parse()
+            .map_err(|_| DurationError::Syntax(s.to_string()))?;
+        let scale = match unit {
+            "ns" => 1e-9,
+            "us" => 1e-6,
+            "ms" => 1e-3,
+            "secs" => 1.0,
+            "mins" => 60.0,
+            "hrs" => 3600.0,
+            "days" => 86400.0,
+            "weeks" => 604800.0,
+            _ => return Err(DurationError::Syntax(s.to_string())),
+        };
+        Duration::try_from_secs_f64(value * scale)
+            .map(StoutDuration)
+            .map_err(|_| DurationError::Range(s.to_string()))
+    }
+}
+
+impl std::fmt::Display for StoutDuration {
+    /// Renders like stout: the largest unit that keeps the value whole-ish.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = self.0.as_secs_f64();
+        let units = [
+            ("weeks", 604800.0),
+            ("days", 86400.0),
+            ("hrs", 3600.0),
+            ("mins", 60.0),
+            ("secs", 1.0),
+            ("ms", 1e-3),
+            ("us", 1e-6),
+        ];
+        for (name, scale) in units {
+            if secs >= scale && (secs / scale).fract() == 0.0 {
+                return write!(f, "{}{}", secs / scale, name);
+            }
+        }
+        write!(f, "{}ns", self.0.as_nanos())
+    }
+}
+
+/// The master's flags (`mesos-master --help`).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "mesos-master", version = crate::VERSION, about = "The Mesos master", rename_all = "snake_case")]
+pub struct Flags {
+    /// IP address to listen on.
+    #[arg(long, env = "MESOS_IP", default_value = "127.0.0.1")]
+    pub ip: Ipv4Addr,
+
+    /// Port to listen on.
+    #[arg(long, env = "MESOS_PORT", default_value_t = 5050)]
+    pub port: u16,
+
+    /// IP address advertised to reach this master.
+    #[arg(long, env = "MESOS_ADVERTISE_IP")]
+    pub advertise_ip: Option<Ipv4Addr>,
+
+    /// Port advertised to reach this master.
+    #[arg(long, env = "MESOS_ADVERTISE_PORT")]
+    pub advertise_port: Option<u16>,
+
+    /// Directory for the master's files.
+    #[arg(long, env = "MESOS_WORK_DIR")]
+    pub work_dir: Option<String>,
+
+    /// The hostname the master reports (defaults to its advertised IP).
+    #[arg(long, env = "MESOS_HOSTNAME")]
+    pub hostname: Option<String>,
+
+    /// Human readable cluster name.
+    #[arg(long, env = "MESOS_CLUSTER")]
+    pub cluster: Option<String>,
+
+    /// Time between batched allocations.
+    #[arg(long, env = "MESOS_ALLOCATION_INTERVAL", default_value = "1secs")]
+    pub allocation_interval: StoutDuration,
+
+    /// How long an offer stays valid before it is rescinded (none by default).
+    #[arg(long, env = "MESOS_OFFER_TIMEOUT")]
+    pub offer_timeout: Option<StoutDuration>,
+
+    /// Time between pings to each agent.
+    #[arg(long, env = "MESOS_AGENT_PING_TIMEOUT", default_value = "15secs")]
+    pub agent_ping_timeout: StoutDuration,
+
+    /// Missed pings in a row after which an agent is marked unreachable.
+    #[arg(long, env = "MESOS_MAX_AGENT_PING_TIMEOUTS", default_value_t = 5)]
+    pub max_agent_ping_timeouts: u32,
+
+    /// Comma-separated roles (deprecated in Mesos, accepted for compatibility).
+    #[arg(long, env = "MESOS_ROLES")]
+    pub roles: Option<String>,
+
+    /// Comma-separated `role=weight` pairs.
+    #[arg(long, env = "MESOS_WEIGHTS")]
+    pub weights: Option<String>,
+
+    /// Heartbeat interval of the v1 scheduler event stream.
+    #[arg(
+        long,
+        env = "MESOS_HTTP_FRAMEWORK_HEARTBEAT_INTERVAL",
+        hide = true,
+        default_value = "15secs"
+    )]
+    pub http_framework_heartbeat_interval: StoutDuration,
+
+    /// Completed frameworks kept for `/state`.
+    #[arg(long, env = "MESOS_MAX_COMPLETED_FRAMEWORKS", default_value_t = 50)]
+    pub max_completed_frameworks: usize,
+
+    /// Completed tasks kept per framework for `/state`.
+    #[arg(
+        long,
+        env = "MESOS_MAX_COMPLETED_TASKS_PER_FRAMEWORK",
+        default_value_t = 1000
+    )]
+    pub max_completed_tasks_per_framework: usize,
+
+    /// Logging level (INFO, WARNING, ERROR); RUST_LOG overrides it.
+    #[arg(long, env = "MESOS_LOGGING_LEVEL", default_value = "INFO")]
+    pub logging_level: String,
+}
+
+impl Flags {
+    /// Parses an explicit argument list (also reading `MESOS_*`).
+    pub fn parse_from_args<I, T>(args: I) -> Result<Flags, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Flags::try_parse_from(args)
+    }
+
+    /// `name → value` as `/flags` and `/state` report them.
+    pub fn to_map(&self) -> Vec<(String, String)> {
+        let mut m = vec![
+            ("ip".to_string(), self.ip.to_string()),
+            ("port".into(), self.port.to_string()),
+            (
+                "allocation_interval".into(),
+                self.allocation_interval.to_string(),
+            ),
+            (
+                "agent_ping_timeout".into(),
+                self.agent_ping_timeout.to_string(),
+            ),
+            (
+                "max_agent_ping_timeouts".into(),
+                self.max_agent_ping_timeouts.to_string(),
+            ),
+            (
+                "http_framework_heartbeat_interval".into(),
+                self.http_framework_heartbeat_interval.to_string(),
+            ),
+            (
+                "max_completed_frameworks".into(),
+                self.max_completed_frameworks.to_string(),
+            ),
+            (
+                "max_completed_tasks_per_framework".into(),
+                self.max_completed_tasks_per_framework.to_string(),
+            ),
+            ("logging_level".into(), self.logging_level.clone()),
+        ];
+        let optional = [
+            ("advertise_ip", self.advertise_ip.map(|v| v.to_string())),
+            ("advertise_port", self.advertise_port.map(|v| v.to_string())),
+            ("work_dir", self.work_dir.clone()),
+            ("hostname", self.hostname.clone()),
+            ("cluster", self.cluster.clone()),
+            ("offer_timeout", self.offer_timeout.map(|v| v.to_string())),
+            ("roles", self.roles.clone()),
+            ("weights", self.weights.clone()),
+        ];
+        for (k, v) in optional {
+            if let Some(v) = v {
+                m.push((k.to_string(), v));
+            }
+        }
+        m.sort();
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stout_durations_parse_in_every_unit() {
+        let d = |s: &str| s.parse::<StoutDuration>().map(|d| d.0);
+        assert_eq!(d("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(d("1secs"), Ok(Duration::from_secs(1)));
+        assert_eq!(d("1.5mins"), Ok(Duration::from_secs(90)));
+        assert_eq!(d("2hrs"), Ok(Duration::from_secs(7200)));
+        assert!(d("15").is_err());
+        assert!(d("abc").is_err());
+        assert!(d("-1secs").is_err());
+        assert_eq!(StoutDuration(Duration::from_secs(15)).to_string(), "15secs");
+        assert_eq!(
+            StoutDuration(Duration::from_millis(500)).to_string(),
+            "500ms"
+        );
+    }
+
+    #[test]
+    fn flags_have_mesos_defaults() {
+        let f = Flags::parse_from_args(["mesos-master", "--port", "0"]).unwrap();
+        assert_eq!(f.port, 0);
+        assert_eq!(f.max_agent_ping_timeouts, 5);
+        assert_eq!(f.allocation_interval.0, Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,78 @@
+//! The master's read-only HTTP endpoints: `/state`, `/redirect`, `/health`, `/flags`, and
+//! the `version` process's `/version`. (`/metrics/snapshot` is the runtime's `metrics`
+//! process; the master only registers its metrics there.)
+
+use libprocess::{Ctx, Process, Reply, Request, Response};
+use serde_json::json;
+
+use crate::master::Master;
+
+pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
+    ctx.route("/state", |m, _ctx, req| m.state_endpoint(req));
+    ctx.route("/redirect", |m, _ctx, _req| {
+        let host = m.info.hostname.clone().unwrap_or_default();
+        Response::temporary_redirect(format!("//{host}:{}", m.info.port)).into()
+    });
+    ctx.route("/health", |_, _, _| {
+        Response::ok(bytes::Bytes::new()).into()
+    });
+    ctx.route("/flags", |m, _ctx, req| {
+        let flags: serde_json::Map<String, serde_json::Value> = m
+            .flags
+            .to_map()
+            .into_iter()
+            .map(|(k, v)| (k, json!(v)))
+            .collect();
+        json_reply(&req, json!({ "flags": flags }).to_string()).into()
+    });
+}
+
+/// A JSON response, wrapped as `callback(...)` when `?jsonp=callback` is given.
+pub fn json_reply(req: &Request, body: String) -> Response {
+    match req.query("jsonp").filter(|cb| valid_callback(cb)) {
+        Some(cb) => {
+            Response::ok(format!("{cb}({body});")).with_header("Content-Type", "text/javascript")
+        }
+        None => Response::json(body),
+    }
+}
+
+fn valid_callback(cb: &str) -> bool {
+    !cb.is_empty()
+        && cb
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '$')
+}
+
+impl Master {
+    /// `/state`: snapshot here, render on a blocking thread.
+    fn state_endpoint(&mut self, req: Request) -> Reply {
+        if req.method != "GET" && req.method != "HEAD" {
+            return Response::method_not_allowed("GET").into();
+        }
+        let snapshot = self.snapshot();
+        let (reply, tx) = Reply::later();
+        tokio::task::spawn_blocking(move || {
+            let body = crate::state::render(&snapshot);
+            let _ = tx.send(json_reply(&req, body));
+        });
+        reply
+    }
+}
+
+/// Serves `/version` like Mesos's `version` process.
+pub struct VersionProcess;
+
+impl Process for VersionProcess {
+    fn initialize(&mut self, ctx: &mut Ctx<'_, Self>) {
+        ctx.route("/", |_, _, req| {
+            let body = json!({
+                "version": crate::VERSION,
+                "build_date": "",
+                "build_time": 0.0,
+                "build_user": "",
+            });
+            json_reply(&req, body.to_string()).into()
+        });
+    }
+}

@@ -1,0 +1,32 @@
+//! `mesos-master`: parses flags, starts the master, runs until interrupted.
+
+use anyhow::Context as _;
+use clap::Parser as _;
+
+fn main() -> anyhow::Result<()> {
+    let flags = mesos_master::Flags::parse();
+    let level = match flags.logging_level.to_ascii_uppercase().as_str() {
+        "WARNING" => "warn",
+        "ERROR" => "error",
+        _ => "info",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let master = mesos_master::start(flags).context("failed to start the master")?;
+    println!(
+        "mesos-master: serving as {} (id {})",
+        master.upid(),
+        master.info.id
+    );
+    // The runtime serves on its own thread; this one has nothing left to do. The process
+    // ends on SIGINT/SIGTERM, like `mesos-master` (no state needs flushing: there is no
+    // registry on disk).
+    loop {
+        std::thread::park();
+    }
+}

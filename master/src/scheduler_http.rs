@@ -1,0 +1,243 @@
+//! The v1 scheduler API: `POST /api/v1/scheduler`.
+//!
+//! SUBSCRIBE answers with a chunked RecordIO stream (`<len>\n<record>`) of
+//! `mesos.v1.scheduler.Event`s, JSON or protobuf as the client accepts: SUBSCRIBED, an
+//! immediate HEARTBEAT, then HEARTBEATs every interval and whatever else the framework is
+//! sent. Other calls need the framework id and the stream's `Mesos-Stream-Id`, and get 202.
+//! v1 and v0 messages share field numbers, so calls are re-encoded into the v0 types the
+//! master works with, and events back into v1 on the way out.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use libprocess::{Ctx, Reply, Request, Response};
+use mesos_proto::mesos::scheduler::{call, event, Call, Event};
+use mesos_proto::mesos::v1;
+use prost::Message as _;
+
+use crate::frameworks::{transcode, Conn, HttpStream};
+use crate::master::Master;
+
+const JSON: &str = "application/json";
+const PROTOBUF: &str = "application/x-protobuf";
+
+pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
+    ctx.route("/api/v1/scheduler", |m, ctx, req| m.scheduler_api(ctx, req));
+}
+
+/// The media type of a header value, without parameters.
+fn media_type(value: &str) -> String {
+    value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Which of our types an `Accept` header allows (JSON preferred on wildcards).
+fn accepted(header: Option<&str>) -> Option<bool> {
+    let Some(header) = header else {
+        return Some(true);
+    };
+    let types: Vec<String> = header.split(',').map(media_type).collect();
+    if types.iter().any(|t| t == JSON) {
+        return Some(true);
+    }
+    if types.iter().any(|t| t == PROTOBUF) {
+        return Some(false);
+    }
+    if types.iter().any(|t| t == "*/*" || t == "application/*") {
+        return Some(true);
+    }
+    None
+}
+
+/// Encodes one event (v0 types) as a v1 RecordIO record.
+pub fn encode_event(event: &Event, json: bool) -> Option<Bytes> {
+    let v1_event: v1::scheduler::Event = transcode(event)?;
+    let data = if json {
+        serde_json::to_vec(&mesos_proto::to_json(&v1_event)).ok()?
+    } else {
+        v1_event.encode_to_vec()
+    };
+    let mut out = BytesMut::with_capacity(data.len() + 12);
+    out.put_slice(data.len().to_string().as_bytes());
+    out.put_u8(b'\n');
+    out.put_slice(&data);
+    Some(out.freeze())
+}
+
+fn decode_call(body: &[u8], json: bool) -> Result<Call, String> {
+    let v1_call: v1::scheduler::Call = if json {
+        let text = std::str::from_utf8(body)
+            .map_err(|e| format!("Failed to parse body into Call: {e}"))?;
+        mesos_proto::from_json_str(text)
+            .map_err(|e| format!("Failed to convert JSON into Call protobuf: {e}"))?
+    } else {
+        mesos_proto::decode(body)
+            .map_err(|e| format!("Failed to parse body into Call protobuf: {e}"))?
+    };
+    transcode(&v1_call).ok_or_else(|| "Failed to convert the call".to_string())
+}
+
+impl Master {
+    fn scheduler_api(&mut self, ctx: &mut Ctx<'_, Self>, req: Request) -> Reply {
+        if req.method != "POST" {
+            return Response::method_not_allowed("POST").into();
+        }
+        let Some(content_type) = req.header("Content-Type").map(media_type) else {
+            return Response::bad_request("Expecting 'Content-Type' to be present").into();
+        };
+        let json = match content_type.as_str() {
+            JSON => true,
+            PROTOBUF => false,
+            other => {
+                return Response::new(
+                    415,
+                    format!("Expecting 'Content-Type' of {JSON} or {PROTOBUF}, got '{other}'"),
+                )
+                .into()
+            }
+        };
+        let call = match decode_call(&req.body, json) {
+            Ok(c) => c,
+            Err(e) => return Response::bad_request(e).into(),
+        };
+        if call.r#type() == call::Type::Subscribe {
+            return self.http_subscribe(ctx, &req, call).into();
+        }
+        let Some(framework_id) = call.framework_id.as_ref().map(|f| f.value.clone()) else {
+            return Response::bad_request("Expecting 'framework_id' to be present").into();
+        };
+        let Some(framework) = self.frameworks.get(&framework_id) else {
+            return Response::bad_request(format!("Framework {framework_id} is not subscribed"))
+                .into();
+        };
+        let Conn::Http(stream) = &framework.conn else {
+            return Response::new(403, "Framework is not subscribed over the HTTP API").into();
+        };
+        if req.header("Mesos-Stream-Id") != Some(stream.stream_id.as_str()) {
+            return Response::bad_request(
+                "The stream ID in 'Mesos-Stream-Id' does not match the framework's",
+            )
+            .into();
+        }
+        if !framework.connected {
+            return Response::new(403, "Framework is not connected").into();
+        }
+        let update = call.r#type() == call::Type::UpdateFramework;
+        match self.scheduler_call(ctx, &framework_id, call) {
+            Ok(()) if update => Response::ok(Bytes::new()).into(),
+            Ok(()) => Response::accepted().into(),
+            Err(e) => Response::bad_request(e).into(),
+        }
+    }
+
+    fn http_subscribe(&mut self, ctx: &mut Ctx<'_, Self>, req: &Request, call: Call) -> Response {
+        if req.header("Mesos-Stream-Id").is_some() {
+            return Response::bad_request(
+                "Subscribe calls should not include the 'Mesos-Stream-Id' header",
+            );
+        }
+        let Some(json) = accepted(req.header("Accept")) else {
+            return Response::new(
+                406,
+                format!("Expecting 'Accept' to allow {JSON} or {PROTOBUF}"),
+            );
+        };
+        let Some(subscribe) = call.subscribe else {
+            return Response::bad_request("Expecting 'subscribe' to be present");
+        };
+        let mut info = subscribe.framework_info;
+        match (&call.framework_id, &info.id) {
+            (Some(a), Some(b)) if a.value != b.value => {
+                return Response::bad_request(
+                    "'framework_id' differs from 'subscribe.framework_info.id'",
+                );
+            }
+            (Some(a), None) => info.id = Some(a.clone()),
+            _ => {}
+        }
+        let stream_id = uuid::Uuid::new_v4().to_string();
+        let (response, tx) = Response::stream(200);
+        let response = response
+            .with_header("Content-Type", if json { JSON } else { PROTOBUF })
+            .with_header("Mesos-Stream-Id", stream_id.clone());
+        let conn = Conn::Http(HttpStream {
+            tx,
+            stream_id: stream_id.clone(),
+            json,
+        });
+        let subscribed = match self.subscribe(ctx, info, subscribe.suppressed_roles, conn) {
+            Ok(s) => s,
+            Err(message) => return Response::bad_request(message),
+        };
+        let interval = self.flags.http_framework_heartbeat_interval.0;
+        let event = Event {
+            r#type: Some(event::Type::Subscribed as i32),
+            subscribed: Some(event::Subscribed {
+                framework_id: mesos_proto::mesos::FrameworkId {
+                    value: subscribed.framework_id.clone(),
+                },
+                heartbeat_interval_seconds: Some(interval.as_secs_f64()),
+                master_info: Some(self.info.clone()),
+            }),
+            ..Default::default()
+        };
+        if let Some(Conn::Http(stream)) = self
+            .frameworks
+            .get(&subscribed.framework_id)
+            .map(|f| &f.conn)
+        {
+            stream.write(&event);
+        }
+        self.heartbeat(ctx, subscribed.framework_id, stream_id);
+        response
+    }
+
+    /// Sends a HEARTBEAT on the framework's current stream and schedules the next one.
+    fn heartbeat(&mut self, ctx: &mut Ctx<'_, Self>, framework_id: String, stream_id: String) {
+        let alive = match self.frameworks.get(&framework_id) {
+            Some(f) if f.connected => match &f.conn {
+                Conn::Http(s) if s.stream_id == stream_id => s.write(&Event {
+                    r#type: Some(event::Type::Heartbeat as i32),
+                    ..Default::default()
+                }),
+                _ => return,
+            },
+            _ => return,
+        };
+        if !alive {
+            tracing::info!(framework = %framework_id, "event stream closed by the client");
+            self.framework_disconnected(ctx, &framework_id);
+            return;
+        }
+        let interval = self.flags.http_framework_heartbeat_interval.0;
+        ctx.delay(interval, "heartbeat", move |m, ctx| {
+            m.heartbeat(ctx, framework_id, stream_id)
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_header_selects_json_protobuf_or_nothing() {
+        assert_eq!(accepted(None), Some(true));
+        assert_eq!(accepted(Some("application/json")), Some(true));
+        assert_eq!(accepted(Some("application/x-protobuf")), Some(false));
+        assert_eq!(accepted(Some("*/*")), Some(true));
+        assert_eq!(accepted(Some("text/html")), None);
+    }
+
+    #[test]
+    fn events_are_recordio_framed_v1_json() {
+        let e = Event {
+            r#type: Some(event::Type::Heartbeat as i32),
+            ..Default::default()
+        };
+        let record = encode_event(&e, true).unwrap();
+        assert_eq!(&record[..], b"20\n{\"type\":\"HEARTBEAT\"}");
+    }
+}
