@@ -42,6 +42,10 @@ struct Flags {
     /// Exit after the demo instead of serving until interrupted.
     #[arg(long)]
     exit_after_demo: bool,
+    /// Where agents find `mesos-executor` (default: next to this binary if built there, else
+    /// a link to this binary, which also serves as the executor).
+    #[arg(long, env = "MESOS_LAUNCHER_DIR")]
+    launcher_dir: Option<PathBuf>,
     /// Allocation interval for the master (stout duration).
     #[arg(long, default_value = "1secs")]
     allocation_interval: String,
@@ -69,9 +73,7 @@ fn main() -> anyhow::Result<()> {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("mesos-local-{}", std::process::id())),
     };
-    let launcher_dir = work_dir.join("launcher");
-    std::fs::create_dir_all(&launcher_dir)?;
-    link_executor(&launcher_dir)?;
+    let launcher_dir = launcher_dir(&flags, &work_dir)?;
 
     let master = mesos_master::start(mesos_master::Flags::try_parse_from([
         "mesos-master".to_string(),
@@ -131,12 +133,22 @@ fn is_executor_invocation() -> bool {
         .unwrap_or(false)
 }
 
-fn link_executor(launcher_dir: &Path) -> anyhow::Result<()> {
+/// The dedicated `mesos-executor` binary is smaller and starts faster than this one, so it
+/// is preferred when it was built next to us; otherwise this binary serves through a link.
+fn launcher_dir(flags: &Flags, work_dir: &Path) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = &flags.launcher_dir {
+        return Ok(dir.clone());
+    }
     let exe = std::env::current_exe()?;
-    let link = launcher_dir.join("mesos-executor");
+    if let Some(dir) = exe.parent().filter(|d| d.join("mesos-executor").is_file()) {
+        return Ok(dir.to_path_buf());
+    }
+    let dir = work_dir.join("launcher");
+    std::fs::create_dir_all(&dir)?;
+    let link = dir.join("mesos-executor");
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(exe, &link)?;
-    Ok(())
+    Ok(dir)
 }
 
 /// Polls the master's metrics until `n` agents are active.
