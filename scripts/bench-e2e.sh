@@ -22,7 +22,7 @@ native="$(pwd)/../shared/interop/native"
 work=$(mktemp -d /tmp/mesos-rs-bench-XXXXXX)
 pids=()
 cleanup() {
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill -TERM -- "-$p" 2>/dev/null; done
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill -TERM -- "-$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   return 0
 }

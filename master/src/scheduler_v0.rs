@@ -159,10 +159,12 @@ impl Master {
 
     /// Whether `from` is the registered pid of framework `id`.
     fn v0_check(&mut self, from: &Upid, id: &str) -> bool {
-        let ok = self
-            .frameworks
-            .get(id)
-            .is_some_and(|f| f.pid() == Some(from));
+        let Some(framework) = self.frameworks.get(id) else {
+            tracing::info!(from = %from, framework = %id, "dropping a call for an unknown (or removed) framework");
+            self.metrics.dropped_messages.inc();
+            return false;
+        };
+        let ok = framework.pid() == Some(from);
         if !ok {
             tracing::warn!(from = %from, framework = %id, "dropping a call from a pid that is not the framework's");
             self.metrics.dropped_messages.inc();

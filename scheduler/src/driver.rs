@@ -283,7 +283,8 @@ impl Driver {
         // (e.g. reconciliation) do not.
         let uuid = update.uuid.clone().unwrap_or_default();
         let from_agent = msg.pid.as_deref().is_some_and(|p| !p.is_empty() && !Upid::parse(p).map(|u| u.is_none()).unwrap_or(true));
-        if self.implicit_acks && !uuid.is_empty() && from_agent {
+        // A framework that stopped in the callback has torn down: nothing left to acknowledge.
+        if self.implicit_acks && !uuid.is_empty() && from_agent && self.done.is_some() {
             if let Some(agent) = update.slave_id.clone().or(status.slave_id.clone()) {
                 let call = Call {
                     framework_id: self.framework_id.clone(),
