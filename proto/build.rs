@@ -56,7 +56,11 @@ fn required_tables(fds: &prost_types::FileDescriptorSet) -> String {
     use prost_types::DescriptorProto;
     use std::collections::HashMap;
 
-    fn walk<'a>(prefix: &str, msgs: &'a [DescriptorProto], out: &mut Vec<(String, &'a DescriptorProto)>) {
+    fn walk<'a>(
+        prefix: &str,
+        msgs: &'a [DescriptorProto],
+        out: &mut Vec<(String, &'a DescriptorProto)>,
+    ) {
         for m in msgs {
             let name = format!("{prefix}.{}", m.name());
             walk(&name, &m.nested_type, out);
@@ -65,19 +69,34 @@ fn required_tables(fds: &prost_types::FileDescriptorSet) -> String {
     }
     let mut all = Vec::new();
     for file in &fds.file {
-        let prefix = if file.package().is_empty() { String::new() } else { format!(".{}", file.package()) };
+        let prefix = if file.package().is_empty() {
+            String::new()
+        } else {
+            format!(".{}", file.package())
+        };
         walk(&prefix, &file.message_type, &mut all);
     }
-    let index: HashMap<&str, usize> = all.iter().enumerate().map(|(i, (n, _))| (n.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = all
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (n.as_str(), i))
+        .collect();
     let is_required = |f: &prost_types::FieldDescriptorProto| f.label() == Label::Required;
     let nested_of = |f: &prost_types::FieldDescriptorProto| -> Option<usize> {
         matches!(f.r#type(), Type::Message | Type::Group).then(|| index[f.type_name()])
     };
-    let mut needs: Vec<bool> = all.iter().map(|(_, m)| m.field.iter().any(is_required)).collect();
+    let mut needs: Vec<bool> = all
+        .iter()
+        .map(|(_, m)| m.field.iter().any(is_required))
+        .collect();
     loop {
         let mut changed = false;
         for (i, (_, m)) in all.iter().enumerate() {
-            if !needs[i] && m.field.iter().any(|f| nested_of(f).is_some_and(|j| needs[j])) {
+            if !needs[i]
+                && m.field
+                    .iter()
+                    .any(|f| nested_of(f).is_some_and(|j| needs[j]))
+            {
                 needs[i] = true;
                 changed = true;
             }
@@ -111,7 +130,10 @@ fn required_tables(fds: &prost_types::FileDescriptorSet) -> String {
             mask |= 1u128 << b;
         }
         fields.sort_by_key(|(f, _)| f.number());
-        out.push_str(&format!("    MsgTable {{ required_mask: {mask}, needs_check: {}, fields: &[", needs[i]));
+        out.push_str(&format!(
+            "    MsgTable {{ required_mask: {mask}, needs_check: {}, fields: &[",
+            needs[i]
+        ));
         for (f, nested) in fields {
             out.push_str(&format!(
                 "FieldEntry {{ number: {}, name: {:?}, required_bit: {:?}, wire_type: {}, nested: {:?}, repeated: {} }}, ",
@@ -126,7 +148,11 @@ fn required_tables(fds: &prost_types::FileDescriptorSet) -> String {
         out.push_str("] },\n");
     }
     out.push_str("];\n");
-    let mut names: Vec<(&str, usize)> = all.iter().enumerate().map(|(i, (n, _))| (&n[1..], i)).collect();
+    let mut names: Vec<(&str, usize)> = all
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (&n[1..], i))
+        .collect();
     names.sort();
     out.push_str("static NAMES: &[(&str, usize)] = &[\n");
     for (n, i) in names {

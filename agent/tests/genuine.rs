@@ -123,7 +123,10 @@ fn our_agent_registers_with_genuine_master_and_runs_genuine_driver_tasks() {
     let (_, metrics) = native::http_get(aport, "/metrics/snapshot").unwrap();
     let metrics: Json = serde_json::from_slice(&metrics).unwrap();
     let pings = metrics["slave/pings_received"].as_f64().unwrap_or(0.0);
-    assert!(pings >= 3.0, "expected a ping a second from the genuine master, got {pings}");
+    assert!(
+        pings >= 3.0,
+        "expected a ping a second from the genuine master, got {pings}"
+    );
 
     let (ok, lines) = run_genuine_scheduler(&native_dir, mport, 3);
     let summary = lines.last().cloned().unwrap_or_default();

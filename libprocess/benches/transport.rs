@@ -23,13 +23,18 @@ fn main() {
         .spawn()
         .expect("start the ping-pong peer");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("peer line");
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("peer line");
     let peer = bench::read_peer_line(&line).expect("peer upid");
 
     let rt = Runtime::start(Config::local()).expect("runtime");
     let driver = rt.spawn("ping", Driver::default()).expect("driver");
     let local_peer = rt.spawn("pong", Peer::new(1000)).expect("local peer");
-    let tokio_rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
+    let tokio_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
 
     let mut rows: Vec<(String, String, String)> = Vec::new();
     tokio_rt.block_on(async {
@@ -53,7 +58,11 @@ fn main() {
         rows.push((
             "round trip, 2 processes, 256 B".into(),
             format!("p50 {:>6.1} us", bench::percentile_us(&mut rtts, 0.50)),
-            format!("p99 {:.1} us, {} round trips", bench::percentile_us(&mut rtts, 0.99), rtts.len()),
+            format!(
+                "p99 {:.1} us, {} round trips",
+                bench::percentile_us(&mut rtts, 0.99),
+                rtts.len()
+            ),
         ));
         let n = 2_000_000u64;
         let took = bench::flood(&driver, local_peer.upid(), bench::ping_body(256), n, 4000).await;

@@ -43,7 +43,10 @@ pub struct Peer {
 
 impl Peer {
     pub fn new(ack_every: u64) -> Self {
-        Peer { count: 0, ack_every: ack_every.max(1) }
+        Peer {
+            count: 0,
+            ack_every: ack_every.max(1),
+        }
     }
 }
 
@@ -52,7 +55,11 @@ impl Process for Peer {
         ctx.install::<Ping>(|me, ctx, from, _ping| {
             me.count += 1;
             if me.count % me.ack_every == 0 {
-                let ack = Ping { seq: 0, payload: None, count: Some(me.count) };
+                let ack = Ping {
+                    seq: 0,
+                    payload: None,
+                    count: Some(me.count),
+                };
                 ctx.send_raw(&from, ACK, Bytes::from(prost::Message::encode_to_vec(&ack)));
             }
         });
@@ -91,7 +98,10 @@ struct Rtt {
 impl Process for Driver {
     fn initialize(&mut self, ctx: &mut Ctx<'_, Self>) {
         ctx.install_raw(ACK, |me, ctx, _, body| {
-            let count = <Ping as prost::Message>::decode(body).ok().and_then(|p| p.count).unwrap_or(0);
+            let count = <Ping as prost::Message>::decode(body)
+                .ok()
+                .and_then(|p| p.count)
+                .unwrap_or(0);
             me.on_ack(ctx, count);
         });
         ctx.install_raw(ECHO, |me, ctx, _, _| me.on_echo(ctx));
@@ -140,12 +150,22 @@ impl Driver {
 /// A protobuf `bench.Ping` body of about `size` bytes.
 pub fn ping_body(size: usize) -> Bytes {
     let payload = vec![0xabu8; size.saturating_sub(8)];
-    Bytes::from(prost::Message::encode_to_vec(&Ping { seq: 1, payload: Some(payload), count: None }))
+    Bytes::from(prost::Message::encode_to_vec(&Ping {
+        seq: 1,
+        payload: Some(payload),
+        count: None,
+    }))
 }
 
 /// Sends `total` pings of `body` to `peer` (which must ack every `window / 4`), keeping at
 /// most `window` unacknowledged; returns the time until the last is acknowledged.
-pub async fn flood(driver: &Pid<Driver>, peer: &Upid, body: Bytes, total: u64, window: u64) -> Duration {
+pub async fn flood(
+    driver: &Pid<Driver>,
+    peer: &Upid,
+    body: Bytes,
+    total: u64,
+    window: u64,
+) -> Duration {
     let (tx, rx) = oneshot::channel();
     let peer = peer.clone();
     driver.dispatch("flood", move |me, ctx| {
@@ -185,7 +205,9 @@ pub async fn round_trips(driver: &Pid<Driver>, peer: &Upid, body: Bytes, n: u64)
 
 /// Reads the peer's UPID from the first stdout line of a `ping-pong serve` child.
 pub fn read_peer_line(line: &str) -> Option<Upid> {
-    line.trim().strip_prefix("peer ").and_then(|u| Upid::parse(u).ok())
+    line.trim()
+        .strip_prefix("peer ")
+        .and_then(|u| Upid::parse(u).ok())
 }
 
 /// Percentile of durations in microseconds.

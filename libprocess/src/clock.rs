@@ -72,7 +72,10 @@ impl Clock {
             Some(frozen) => (frozen + s.offset).saturating_duration_since(Instant::now()),
             None => s.offset,
         };
-        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + skew;
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            + skew;
         wall.as_secs_f64()
     }
 
@@ -142,7 +145,9 @@ impl Clock {
             let callback = {
                 let mut s = self.lock();
                 let now = s.paused_at.unwrap_or_else(|| Instant::now() + s.offset);
-                let Some((&(deadline, id), _)) = s.timers.iter().next() else { return };
+                let Some((&(deadline, id), _)) = s.timers.iter().next() else {
+                    return;
+                };
                 if deadline > now {
                     return;
                 }
@@ -162,7 +167,10 @@ impl Clock {
             return None;
         }
         let now = Instant::now() + s.offset;
-        s.timers.keys().next().map(|(deadline, _)| deadline.saturating_duration_since(now))
+        s.timers
+            .keys()
+            .next()
+            .map(|(deadline, _)| deadline.saturating_duration_since(now))
     }
 
     /// Drives real-time timers; runs for the life of the runtime.
@@ -228,7 +236,9 @@ mod tests {
         let order = Arc::new(Mutex::new(Vec::new()));
         for (secs, tag) in [(3u64, 'c'), (1, 'a'), (2, 'b')] {
             let o = order.clone();
-            clock.schedule(Duration::from_secs(secs), move || o.lock().unwrap().push(tag));
+            clock.schedule(Duration::from_secs(secs), move || {
+                o.lock().unwrap().push(tag)
+            });
         }
         let o = order.clone();
         let cancelled = clock.schedule(Duration::from_secs(1), move || o.lock().unwrap().push('x'));

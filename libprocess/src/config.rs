@@ -56,10 +56,11 @@ impl Config {
             what: &'static str,
         ) -> Result<Option<T>, ConfigError> {
             match std::env::var(name) {
-                Ok(v) if !v.is_empty() => v
-                    .parse()
-                    .map(Some)
-                    .map_err(|_| ConfigError { name, value: v, what }),
+                Ok(v) if !v.is_empty() => v.parse().map(Some).map_err(|_| ConfigError {
+                    name,
+                    value: v,
+                    what,
+                }),
                 _ => Ok(None),
             }
         }
@@ -93,10 +94,13 @@ impl Config {
 
 fn hostname_ip() -> Option<Ipv4Addr> {
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
-    (name.trim(), 0u16).to_socket_addrs().ok()?.find_map(|a| match a {
-        SocketAddr::V4(v4) if !v4.ip().is_loopback() => Some(*v4.ip()),
-        _ => None,
-    })
+    (name.trim(), 0u16)
+        .to_socket_addrs()
+        .ok()?
+        .find_map(|a| match a {
+            SocketAddr::V4(v4) if !v4.ip().is_loopback() => Some(*v4.ip()),
+            _ => None,
+        })
 }
 
 /// This machine's hostname, for `SlaveInfo.hostname` and `MasterInfo.hostname`.

@@ -37,7 +37,11 @@ pub fn encode_into(message: &Message, out: &mut BytesMut) {
     if message.body.is_empty() {
         out.put_slice(b"\r\n");
     } else {
-        let _ = write!(out, "Transfer-Encoding: chunked\r\n\r\n{:x}\r\n", message.body.len());
+        let _ = write!(
+            out,
+            "Transfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+            message.body.len()
+        );
         out.put_slice(&message.body);
         out.put_slice(b"\r\n0\r\n\r\n");
     }

@@ -56,7 +56,10 @@ pub struct Matcher {
 impl Matcher {
     /// Messages with this name (e.g. `mesos.internal.PongSlaveMessage`).
     pub fn message(name: impl Into<String>) -> Self {
-        Matcher { name: Some(name.into()), ..Default::default() }
+        Matcher {
+            name: Some(name.into()),
+            ..Default::default()
+        }
     }
     /// Any message.
     pub fn any_message() -> Self {
@@ -64,7 +67,11 @@ impl Matcher {
     }
     /// Dispatches of this method name onto a process.
     pub fn dispatch(method: impl Into<String>) -> Self {
-        Matcher { dispatch: true, name: Some(method.into()), ..Default::default() }
+        Matcher {
+            dispatch: true,
+            name: Some(method.into()),
+            ..Default::default()
+        }
     }
     pub fn from(mut self, from: &Upid) -> Self {
         self.from = Some(from.clone());
@@ -100,9 +107,17 @@ impl Matcher {
 pub(crate) type Thunk = Box<dyn FnOnce() + Send>;
 
 enum Action {
-    Drop { once: bool, seen: Option<oneshot::Sender<Event>> },
-    Observe { seen: Option<oneshot::Sender<Event>> },
-    Hold { held: Arc<Mutex<Vec<Thunk>>>, count: Arc<AtomicUsize> },
+    Drop {
+        once: bool,
+        seen: Option<oneshot::Sender<Event>>,
+    },
+    Observe {
+        seen: Option<oneshot::Sender<Event>>,
+    },
+    Hold {
+        held: Arc<Mutex<Vec<Thunk>>>,
+        count: Arc<AtomicUsize>,
+    },
     Count(Arc<AtomicUsize>),
 }
 
@@ -149,20 +164,36 @@ impl Filters {
     fn add(&self, matcher: Matcher, action: Action) -> RuleId {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
-        rules.push(Rule { id, matcher, action });
+        rules.push(Rule {
+            id,
+            matcher,
+            action,
+        });
         self.active.store(true, Ordering::Release);
         RuleId(id)
     }
 
     /// Drops every matching delivery until the rule is removed.
     pub fn drop_all(&self, matcher: Matcher) -> RuleId {
-        self.add(matcher, Action::Drop { once: false, seen: None })
+        self.add(
+            matcher,
+            Action::Drop {
+                once: false,
+                seen: None,
+            },
+        )
     }
 
     /// Drops the next matching delivery and yields it.
     pub fn drop_next(&self, matcher: Matcher) -> oneshot::Receiver<Event> {
         let (tx, rx) = oneshot::channel();
-        self.add(matcher, Action::Drop { once: true, seen: Some(tx) });
+        self.add(
+            matcher,
+            Action::Drop {
+                once: true,
+                seen: Some(tx),
+            },
+        );
         rx
     }
 
@@ -184,7 +215,13 @@ impl Filters {
     pub fn hold(&self, matcher: Matcher) -> Held {
         let held = Arc::new(Mutex::new(Vec::new()));
         let count = Arc::new(AtomicUsize::new(0));
-        let id = self.add(matcher, Action::Hold { held: held.clone(), count: count.clone() });
+        let id = self.add(
+            matcher,
+            Action::Hold {
+                held: held.clone(),
+                count: count.clone(),
+            },
+        );
         Held { id, held, count }
     }
 
@@ -295,7 +332,9 @@ mod tests {
         let held = f.hold(Matcher::message("x"));
         for i in 0..3 {
             let o = order.clone();
-            assert!(f.apply(&ev("x"), Box::new(move || o.lock().unwrap().push(i))).is_none());
+            assert!(f
+                .apply(&ev("x"), Box::new(move || o.lock().unwrap().push(i)))
+                .is_none());
         }
         assert_eq!(held.count(), 3);
         assert!(order.lock().unwrap().is_empty());
@@ -309,7 +348,10 @@ mod tests {
         let hits = Arc::new(AtomicUsize::new(0));
         f.drop_all(Matcher::dispatch("x"));
         assert!(f.apply(&ev("x"), thunk(&hits)).is_some());
-        let d = Event::Dispatch { to: Upid::parse("b@127.0.0.1:2").unwrap(), method: "x".into() };
+        let d = Event::Dispatch {
+            to: Upid::parse("b@127.0.0.1:2").unwrap(),
+            method: "x".into(),
+        };
         assert!(f.apply(&d, thunk(&hits)).is_none());
     }
 }

@@ -28,7 +28,10 @@ pub struct Request {
 impl Request {
     /// First value of a header, by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn query(&self, key: &str) -> Option<&str> {
@@ -66,7 +69,9 @@ pub fn parse_query(q: &str) -> HashMap<String, String> {
 
 fn decode_component(s: &str) -> String {
     let s = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&s).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(&s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// A response body.
@@ -87,7 +92,11 @@ pub struct Response {
 
 impl Response {
     pub fn new(status: u16, body: impl Into<Bytes>) -> Response {
-        Response { status, headers: Vec::new(), body: Body::Full(body.into()) }
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Body::Full(body.into()),
+        }
     }
 
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Response {
@@ -132,7 +141,14 @@ impl Response {
     /// A streaming response; push chunks into the returned sender.
     pub fn stream(status: u16) -> (Response, mpsc::UnboundedSender<Bytes>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Response { status, headers: Vec::new(), body: Body::Stream(rx) }, tx)
+        (
+            Response {
+                status,
+                headers: Vec::new(),
+                body: Body::Stream(rx),
+            },
+            tx,
+        )
     }
 
     pub fn status(&self) -> u16 {

@@ -71,9 +71,13 @@ impl Timer {
         out.insert(format!("{name}_ms"), *v.last().unwrap_or(&0.0));
         out.insert(format!("{name}_ms/min_ms"), v[0]);
         out.insert(format!("{name}_ms/max_ms"), v[v.len() - 1]);
-        for (label, q) in
-            [("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999)]
-        {
+        for (label, q) in [
+            ("p50", 0.5),
+            ("p90", 0.9),
+            ("p95", 0.95),
+            ("p99", 0.99),
+            ("p999", 0.999),
+        ] {
             out.insert(format!("{name}_ms/{label}"), percentile(&v, q));
         }
     }
@@ -128,7 +132,12 @@ impl Metrics {
     /// Every metric, flat, as `/metrics/snapshot` renders them.
     pub fn snapshot(&self) -> BTreeMap<String, f64> {
         let (counters, gauges, fns, timers) = self.with(|r| {
-            (r.counters.clone(), r.gauges.clone(), r.gauge_fns.clone(), r.timers.clone())
+            (
+                r.counters.clone(),
+                r.gauges.clone(),
+                r.gauge_fns.clone(),
+                r.timers.clone(),
+            )
         });
         let mut out = BTreeMap::new();
         for (k, c) in counters {

@@ -86,14 +86,21 @@ impl Outbound {
 
     fn connect(&self, rt: &Arc<Inner>, addr: SocketAddrV4, links: Vec<(Upid, Upid)>) -> Conn {
         let generation = {
-            let mut g = self.next_generation.lock().unwrap_or_else(|e| e.into_inner());
+            let mut g = self
+                .next_generation
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             *g += 1;
             *g
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let weak = Arc::downgrade(rt);
         rt.arbiter.spawn(run_connection(weak, addr, generation, rx));
-        Conn { generation, tx, links }
+        Conn {
+            generation,
+            tx,
+            links,
+        }
     }
 
     /// Removes a dead connection and returns the links that were watching it.
@@ -164,7 +171,9 @@ async fn run_connection(
     };
     tracing::debug!(peer = %addr, %outcome, dropped, "outbound connection ended");
     if dropped > 0 {
-        rt.metrics.counter("libprocess/outbound_messages_dropped").add(dropped);
+        rt.metrics
+            .counter("libprocess/outbound_messages_dropped")
+            .add(dropped);
     }
     let rt = crate::runtime::Runtime(rt);
     for (linker, linkee) in links {

@@ -33,12 +33,20 @@ pub struct Upid {
 
 impl Upid {
     pub fn new(id: impl Into<String>, address: SocketAddrV4) -> Self {
-        Upid { id: id.into(), ip: *address.ip(), port: address.port() }
+        Upid {
+            id: id.into(),
+            ip: *address.ip(),
+            port: address.port(),
+        }
     }
 
     /// The empty UPID, which genuine Mesos renders as `@0.0.0.0:0`.
     pub fn none() -> Self {
-        Upid { id: String::new(), ip: Ipv4Addr::UNSPECIFIED, port: 0 }
+        Upid {
+            id: String::new(),
+            ip: Ipv4Addr::UNSPECIFIED,
+            port: 0,
+        }
     }
 
     pub fn is_none(&self) -> bool {
@@ -59,9 +67,12 @@ impl Upid {
         if text.is_empty() {
             return Ok(Upid::none());
         }
-        let (id, rest) = text.split_once('@').ok_or_else(|| UpidError::MissingAt(text.into()))?;
-        let (host, port) =
-            rest.split_once(':').ok_or_else(|| UpidError::MissingColon(text.into()))?;
+        let (id, rest) = text
+            .split_once('@')
+            .ok_or_else(|| UpidError::MissingAt(text.into()))?;
+        let (host, port) = rest
+            .split_once(':')
+            .ok_or_else(|| UpidError::MissingColon(text.into()))?;
         let port: u16 = port.parse().map_err(|_| UpidError::BadPort(text.into()))?;
         let ip = match host.parse::<Ipv4Addr>() {
             Ok(ip) => ip,
@@ -73,7 +84,11 @@ impl Upid {
             }
             return Err(UpidError::EmptyId(text.into()));
         }
-        Ok(Upid { id: id.to_string(), ip, port })
+        Ok(Upid {
+            id: id.to_string(),
+            ip,
+            port,
+        })
     }
 }
 
@@ -141,12 +156,30 @@ mod tests {
 
     #[test]
     fn malformed_text_gives_a_clear_error() {
-        assert!(matches!(Upid::parse("master"), Err(UpidError::MissingAt(_))));
-        assert!(matches!(Upid::parse("master@127.0.0.1"), Err(UpidError::MissingColon(_))));
-        assert!(matches!(Upid::parse("master@127.0.0.1:99999"), Err(UpidError::BadPort(_))));
-        assert!(matches!(Upid::parse("master@127.0.0.1:x"), Err(UpidError::BadPort(_))));
-        assert!(matches!(Upid::parse("@127.0.0.1:5050"), Err(UpidError::EmptyId(_))));
-        assert!(matches!(Upid::parse("m@no such host:1"), Err(UpidError::BadHost(_))));
+        assert!(matches!(
+            Upid::parse("master"),
+            Err(UpidError::MissingAt(_))
+        ));
+        assert!(matches!(
+            Upid::parse("master@127.0.0.1"),
+            Err(UpidError::MissingColon(_))
+        ));
+        assert!(matches!(
+            Upid::parse("master@127.0.0.1:99999"),
+            Err(UpidError::BadPort(_))
+        ));
+        assert!(matches!(
+            Upid::parse("master@127.0.0.1:x"),
+            Err(UpidError::BadPort(_))
+        ));
+        assert!(matches!(
+            Upid::parse("@127.0.0.1:5050"),
+            Err(UpidError::EmptyId(_))
+        ));
+        assert!(matches!(
+            Upid::parse("m@no such host:1"),
+            Err(UpidError::BadHost(_))
+        ));
     }
 
     #[test]

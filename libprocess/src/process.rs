@@ -59,7 +59,13 @@ impl<P: Process> ProcessActor<P> {
         let pending = runtime.clock().pending_counter();
         ProcessActor {
             process,
-            core: Core { pid, runtime, handlers: HashMap::new(), routes: Vec::new(), pending },
+            core: Core {
+                pid,
+                runtime,
+                handlers: HashMap::new(),
+                routes: Vec::new(),
+                pending,
+            },
         }
     }
 
@@ -68,7 +74,10 @@ impl<P: Process> ProcessActor<P> {
         actx: &mut Context<Self>,
         f: impl FnOnce(&mut P, &mut Ctx<'_, P>) -> R,
     ) -> R {
-        let mut ctx = Ctx { actx, core: &mut self.core };
+        let mut ctx = Ctx {
+            actx,
+            core: &mut self.core,
+        };
         f(&mut self.process, &mut ctx)
     }
 
@@ -113,7 +122,11 @@ impl<P: Process> Handler<Deliver> for ProcessActor<P> {
         match self.core.handlers.get(&msg.name).cloned() {
             Some(handler) => self.with_ctx(actx, |p, ctx| handler(p, ctx, msg.from, msg.body)),
             None => {
-                self.core.runtime.metrics().counter("libprocess/messages_unknown").inc();
+                self.core
+                    .runtime
+                    .metrics()
+                    .counter("libprocess/messages_unknown")
+                    .inc();
                 tracing::debug!(to = %self.core.pid, from = %msg.from, name = %msg.name,
                     "dropping message with no handler");
             }
@@ -150,7 +163,11 @@ impl actix::Message for HttpCall {
 impl<P: Process> Handler<HttpCall> for ProcessActor<P> {
     type Result = ();
     fn handle(&mut self, call: HttpCall, actx: &mut Context<Self>) {
-        let HttpCall { mut request, endpoint, reply } = call;
+        let HttpCall {
+            mut request,
+            endpoint,
+            reply,
+        } = call;
         let route = longest_route(&self.core.routes, &endpoint);
         let response = match route {
             Some((prefix_len, handler)) => {
@@ -173,7 +190,8 @@ fn longest_route<P: Process>(
         .filter(|(route, _)| {
             let route = route.trim_end_matches('/');
             endpoint == route
-                || (endpoint.starts_with(route) && endpoint.as_bytes().get(route.len()) == Some(&b'/'))
+                || (endpoint.starts_with(route)
+                    && endpoint.as_bytes().get(route.len()) == Some(&b'/'))
                 || route.is_empty()
         })
         .max_by_key(|(route, _)| route.trim_end_matches('/').len())
@@ -233,12 +251,21 @@ impl<P: Process> Ctx<'_, P> {
 
     /// A typed handle to this process, for dispatching onto it later.
     pub fn me(&self) -> Pid<P> {
-        Pid { upid: self.core.pid.clone(), addr: self.actx.address(), runtime: self.core.runtime.clone() }
+        Pid {
+            upid: self.core.pid.clone(),
+            addr: self.actx.address(),
+            runtime: self.core.runtime.clone(),
+        }
     }
 
     /// Sends a protobuf message, named by its full protobuf name.
     pub fn send<M: prost::Message + prost::Name>(&self, to: &Upid, message: &M) {
-        self.core.runtime.send(&self.core.pid, to, &M::full_name(), Bytes::from(message.encode_to_vec()));
+        self.core.runtime.send(
+            &self.core.pid,
+            to,
+            &M::full_name(),
+            Bytes::from(message.encode_to_vec()),
+        );
     }
 
     /// Sends an already encoded body under an explicit name.
@@ -276,13 +303,27 @@ impl<P: Process> Ctx<'_, P> {
     }
 
     /// Installs a handler for a message name, receiving the raw body.
-    pub fn install_raw(&mut self, name: &str, handler: impl Fn(&mut P, &mut Ctx<'_, P>, Upid, Bytes) + 'static) {
-        self.core.handlers.insert(name.to_string(), Rc::new(handler));
+    pub fn install_raw(
+        &mut self,
+        name: &str,
+        handler: impl Fn(&mut P, &mut Ctx<'_, P>, Upid, Bytes) + 'static,
+    ) {
+        self.core
+            .handlers
+            .insert(name.to_string(), Rc::new(handler));
     }
 
     /// Serves HTTP requests for `/<id><path>` (and, on the delegate, `<path>`).
-    pub fn route(&mut self, path: &str, handler: impl Fn(&mut P, &mut Ctx<'_, P>, Request) -> Reply + 'static) {
-        let path = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
+    pub fn route(
+        &mut self,
+        path: &str,
+        handler: impl Fn(&mut P, &mut Ctx<'_, P>, Request) -> Reply + 'static,
+    ) {
+        let path = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/{path}")
+        };
         self.core.routes.retain(|(p, _)| *p != path);
         self.core.routes.push((path, Rc::new(handler)));
     }
@@ -334,13 +375,21 @@ pub struct Pid<P: Process> {
 
 impl<P: Process> Clone for Pid<P> {
     fn clone(&self) -> Self {
-        Pid { upid: self.upid.clone(), addr: self.addr.clone(), runtime: self.runtime.clone() }
+        Pid {
+            upid: self.upid.clone(),
+            addr: self.addr.clone(),
+            runtime: self.runtime.clone(),
+        }
     }
 }
 
 impl<P: Process> Pid<P> {
     pub(crate) fn new(upid: Upid, addr: Addr<ProcessActor<P>>, runtime: Runtime) -> Self {
-        Pid { upid, addr, runtime }
+        Pid {
+            upid,
+            addr,
+            runtime,
+        }
     }
 
     pub fn upid(&self) -> &Upid {
@@ -349,7 +398,11 @@ impl<P: Process> Pid<P> {
 
     /// Runs `f` on the process, in its mailbox, after what is already queued. `method`
     /// names the call for dispatch filters.
-    pub fn dispatch(&self, method: &'static str, f: impl FnOnce(&mut P, &mut Ctx<'_, P>) + Send + 'static) {
+    pub fn dispatch(
+        &self,
+        method: &'static str,
+        f: impl FnOnce(&mut P, &mut Ctx<'_, P>) + Send + 'static,
+    ) {
         let addr = self.addr.clone();
         let pending = self.runtime.clock().pending_counter();
         let deliver = move || {
@@ -357,7 +410,10 @@ impl<P: Process> Pid<P> {
         };
         let filters = self.runtime.filters();
         if filters.is_active() {
-            let ev = Event::Dispatch { to: self.upid.clone(), method: method.to_string() };
+            let ev = Event::Dispatch {
+                to: self.upid.clone(),
+                method: method.to_string(),
+            };
             if let Some(now) = filters.apply(&ev, Box::new(deliver)) {
                 now();
             }
@@ -376,7 +432,8 @@ impl<P: Process> Pid<P> {
         self.dispatch(method, move |p, ctx| {
             let _ = tx.send(f(p, ctx));
         });
-        rx.await.map_err(|_| crate::Error::Terminated(self.upid.clone()))
+        rx.await
+            .map_err(|_| crate::Error::Terminated(self.upid.clone()))
     }
 
     /// Asks the process to stop.

@@ -32,7 +32,10 @@ pub type Validator = fn(&str, &[u8]) -> Result<(), String>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("failed to bind {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("failed to start the runtime thread: {0}")]
     Startup(String),
     #[error("a process with id '{0}' already exists")]
@@ -87,11 +90,18 @@ impl Runtime {
     /// Binds the listening socket, starts the runtime thread and its HTTP server.
     pub fn start(config: Config) -> Result<Runtime, Error> {
         let bind = SocketAddrV4::new(config.ip, config.port);
-        let listener = TcpListener::bind(bind)
-            .map_err(|source| Error::Bind { addr: bind.to_string(), source })?;
-        let port = listener.local_addr().map_err(|e| Error::Startup(e.to_string()))?.port();
-        let address =
-            SocketAddrV4::new(config.advertised_ip(), config.advertise_port.unwrap_or(port));
+        let listener = TcpListener::bind(bind).map_err(|source| Error::Bind {
+            addr: bind.to_string(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| Error::Startup(e.to_string()))?
+            .port();
+        let address = SocketAddrV4::new(
+            config.advertised_ip(),
+            config.advertise_port.unwrap_or(port),
+        );
 
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
@@ -106,8 +116,9 @@ impl Runtime {
                 });
             })
             .map_err(|e| Error::Startup(e.to_string()))?;
-        let (arbiter, stop) =
-            rx.recv().map_err(|_| Error::Startup("runtime thread died".into()))?;
+        let (arbiter, stop) = rx
+            .recv()
+            .map_err(|_| Error::Startup("runtime thread died".into()))?;
 
         let rt = Runtime(Arc::new(Inner {
             address,
@@ -124,7 +135,9 @@ impl Runtime {
             stop: Mutex::new(Some(stop)),
         }));
         rt.0.arbiter.spawn(rt.clock().clone().drive());
-        listener.set_nonblocking(true).map_err(|e| Error::Startup(e.to_string()))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::Startup(e.to_string()))?;
         let server_rt = rt.clone();
         rt.0.arbiter.spawn_fn(move || {
             actix_rt::spawn(crate::server::serve(server_rt, listener));
@@ -175,7 +188,11 @@ impl Runtime {
     }
 
     /// Validates and decodes a message body.
-    pub fn decode<M: prost::Message + Default>(&self, name: &str, body: &[u8]) -> Result<M, DecodeError> {
+    pub fn decode<M: prost::Message + Default>(
+        &self,
+        name: &str,
+        body: &[u8],
+    ) -> Result<M, DecodeError> {
         let validator = *lock(&self.0.validator);
         if let Some(check) = validator {
             check(name, body).map_err(DecodeError::Invalid)?;
@@ -227,7 +244,10 @@ impl Runtime {
     }
 
     pub(crate) fn unregister(&self, pid: &Upid) {
-        let linkers = lock(&self.0.registry).remove(&pid.id).map(|e| e.linkers).unwrap_or_default();
+        let linkers = lock(&self.0.registry)
+            .remove(&pid.id)
+            .map(|e| e.linkers)
+            .unwrap_or_default();
         self.0.outbound.forget_linker(pid);
         for linker in linkers {
             self.deliver_exited(&linker, pid.clone());
@@ -241,7 +261,12 @@ impl Runtime {
     /// Sends a message: directly to the mailbox if the receiver lives here, else over the
     /// persistent connection to its address.
     pub fn send(&self, from: &Upid, to: &Upid, name: &str, body: Bytes) {
-        let message = Message { from: from.clone(), to: to.clone(), name: name.to_string(), body };
+        let message = Message {
+            from: from.clone(),
+            to: to.clone(),
+            name: name.to_string(),
+            body,
+        };
         if self.is_local(to) {
             self.deliver(message);
         } else {
@@ -254,7 +279,10 @@ impl Runtime {
     /// process exists.
     pub fn deliver(&self, message: Message) -> bool {
         if !self.exists(&message.to.id) {
-            self.0.metrics.counter("libprocess/messages_dropped_no_process").inc();
+            self.0
+                .metrics
+                .counter("libprocess/messages_dropped_no_process")
+                .inc();
             tracing::debug!(to = %message.to, name = %message.name, "no such process");
             return false;
         }
@@ -296,7 +324,9 @@ impl Runtime {
                 }
             }
         } else {
-            self.0.outbound.link(&self.0, linker.clone(), linkee.clone());
+            self.0
+                .outbound
+                .link(&self.0, linker.clone(), linkee.clone());
         }
     }
 
@@ -330,12 +360,21 @@ impl Runtime {
             Some((f, r)) => (f, format!("/{r}")),
             None => (trimmed, "/".to_string()),
         };
-        let first = percent_encoding::percent_decode_str(first).decode_utf8_lossy().into_owned();
+        let first = percent_encoding::percent_decode_str(first)
+            .decode_utf8_lossy()
+            .into_owned();
         let (id, endpoint) = if !first.is_empty() && self.exists(&first) {
             (first, rest)
         } else {
             match lock(&self.0.delegate).clone() {
-                Some(d) => (d, if trimmed.is_empty() { "/".to_string() } else { format!("/{trimmed}") }),
+                Some(d) => (
+                    d,
+                    if trimmed.is_empty() {
+                        "/".to_string()
+                    } else {
+                        format!("/{trimmed}")
+                    },
+                ),
                 None => return Response::not_found(),
             }
         };
@@ -344,7 +383,11 @@ impl Runtime {
         let sent = {
             let registry = lock(&self.0.registry);
             match registry.get(&id) {
-                Some(entry) => (entry.http)(HttpCall { request, endpoint, reply: tx }),
+                Some(entry) => (entry.http)(HttpCall {
+                    request,
+                    endpoint,
+                    reply: tx,
+                }),
                 None => false,
             }
         };

@@ -76,7 +76,10 @@ pub struct Head {
 
 impl Head {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Whether the client wants the connection kept after this request.
@@ -92,7 +95,9 @@ impl Head {
     pub fn is_message(&self) -> bool {
         self.method == "POST"
             && (self.header("libprocess-from").is_some()
-                || self.header("user-agent").is_some_and(|ua| ua.starts_with("libprocess/")))
+                || self
+                    .header("user-agent")
+                    .is_some_and(|ua| ua.starts_with("libprocess/")))
     }
 }
 
@@ -129,7 +134,11 @@ pub struct Fatal {
 
 impl Fatal {
     fn new(status: u16, metric: &'static str, message: impl Into<String>) -> Self {
-        Fatal { status, message: message.into(), metric }
+        Fatal {
+            status,
+            message: message.into(),
+            metric,
+        }
     }
 }
 
@@ -142,7 +151,11 @@ pub struct RequestParser {
 
 impl RequestParser {
     pub fn new(max_body: usize) -> Self {
-        RequestParser { input: BytesMut::with_capacity(64 * 1024), partial: None, max_body }
+        RequestParser {
+            input: BytesMut::with_capacity(64 * 1024),
+            partial: None,
+            max_body,
+        }
     }
 
     pub fn feed(&mut self, bytes: &[u8]) {
@@ -158,10 +171,14 @@ impl RequestParser {
     /// resynchronised and must be closed.
     pub fn next_request(&mut self) -> Result<Option<(Head, BytesMut)>, Fatal> {
         if self.partial.is_none() {
-            let Some(partial) = self.parse_head()? else { return Ok(None) };
+            let Some(partial) = self.parse_head()? else {
+                return Ok(None);
+            };
             self.partial = Some(partial);
         }
-        let Some(partial) = self.partial.as_mut() else { return Ok(None) };
+        let Some(partial) = self.partial.as_mut() else {
+            return Ok(None);
+        };
         let done = match &mut partial.framing {
             Framing::Length(left) => {
                 let take = (*left).min(self.input.len());
@@ -180,7 +197,7 @@ impl RequestParser {
     }
 
     fn parse_head(&mut self) -> Result<Option<Partial>, Fatal> {
-// Tolerate blank lines between pipelined requests, as HTTP parsers do.
+        // Tolerate blank lines between pipelined requests, as HTTP parsers do.
         while self.input.starts_with(b"\r\n") {
             self.input.advance(2);
         }
@@ -193,12 +210,20 @@ impl RequestParser {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => {
                 if self.input.len() > MAX_HEAD {
-                    return Err(Fatal::new(431, "libprocess/requests_malformed", "Request head too large"));
+                    return Err(Fatal::new(
+                        431,
+                        "libprocess/requests_malformed",
+                        "Request head too large",
+                    ));
                 }
                 return Ok(None);
             }
             Err(e) => {
-                return Err(Fatal::new(400, "libprocess/requests_malformed", format!("Malformed request: {e}")))
+                return Err(Fatal::new(
+                    400,
+                    "libprocess/requests_malformed",
+                    format!("Malformed request: {e}"),
+                ))
             }
         };
         let target = req.path.unwrap_or("/");
@@ -211,7 +236,12 @@ impl RequestParser {
             headers: req
                 .headers
                 .iter()
-                .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).trim().to_string()))
+                .map(|h| {
+                    (
+                        h.name.to_string(),
+                        String::from_utf8_lossy(h.value).trim().to_string(),
+                    )
+                })
                 .collect(),
         };
         self.input.advance(consumed);
@@ -224,7 +254,11 @@ impl RequestParser {
             match head.header("content-length") {
                 Some(v) => {
                     let n: usize = v.parse().map_err(|_| {
-                        Fatal::new(400, "libprocess/requests_malformed", format!("Invalid Content-Length '{v}'"))
+                        Fatal::new(
+                            400,
+                            "libprocess/requests_malformed",
+                            format!("Invalid Content-Length '{v}'"),
+                        )
                     })?;
                     if n > self.max_body {
                         return Err(too_large(self.max_body));
@@ -235,7 +269,11 @@ impl RequestParser {
                 None => Framing::Length(0),
             }
         };
-        Ok(Some(Partial { head, framing, body: BytesMut::new() }))
+        Ok(Some(Partial {
+            head,
+            framing,
+            body: BytesMut::new(),
+        }))
     }
 }
 
@@ -250,7 +288,13 @@ struct Connection {
 impl Connection {
     fn new(rt: Runtime, stream: TcpStream, peer: SocketAddr) -> Self {
         let parser = RequestParser::new(rt.0.max_body);
-        Connection { rt, stream, peer, parser, output: BytesMut::with_capacity(16 * 1024) }
+        Connection {
+            rt,
+            stream,
+            peer,
+            parser,
+            output: BytesMut::with_capacity(16 * 1024),
+        }
     }
 
     async fn run(mut self) -> Result<(), String> {
@@ -282,7 +326,12 @@ impl Connection {
                             "rejecting malformed request");
                         let response = Response::new(fatal.status, fatal.message)
                             .with_header("Connection", "close");
-                        write_response_head(&mut self.output, 1, &response, Some(body_len(&response)));
+                        write_response_head(
+                            &mut self.output,
+                            1,
+                            &response,
+                            Some(body_len(&response)),
+                        );
                         if let Body::Full(b) = &response.body {
                             self.output.extend_from_slice(b);
                         }
@@ -298,7 +347,11 @@ impl Connection {
                 tokio::task::yield_now().await;
             }
             self.flush().await?;
-            let n = self.stream.read_buf(self.parser.buffer()).await.map_err(|e| e.to_string())?;
+            let n = self
+                .stream
+                .read_buf(self.parser.buffer())
+                .await
+                .map_err(|e| e.to_string())?;
             if n == 0 {
                 return Ok(());
             }
@@ -307,7 +360,10 @@ impl Connection {
 
     async fn flush(&mut self) -> Result<(), String> {
         if !self.output.is_empty() {
-            self.stream.write_all(&self.output).await.map_err(|e| e.to_string())?;
+            self.stream
+                .write_all(&self.output)
+                .await
+                .map_err(|e| e.to_string())?;
             self.output.clear();
         }
         Ok(())
@@ -316,7 +372,10 @@ impl Connection {
     fn sender(&self, head: &Head) -> Result<Upid, String> {
         let text = match head.header("libprocess-from") {
             Some(from) => from,
-            None => head.header("user-agent").and_then(|ua| ua.strip_prefix("libprocess/")).unwrap_or(""),
+            None => head
+                .header("user-agent")
+                .and_then(|ua| ua.strip_prefix("libprocess/"))
+                .unwrap_or(""),
         };
         let from = Upid::parse(text.trim()).map_err(|e| e.to_string())?;
         if from.is_none() {
@@ -329,24 +388,40 @@ impl Connection {
         let version = head.version;
         let status = match self.sender(&head) {
             Err(why) => {
-                self.rt.metrics().counter("libprocess/messages_bad_sender").inc();
+                self.rt
+                    .metrics()
+                    .counter("libprocess/messages_bad_sender")
+                    .inc();
                 tracing::warn!(peer = %self.peer, %why, "dropping message with a malformed sender");
                 Err(Response::bad_request(format!("Malformed sender: {why}")))
             }
             Ok(from) => {
                 let path = head.path.trim_start_matches('/');
-                match path.split_once('/').filter(|(id, name)| !id.is_empty() && !name.is_empty()) {
+                match path
+                    .split_once('/')
+                    .filter(|(id, name)| !id.is_empty() && !name.is_empty())
+                {
                     None => {
-                        self.rt.metrics().counter("libprocess/messages_bad_path").inc();
+                        self.rt
+                            .metrics()
+                            .counter("libprocess/messages_bad_path")
+                            .inc();
                         Err(Response::bad_request(
                             "Malformed message path: expected /<process-id>/<message-name>",
                         ))
                     }
                     Some((id, name)) => {
                         let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
-                        self.rt.metrics().counter("libprocess/messages_received").inc();
-                        let message =
-                            Message { from, to: self.rt.upid(&id), name: name.to_string(), body };
+                        self.rt
+                            .metrics()
+                            .counter("libprocess/messages_received")
+                            .inc();
+                        let message = Message {
+                            from,
+                            to: self.rt.upid(&id),
+                            name: name.to_string(),
+                            body,
+                        };
                         Ok(self.rt.deliver(message))
                     }
                 }
@@ -373,10 +448,16 @@ impl Connection {
         let version = head.version;
         let request = Request {
             method: head.method,
-            path: percent_encoding::percent_decode_str(&head.path).decode_utf8_lossy().into_owned(),
+            path: percent_encoding::percent_decode_str(&head.path)
+                .decode_utf8_lossy()
+                .into_owned(),
             rest: String::new(),
             query: parse_query(&head.query),
-            headers: head.headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
+            headers: head
+                .headers
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
             body,
             peer: Some(self.peer),
         };
@@ -429,13 +510,28 @@ impl Connection {
 }
 
 fn too_large(limit: usize) -> Fatal {
-    Fatal::new(413, "libprocess/requests_too_large", format!("Request body exceeds the limit of {limit} bytes"))
+    Fatal::new(
+        413,
+        "libprocess/requests_too_large",
+        format!("Request body exceeds the limit of {limit} bytes"),
+    )
 }
 
 /// Moves complete chunks from `input` into `body`; true once the last chunk and trailers
 /// are in.
-fn decode_chunks(state: &mut ChunkState, input: &mut BytesMut, body: &mut BytesMut, max: usize) -> Result<bool, Fatal> {
-    let malformed = |why: &str| Fatal::new(400, "libprocess/requests_malformed", format!("Malformed chunked body: {why}"));
+fn decode_chunks(
+    state: &mut ChunkState,
+    input: &mut BytesMut,
+    body: &mut BytesMut,
+    max: usize,
+) -> Result<bool, Fatal> {
+    let malformed = |why: &str| {
+        Fatal::new(
+            400,
+            "libprocess/requests_malformed",
+            format!("Malformed chunked body: {why}"),
+        )
+    };
     loop {
         match state {
             ChunkState::Size => {
@@ -445,9 +541,11 @@ fn decode_chunks(state: &mut ChunkState, input: &mut BytesMut, body: &mut BytesM
                     }
                     return Ok(false);
                 };
-                let line = std::str::from_utf8(&input[..end]).map_err(|_| malformed("chunk size is not text"))?;
+                let line = std::str::from_utf8(&input[..end])
+                    .map_err(|_| malformed("chunk size is not text"))?;
                 let hex = line.split(';').next().unwrap_or("").trim();
-                let size = usize::from_str_radix(hex, 16).map_err(|_| malformed("bad chunk size"))?;
+                let size =
+                    usize::from_str_radix(hex, 16).map_err(|_| malformed("bad chunk size"))?;
                 input.advance(end + 2);
                 if size == 0 {
                     *state = ChunkState::Trailers;
@@ -513,14 +611,19 @@ fn write_accepted(out: &mut BytesMut, version: u8) {
         static CACHE: std::cell::RefCell<(u64, Vec<u8>, Vec<u8>)> =
             const { std::cell::RefCell::new((u64::MAX, Vec::new(), Vec::new())) };
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.0 != now {
             let date = http_date(now);
             c.0 = now;
-            c.1 = format!("HTTP/1.1 202 Accepted\r\nDate: {date}\r\nContent-Length: 0\r\n\r\n").into_bytes();
-            c.2 = format!("HTTP/1.0 202 Accepted\r\nDate: {date}\r\nContent-Length: 0\r\n\r\n").into_bytes();
+            c.1 = format!("HTTP/1.1 202 Accepted\r\nDate: {date}\r\nContent-Length: 0\r\n\r\n")
+                .into_bytes();
+            c.2 = format!("HTTP/1.0 202 Accepted\r\nDate: {date}\r\nContent-Length: 0\r\n\r\n")
+                .into_bytes();
         }
         out.extend_from_slice(if version == 0 { &c.2 } else { &c.1 });
     });
@@ -550,11 +653,26 @@ fn reason(status: u16) -> &'static str {
 
 /// Writes the status line and headers. `length: None` means a streamed body (chunked on
 /// HTTP/1.1, until close on HTTP/1.0).
-fn write_response_head(out: &mut BytesMut, version: u8, response: &Response, length: Option<usize>) {
+fn write_response_head(
+    out: &mut BytesMut,
+    version: u8,
+    response: &Response,
+    length: Option<usize>,
+) {
     use std::fmt::Write as _;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let mut head = String::with_capacity(128);
-    let _ = write!(head, "HTTP/1.{} {} {}\r\nDate: {}\r\n", version.min(1), response.status, reason(response.status), http_date(now));
+    let _ = write!(
+        head,
+        "HTTP/1.{} {} {}\r\nDate: {}\r\n",
+        version.min(1),
+        response.status,
+        reason(response.status),
+        http_date(now)
+    );
     for (k, v) in &response.headers {
         let _ = write!(head, "{k}: {v}\r\n");
     }
@@ -572,7 +690,9 @@ fn write_response_head(out: &mut BytesMut, version: u8, response: &Response, len
 /// RFC 7231 IMF-fixdate, e.g. `Mon, 23 Nov 2026 12:09:58 GMT`.
 pub(crate) fn http_date(unix: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let days = unix / 86_400;
     let secs = unix % 86_400;
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -615,10 +735,14 @@ mod tests {
             let mut state = ChunkState::Size;
             let mut body = BytesMut::new();
             let mut input = BytesMut::from(&wire[..split]);
-            let mut done = decode_chunks(&mut state, &mut input, &mut body, 1 << 20).ok().unwrap();
+            let mut done = decode_chunks(&mut state, &mut input, &mut body, 1 << 20)
+                .ok()
+                .unwrap();
             input.extend_from_slice(&wire[split..]);
             if !done {
-                done = decode_chunks(&mut state, &mut input, &mut body, 1 << 20).ok().unwrap();
+                done = decode_chunks(&mut state, &mut input, &mut body, 1 << 20)
+                    .ok()
+                    .unwrap();
             }
             assert!(done, "split at {split}");
             assert_eq!(&body[..], b"hello!");
@@ -630,10 +754,14 @@ mod tests {
     fn oversize_and_malformed_chunks_are_rejected() {
         let mut body = BytesMut::new();
         let mut input = BytesMut::from(&b"ff\r\n"[..]);
-        let err = decode_chunks(&mut ChunkState::Size, &mut input, &mut body, 16).err().unwrap();
+        let err = decode_chunks(&mut ChunkState::Size, &mut input, &mut body, 16)
+            .err()
+            .unwrap();
         assert_eq!(err.status, 413);
         let mut input = BytesMut::from(&b"zz\r\n"[..]);
-        let err = decode_chunks(&mut ChunkState::Size, &mut input, &mut body, 16).err().unwrap();
+        let err = decode_chunks(&mut ChunkState::Size, &mut input, &mut body, 16)
+            .err()
+            .unwrap();
         assert_eq!(err.status, 400);
     }
 }

@@ -15,7 +15,11 @@ struct Sink {
 
 impl Process for Sink {
     fn initialize(&mut self, ctx: &mut Ctx<'_, Self>) {
-        for name in ["mesos.internal.PongSlaveMessage", "mesos.scheduler.Call", "x.Y"] {
+        for name in [
+            "mesos.internal.PongSlaveMessage",
+            "mesos.scheduler.Call",
+            "x.Y",
+        ] {
             ctx.install_raw(name, move |me, _, from, body| {
                 let _ = me.tx.send((from, name.to_string(), body));
             });
@@ -31,7 +35,10 @@ fn start() -> (Runtime, mpsc::UnboundedReceiver<(Upid, String, Bytes)>) {
 }
 
 async fn next(rx: &mut mpsc::UnboundedReceiver<(Upid, String, Bytes)>) -> (Upid, String, Bytes) {
-    tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("timed out").expect("closed")
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("timed out")
+        .expect("closed")
 }
 
 /// Writes `bytes`, then reads until `n` complete responses (status lines) or EOF.
@@ -89,8 +96,15 @@ async fn accepts_the_1_x_chunked_form_and_empty_unframed_bodies_pipelined() {
     wire.extend_from_slice(format!("POST /master/mesos.scheduler.Call HTTP/1.1\r\nUser-Agent: libprocess/{from}\r\nLibprocess-From: {from}\r\nConnection: Keep-Alive\r\nHost: \r\nTransfer-Encoding: chunked\r\n\r\n2\r\n\x10\x01\r\n0\r\n\r\n").as_bytes());
     // A third-party peer: Content-Length, different header order, lowercase names.
     wire.extend_from_slice(format!("POST /master/x.Y HTTP/1.1\r\ncontent-length: 2\r\nlibprocess-from: {from}\r\nhost: 127.0.0.1\r\n\r\nhi").as_bytes());
-    assert_eq!(blocking(move || exchange(addr, &wire, 3)).await, vec![202, 202, 202]);
-    let got: Vec<_> = vec![next(&mut rx).await, next(&mut rx).await, next(&mut rx).await];
+    assert_eq!(
+        blocking(move || exchange(addr, &wire, 3)).await,
+        vec![202, 202, 202]
+    );
+    let got: Vec<_> = vec![
+        next(&mut rx).await,
+        next(&mut rx).await,
+        next(&mut rx).await,
+    ];
     assert_eq!(got[0].1, "mesos.internal.PongSlaveMessage");
     assert!(got[0].2.is_empty());
     assert_eq!(got[1].1, "mesos.scheduler.Call");
@@ -116,39 +130,65 @@ async fn unknown_process_gets_404_and_the_connection_keeps_working() {
     let addr = rt.address();
     let wire = b"POST /nobody/x.Y HTTP/1.1\r\nHost: x\r\nLibprocess-From: a@127.0.0.1:1\r\nContent-Length: 0\r\n\r\n\
 POST /master/x.Y HTTP/1.1\r\nHost: x\r\nLibprocess-From: a@127.0.0.1:1\r\nContent-Length: 1\r\n\r\nz";
-    assert_eq!(blocking(move || exchange(addr, wire, 2)).await, vec![404, 202]);
+    assert_eq!(
+        blocking(move || exchange(addr, wire, 2)).await,
+        vec![404, 202]
+    );
     assert_eq!(&next(&mut rx).await.2[..], b"z");
     rt.shutdown();
 }
 
 #[tokio::test]
 async fn malformed_input_is_answered_4xx_counted_and_the_process_keeps_running() {
-    let rt = Runtime::start(Config { max_body: 1024, ..Config::local() }).unwrap();
+    let rt = Runtime::start(Config {
+        max_body: 1024,
+        ..Config::local()
+    })
+    .unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
     rt.spawn("master", Sink { tx }).unwrap();
     let addr = rt.address();
 
     // Malformed sender UPID.
     let bad_from = b"POST /master/x.Y HTTP/1.1\r\nHost: x\r\nLibprocess-From: not-a-upid\r\nContent-Length: 0\r\n\r\n";
-    assert_eq!(blocking(move || exchange(addr, bad_from, 1)).await, vec![400]);
+    assert_eq!(
+        blocking(move || exchange(addr, bad_from, 1)).await,
+        vec![400]
+    );
     // No message name.
     let no_name = b"POST /master HTTP/1.1\r\nHost: x\r\nLibprocess-From: a@127.0.0.1:1\r\nContent-Length: 0\r\n\r\n";
-    assert_eq!(blocking(move || exchange(addr, no_name, 1)).await, vec![400]);
+    assert_eq!(
+        blocking(move || exchange(addr, no_name, 1)).await,
+        vec![400]
+    );
     // Oversize body, announced and chunked.
     let big = b"POST /master/x.Y HTTP/1.1\r\nHost: x\r\nLibprocess-From: a@127.0.0.1:1\r\nContent-Length: 4096\r\n\r\n";
     assert_eq!(blocking(move || exchange(addr, big, 1)).await, vec![413]);
     let mut chunked = b"POST /master/x.Y HTTP/1.1\r\nHost: x\r\nLibprocess-From: a@127.0.0.1:1\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n".to_vec();
     chunked.extend_from_slice(&[b'a'; 0x800]);
     chunked.extend_from_slice(b"\r\n0\r\n\r\n");
-    assert_eq!(blocking(move || exchange(addr, &chunked, 1)).await, vec![413]);
+    assert_eq!(
+        blocking(move || exchange(addr, &chunked, 1)).await,
+        vec![413]
+    );
     // Garbage request line and broken headers: answered 400 by the parser, then closed.
     let garbage = b"\x16\x03\x01 hello there\r\n\r\n";
-    assert_eq!(blocking(move || exchange(addr, garbage, 1)).await, vec![400]);
-    let bad_header = b"POST /master/x.Y HTTP/1.1\r\nHost: x\r\nLibprocess-From a@127.0.0.1:1\r\n\r\n";
-    assert_eq!(blocking(move || exchange(addr, bad_header, 1)).await, vec![400]);
+    assert_eq!(
+        blocking(move || exchange(addr, garbage, 1)).await,
+        vec![400]
+    );
+    let bad_header =
+        b"POST /master/x.Y HTTP/1.1\r\nHost: x\r\nLibprocess-From a@127.0.0.1:1\r\n\r\n";
+    assert_eq!(
+        blocking(move || exchange(addr, bad_header, 1)).await,
+        vec![400]
+    );
     // Like genuine libprocess, a missing Host is accepted (peers send it empty or not at all).
     let no_host = b"POST /master/x.Y HTTP/1.1\r\nLibprocess-From: a@127.0.0.1:1\r\nContent-Length: 2\r\n\r\nnh";
-    assert_eq!(blocking(move || exchange(addr, no_host, 1)).await, vec![202]);
+    assert_eq!(
+        blocking(move || exchange(addr, no_host, 1)).await,
+        vec![202]
+    );
     assert_eq!(&next(&mut rx).await.2[..], b"nh");
     let bad_chunk = b"POST /master/x.Y HTTP/1.1\r\nHost: x\r\nLibprocess-From: a@127.0.0.1:1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
     let s = blocking(move || exchange(addr, bad_chunk, 1)).await;

@@ -25,7 +25,9 @@ async fn linking_process_is_told_exited_when_the_peer_process_is_killed() {
         .spawn()
         .expect("start ping-pong serve");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
     let peer = read_peer_line(&line).expect("peer upid");
 
     let rt = Runtime::start(Config::local()).unwrap();
@@ -34,7 +36,9 @@ async fn linking_process_is_told_exited_when_the_peer_process_is_killed() {
     let p = peer.clone();
     watcher.dispatch("link", move |_, ctx| ctx.link(&p));
     // The link is up once an echo round trip through it completes.
-    let driver = rt.spawn("ping", libprocess::bench::Driver::default()).unwrap();
+    let driver = rt
+        .spawn("ping", libprocess::bench::Driver::default())
+        .unwrap();
     let rtts = tokio::time::timeout(
         Duration::from_secs(10),
         libprocess::bench::round_trips(&driver, &peer, bytes::Bytes::from_static(b"x"), 3),
@@ -46,7 +50,10 @@ async fn linking_process_is_told_exited_when_the_peer_process_is_killed() {
 
     child.kill().expect("SIGKILL the peer");
     let _ = child.wait();
-    let exited = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("no exited").expect("closed");
+    let exited = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("no exited")
+        .expect("closed");
     assert_eq!(exited, peer);
     rt.shutdown();
 }

@@ -47,10 +47,17 @@ impl Process for Recorder {
             });
         }
         ctx.route("/hello", |_, ctx, req| -> Reply {
-            Response::ok(format!("hello {} rest={} q={:?}", ctx.pid().id, req.rest, req.query("x")))
-                .into()
+            Response::ok(format!(
+                "hello {} rest={} q={:?}",
+                ctx.pid().id,
+                req.rest,
+                req.query("x")
+            ))
+            .into()
         });
-        ctx.route("/hello/deeper", |_, _, _| -> Reply { Response::ok("deeper").into() });
+        ctx.route("/hello/deeper", |_, _, _| -> Reply {
+            Response::ok("deeper").into()
+        });
     }
 
     fn exited(&mut self, _ctx: &mut Ctx<'_, Self>, pid: &Upid) {
@@ -60,7 +67,15 @@ impl Process for Recorder {
 
 fn recorder(rt: &Runtime, id: &str) -> (libprocess::Pid<Recorder>, mpsc::UnboundedReceiver<Seen>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let pid = rt.spawn(id, Recorder { tx, raw: vec!["raw.Thing"] }).expect("spawn");
+    let pid = rt
+        .spawn(
+            id,
+            Recorder {
+                tx,
+                raw: vec!["raw.Thing"],
+            },
+        )
+        .expect("spawn");
     (pid, rx)
 }
 
@@ -86,7 +101,12 @@ async fn messages_between_runtimes_arrive_in_order_with_their_sender() {
     let sender = a.spawn("sender", Sender).unwrap();
     let (pid, mut rx) = recorder(&b, "receiver");
     for seq in 0..500u64 {
-        a.send(sender.upid(), pid.upid(), "test.Ping", encode(&Ping { seq, note: None }));
+        a.send(
+            sender.upid(),
+            pid.upid(),
+            "test.Ping",
+            encode(&Ping { seq, note: None }),
+        );
     }
     for seq in 0..500u64 {
         assert_eq!(next(&mut rx).await, Seen::Ping(sender.upid().clone(), seq));
@@ -101,10 +121,18 @@ async fn local_delivery_does_not_touch_the_network() {
     let rt = Runtime::start(Config::local()).unwrap();
     let sender = rt.spawn("sender", Sender).unwrap();
     let (pid, mut rx) = recorder(&rt, "receiver");
-    rt.send(sender.upid(), pid.upid(), "test.Ping", encode(&Ping { seq: 7, note: None }));
+    rt.send(
+        sender.upid(),
+        pid.upid(),
+        "test.Ping",
+        encode(&Ping { seq: 7, note: None }),
+    );
     assert_eq!(next(&mut rx).await, Seen::Ping(sender.upid().clone(), 7));
     let snap = rt.metrics().snapshot();
-    assert_eq!(snap.get("libprocess/messages_sent").copied().unwrap_or(0.0), 0.0);
+    assert_eq!(
+        snap.get("libprocess/messages_sent").copied().unwrap_or(0.0),
+        0.0
+    );
     rt.shutdown();
 }
 
@@ -114,7 +142,10 @@ async fn generated_ids_count_from_one_per_prefix() {
     assert_eq!(rt.generate_id("slave"), "slave(1)");
     assert_eq!(rt.generate_id("slave"), "slave(2)");
     assert_eq!(rt.generate_id("slave-observer"), "slave-observer(1)");
-    assert!(matches!(rt.spawn("metrics", Sender), Err(libprocess::Error::IdInUse(_))));
+    assert!(matches!(
+        rt.spawn("metrics", Sender),
+        Err(libprocess::Error::IdInUse(_))
+    ));
     rt.shutdown();
 }
 
@@ -131,10 +162,33 @@ async fn body_missing_a_required_field_is_dropped_and_the_process_keeps_running(
         }
         Ok(())
     });
-    a.send(sender.upid(), pid.upid(), "test.Ping", Bytes::from_static(&[0x12, 0x01, b'x']));
-    a.send(sender.upid(), pid.upid(), "test.Ping", Bytes::from_static(&[0xff, 0xff, 0xff]));
-    a.send(sender.upid(), pid.upid(), "test.Unknown", Bytes::from_static(b"zz"));
-    a.send(sender.upid(), pid.upid(), "test.Ping", encode(&Ping { seq: 42, note: None }));
+    a.send(
+        sender.upid(),
+        pid.upid(),
+        "test.Ping",
+        Bytes::from_static(&[0x12, 0x01, b'x']),
+    );
+    a.send(
+        sender.upid(),
+        pid.upid(),
+        "test.Ping",
+        Bytes::from_static(&[0xff, 0xff, 0xff]),
+    );
+    a.send(
+        sender.upid(),
+        pid.upid(),
+        "test.Unknown",
+        Bytes::from_static(b"zz"),
+    );
+    a.send(
+        sender.upid(),
+        pid.upid(),
+        "test.Ping",
+        encode(&Ping {
+            seq: 42,
+            note: None,
+        }),
+    );
     assert_eq!(next(&mut rx).await, Seen::Ping(sender.upid().clone(), 42));
     let snap = b.metrics().snapshot();
     assert_eq!(snap["libprocess/messages_dropped_invalid"], 2.0);
@@ -223,9 +277,16 @@ async fn drop_filter_loses_exactly_the_next_matching_message() {
     let b = Runtime::start(Config::local()).unwrap();
     let sender = a.spawn("sender", Sender).unwrap();
     let (pid, mut rx) = recorder(&b, "receiver");
-    let dropped = b.filters().drop_next(Matcher::message("test.Ping").to(pid.upid()));
+    let dropped = b
+        .filters()
+        .drop_next(Matcher::message("test.Ping").to(pid.upid()));
     for seq in 1..=3u64 {
-        a.send(sender.upid(), pid.upid(), "test.Ping", encode(&Ping { seq, note: None }));
+        a.send(
+            sender.upid(),
+            pid.upid(),
+            "test.Ping",
+            encode(&Ping { seq, note: None }),
+        );
     }
     assert_eq!(next(&mut rx).await, Seen::Ping(sender.upid().clone(), 2));
     assert_eq!(next(&mut rx).await, Seen::Ping(sender.upid().clone(), 3));
@@ -241,14 +302,28 @@ async fn hold_filter_delays_messages_until_released() {
     let sender = rt.spawn("sender", Sender).unwrap();
     let (pid, mut rx) = recorder(&rt, "receiver");
     let held = rt.filters().hold(Matcher::message("raw.Thing"));
-    rt.send(sender.upid(), pid.upid(), "raw.Thing", Bytes::from_static(b"1"));
-    rt.send(sender.upid(), pid.upid(), "test.Ping", encode(&Ping { seq: 9, note: None }));
+    rt.send(
+        sender.upid(),
+        pid.upid(),
+        "raw.Thing",
+        Bytes::from_static(b"1"),
+    );
+    rt.send(
+        sender.upid(),
+        pid.upid(),
+        "test.Ping",
+        encode(&Ping { seq: 9, note: None }),
+    );
     assert_eq!(next(&mut rx).await, Seen::Ping(sender.upid().clone(), 9));
     assert_eq!(held.count(), 1);
     rt.filters().release(held);
     assert_eq!(
         next(&mut rx).await,
-        Seen::Raw(sender.upid().clone(), "raw.Thing".into(), Bytes::from_static(b"1"))
+        Seen::Raw(
+            sender.upid().clone(),
+            "raw.Thing".into(),
+            Bytes::from_static(b"1")
+        )
     );
     rt.shutdown();
 }
@@ -257,12 +332,16 @@ async fn hold_filter_delays_messages_until_released() {
 async fn dispatch_filter_drops_a_named_dispatch() {
     let rt = Runtime::start(Config::local()).unwrap();
     let (pid, mut rx) = recorder(&rt, "receiver");
-    rt.filters().drop_next(Matcher::dispatch("poke").to(pid.upid()));
+    rt.filters()
+        .drop_next(Matcher::dispatch("poke").to(pid.upid()));
     let me = pid.upid().clone();
     pid.dispatch("poke", move |r, _| {
         let _ = r.tx.send(Seen::Exited(me));
     });
-    let value = pid.call("other", |_, ctx| ctx.pid().id.clone()).await.unwrap();
+    let value = pid
+        .call("other", |_, ctx| ctx.pid().id.clone())
+        .await
+        .unwrap();
     assert_eq!(value, "receiver");
     assert!(rx.try_recv().is_err());
     rt.shutdown();
@@ -270,7 +349,11 @@ async fn dispatch_filter_drops_a_named_dispatch() {
 
 fn http_get(addr: std::net::SocketAddrV4, path: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     let status = out[9..12].parse().unwrap();
@@ -280,22 +363,42 @@ fn http_get(addr: std::net::SocketAddrV4, path: &str) -> (u16, String) {
 
 #[tokio::test]
 async fn http_routes_pick_the_longest_prefix_and_unknown_ids_go_to_the_delegate() {
-    let rt = Runtime::start(Config { delegate: Some("receiver".into()), ..Config::local() }).unwrap();
+    let rt = Runtime::start(Config {
+        delegate: Some("receiver".into()),
+        ..Config::local()
+    })
+    .unwrap();
     let (_pid, _rx) = recorder(&rt, "receiver");
     let addr = rt.address();
-    let (s, b) = tokio::task::spawn_blocking(move || http_get(addr, "/receiver/hello/a/b?x=1")).await.unwrap();
+    let (s, b) = tokio::task::spawn_blocking(move || http_get(addr, "/receiver/hello/a/b?x=1"))
+        .await
+        .unwrap();
     assert_eq!(s, 200);
     assert_eq!(b, "hello receiver rest=a/b q=Some(\"1\")");
-    let (s, b) = tokio::task::spawn_blocking(move || http_get(addr, "/receiver/hello/deeper/")).await.unwrap();
+    let (s, b) = tokio::task::spawn_blocking(move || http_get(addr, "/receiver/hello/deeper/"))
+        .await
+        .unwrap();
     assert_eq!((s, b.as_str()), (200, "deeper"));
-    let (s, b) = tokio::task::spawn_blocking(move || http_get(addr, "/hello")).await.unwrap();
+    let (s, b) = tokio::task::spawn_blocking(move || http_get(addr, "/hello"))
+        .await
+        .unwrap();
     assert_eq!((s, b.as_str()), (200, "hello receiver rest= q=None"));
-    let (s, _) = tokio::task::spawn_blocking(move || http_get(addr, "/receiver/nope")).await.unwrap();
+    let (s, _) = tokio::task::spawn_blocking(move || http_get(addr, "/receiver/nope"))
+        .await
+        .unwrap();
     assert_eq!(s, 404);
-    let (s, _) = tokio::task::spawn_blocking(move || http_get(addr, "/receiver/../metrics/snapshot")).await.unwrap();
+    let (s, _) =
+        tokio::task::spawn_blocking(move || http_get(addr, "/receiver/../metrics/snapshot"))
+            .await
+            .unwrap();
     assert_eq!(s, 404);
-    let (s, b) = tokio::task::spawn_blocking(move || http_get(addr, "/metrics/snapshot")).await.unwrap();
+    let (s, b) = tokio::task::spawn_blocking(move || http_get(addr, "/metrics/snapshot"))
+        .await
+        .unwrap();
     assert_eq!(s, 200);
-    assert!(b.starts_with('{') && b.contains("libprocess/connections_accepted"), "{b}");
+    assert!(
+        b.starts_with('{') && b.contains("libprocess/connections_accepted"),
+        "{b}"
+    );
     rt.shutdown();
 }

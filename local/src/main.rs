@@ -28,7 +28,11 @@ struct Flags {
     #[arg(long, env = "MESOS_IP", default_value = "127.0.0.1")]
     ip: std::net::Ipv4Addr,
     /// Resources of each agent (Mesos syntax).
-    #[arg(long, env = "MESOS_RESOURCES", default_value = "cpus:2;mem:2048;disk:8192;ports:[31000-32000]")]
+    #[arg(
+        long,
+        env = "MESOS_RESOURCES",
+        default_value = "cpus:2;mem:2048;disk:8192;ports:[31000-32000]"
+    )]
     resources: String,
     /// Where the agents keep sandboxes (default: a new temporary directory).
     #[arg(long, env = "MESOS_WORK_DIR")]
@@ -54,7 +58,10 @@ struct Flags {
 fn main() -> anyhow::Result<()> {
     if is_executor_invocation() {
         let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MESOS_LOG").unwrap_or_else(|_| "info".into()))
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("MESOS_LOG")
+                    .unwrap_or_else(|_| "info".into()),
+            )
             .with_writer(std::io::stderr)
             .try_init();
         match mesos_executors::run() {
@@ -64,7 +71,9 @@ fn main() -> anyhow::Result<()> {
     }
     let flags = Flags::parse();
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .try_init();
     let started = Instant::now();
@@ -83,7 +92,11 @@ fn main() -> anyhow::Result<()> {
         format!("--work_dir={}", work_dir.join("master").display()),
     ])?)?;
     let master_addr = master.address();
-    println!("mesos-local: master {} (web: http://{}/state)", master.upid(), master_addr);
+    println!(
+        "mesos-local: master {} (web: http://{}/state)",
+        master.upid(),
+        master_addr
+    );
 
     let mut agents = Vec::new();
     for i in 0..flags.num_slaves {
@@ -92,13 +105,20 @@ fn main() -> anyhow::Result<()> {
             format!("--master={master_addr}"),
             format!("--ip={}", flags.ip),
             "--port=0".to_string(),
-            format!("--work_dir={}", work_dir.join(format!("agent-{i}")).display()),
+            format!(
+                "--work_dir={}",
+                work_dir.join(format!("agent-{i}")).display()
+            ),
             format!("--resources={}", flags.resources),
             format!("--launcher_dir={}", launcher_dir.display()),
             "--registration_backoff_factor=10ms".to_string(),
         ])?;
         let agent = mesos_agent::run(&agent_flags)?;
-        println!("mesos-local: agent {} ({})", agent.slave.upid(), flags.resources);
+        println!(
+            "mesos-local: agent {} ({})",
+            agent.slave.upid(),
+            flags.resources
+        );
         agents.push(agent);
     }
     wait_for_agents(master_addr, flags.num_slaves, Duration::from_secs(30))?;
@@ -152,7 +172,11 @@ fn launcher_dir(flags: &Flags, work_dir: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// Polls the master's metrics until `n` agents are active.
-fn wait_for_agents(master: std::net::SocketAddrV4, n: usize, timeout: Duration) -> anyhow::Result<()> {
+fn wait_for_agents(
+    master: std::net::SocketAddrV4,
+    n: usize,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if let Ok(body) = http_get(master, "/metrics/snapshot") {
@@ -174,14 +198,20 @@ fn wait_for_agents(master: std::net::SocketAddrV4, n: usize, timeout: Duration) 
 fn http_get(addr: std::net::SocketAddrV4, path: &str) -> std::io::Result<String> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr)?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut out = String::new();
     s.read_to_string(&mut out)?;
     Ok(out.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
 }
 
 fn run_demo(flags: &Flags, master: libprocess::Upid) -> anyhow::Result<()> {
-    println!("mesos-local: demo framework: {} task(s) running `{}`", flags.demo_tasks, flags.demo_command);
+    println!(
+        "mesos-local: demo framework: {} task(s) running `{}`",
+        flags.demo_tasks, flags.demo_command
+    );
     let rt = mesos_scheduler::framework::start_runtime()?;
     let info = mesos_scheduler::framework::framework_info("mesos-local demo", None);
     let (runner, counts) = TaskRunner::new(RunnerConfig {

@@ -28,25 +28,38 @@ fn start_local(agents: usize) -> (ChildGuard, u16) {
 }
 
 fn pymesos_python() -> Option<PathBuf> {
-    let venv = PathBuf::from(std::env::var("INTEROP_VENV").unwrap_or_else(|_| "/tmp/interop-venv".into()));
+    let venv =
+        PathBuf::from(std::env::var("INTEROP_VENV").unwrap_or_else(|_| "/tmp/interop-venv".into()));
     let py = venv.join("bin/python");
     py.is_file().then_some(py)
 }
 
 fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/py").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/py")
+        .join(name)
 }
 
 #[test]
 fn mesos_local_runs_its_demo_framework_to_completion() {
     let dir = ChildGuard::new_dir("mesos-local-demo");
     let out = Command::new(env!("CARGO_BIN_EXE_mesos-local"))
-        .args(["--port=0", "--num_slaves=2", "--demo_tasks=6", "--demo_command=echo demo", "--exit_after_demo"])
+        .args([
+            "--port=0",
+            "--num_slaves=2",
+            "--demo_tasks=6",
+            "--demo_command=echo demo",
+            "--exit_after_demo",
+        ])
         .arg(format!("--work_dir={}", dir.join("work").display()))
         .output()
         .expect("run mesos-local");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("2 agent(s) registered"), "{stdout}");
     assert!(stdout.contains("6 finished, 0 failed"), "{stdout}");
     let _ = std::fs::remove_dir_all(dir);
@@ -54,7 +67,9 @@ fn mesos_local_runs_its_demo_framework_to_completion() {
 
 #[test]
 fn genuine_driver_runs_ten_tasks_on_our_master_with_two_of_our_agents() {
-    let Some(native) = genuine("genuine_driver_runs_ten_tasks_on_our_master_with_two_of_our_agents") else {
+    let Some(native) =
+        genuine("genuine_driver_runs_ten_tasks_on_our_master_with_two_of_our_agents")
+    else {
         return;
     };
     let (local, port) = start_local(2);
@@ -89,11 +104,23 @@ fn pymesos_runs_tasks_on_our_cluster_with_our_command_executor_and_with_a_pymeso
     };
     let out = run(&["--tasks=5"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && stdout.contains("5 launched, 5 finished, 0 failed"),
-        "pymesos (command executor):\n{stdout}\n{}\nmesos-local:\n{}", String::from_utf8_lossy(&out.stderr), local.stderr_tail(40));
+    assert!(
+        out.status.success() && stdout.contains("5 launched, 5 finished, 0 failed"),
+        "pymesos (command executor):\n{stdout}\n{}\nmesos-local:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        local.stderr_tail(40)
+    );
 
-    let out = run(&["--tasks=3", "--executor", "--command=echo from a pymesos executor"]);
+    let out = run(&[
+        "--tasks=3",
+        "--executor",
+        "--command=echo from a pymesos executor",
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && stdout.contains("3 launched, 3 finished, 0 failed"),
-        "pymesos (pymesos executor):\n{stdout}\n{}\nmesos-local:\n{}", String::from_utf8_lossy(&out.stderr), local.stderr_tail(40));
+    assert!(
+        out.status.success() && stdout.contains("3 launched, 3 finished, 0 failed"),
+        "pymesos (pymesos executor):\n{stdout}\n{}\nmesos-local:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        local.stderr_tail(40)
+    );
 }

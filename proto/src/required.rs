@@ -237,12 +237,8 @@ enum Fail {
 
 fn render_path(path: &[Seg]) -> String {
     let t = tables();
-    let name = |ti: usize, num: u32| -> &str {
-        t.msgs[ti]
-            .lookup(num)
-            .map(|f| f.name)
-            .unwrap_or("?")
-    };
+    let name =
+        |ti: usize, num: u32| -> &str { t.msgs[ti].lookup(num).map(|f| f.name).unwrap_or("?") };
     let parts: Vec<String> = path
         .iter()
         .rev()

@@ -29,14 +29,27 @@ const BACKOFF_CAP: Duration = Duration::from_secs(60);
 /// Framework callbacks. Each runs on the driver process; use the handle to make calls.
 #[allow(unused_variables)]
 pub trait Scheduler: Send + Unpin + 'static {
-    fn registered(&mut self, driver: &mut DriverHandle<'_>, framework_id: &FrameworkId, master: &MasterInfo) {}
+    fn registered(
+        &mut self,
+        driver: &mut DriverHandle<'_>,
+        framework_id: &FrameworkId,
+        master: &MasterInfo,
+    ) {
+    }
     fn reregistered(&mut self, driver: &mut DriverHandle<'_>, master: &MasterInfo) {}
     fn disconnected(&mut self, driver: &mut DriverHandle<'_>) {}
     fn resource_offers(&mut self, driver: &mut DriverHandle<'_>, offers: Vec<Offer>) {}
     fn offer_rescinded(&mut self, driver: &mut DriverHandle<'_>, offer_id: &OfferId) {}
     fn status_update(&mut self, driver: &mut DriverHandle<'_>, status: &TaskStatus) {}
     fn agent_lost(&mut self, driver: &mut DriverHandle<'_>, agent_id: &str) {}
-    fn executor_lost(&mut self, driver: &mut DriverHandle<'_>, executor_id: &str, agent_id: &str, status: i32) {}
+    fn executor_lost(
+        &mut self,
+        driver: &mut DriverHandle<'_>,
+        executor_id: &str,
+        agent_id: &str,
+        status: i32,
+    ) {
+    }
     fn error(&mut self, driver: &mut DriverHandle<'_>, message: &str) {}
 }
 
@@ -74,8 +87,16 @@ pub struct DriverHandle<'c> {
 }
 
 impl<'c> DriverHandle<'c> {
-    pub(crate) fn new(sink: &'c mut dyn CallSink, framework_id: Option<FrameworkId>, stop: &'c mut Option<bool>) -> Self {
-        DriverHandle { sink, framework_id, stop }
+    pub(crate) fn new(
+        sink: &'c mut dyn CallSink,
+        framework_id: Option<FrameworkId>,
+        stop: &'c mut Option<bool>,
+    ) -> Self {
+        DriverHandle {
+            sink,
+            framework_id,
+            stop,
+        }
     }
 
     fn call(&mut self, mut call: Call) {
@@ -84,7 +105,12 @@ impl<'c> DriverHandle<'c> {
     }
 
     /// Launches tasks on the given offers (one ACCEPT with a LAUNCH operation).
-    pub fn launch(&mut self, offer_ids: Vec<OfferId>, tasks: Vec<TaskInfo>, refuse_seconds: Option<f64>) {
+    pub fn launch(
+        &mut self,
+        offer_ids: Vec<OfferId>,
+        tasks: Vec<TaskInfo>,
+        refuse_seconds: Option<f64>,
+    ) {
         let op = offer::Operation {
             r#type: Some(offer::operation::Type::Launch as i32),
             launch: Some(offer::operation::Launch { task_infos: tasks }),
@@ -95,7 +121,9 @@ impl<'c> DriverHandle<'c> {
             accept: Some(call::Accept {
                 offer_ids,
                 operations: vec![op],
-                filters: refuse_seconds.map(|s| Filters { refuse_seconds: Some(s) }),
+                filters: refuse_seconds.map(|s| Filters {
+                    refuse_seconds: Some(s),
+                }),
             }),
             ..Default::default()
         });
@@ -106,7 +134,9 @@ impl<'c> DriverHandle<'c> {
             r#type: Some(call::Type::Decline as i32),
             decline: Some(call::Decline {
                 offer_ids: vec![offer_id],
-                filters: refuse_seconds.map(|s| Filters { refuse_seconds: Some(s) }),
+                filters: refuse_seconds.map(|s| Filters {
+                    refuse_seconds: Some(s),
+                }),
             }),
             ..Default::default()
         });
@@ -115,17 +145,26 @@ impl<'c> DriverHandle<'c> {
     pub fn kill(&mut self, task_id: TaskId) {
         self.call(Call {
             r#type: Some(call::Type::Kill as i32),
-            kill: Some(call::Kill { task_id, ..Default::default() }),
+            kill: Some(call::Kill {
+                task_id,
+                ..Default::default()
+            }),
             ..Default::default()
         });
     }
 
     pub fn revive(&mut self) {
-        self.call(Call { r#type: Some(call::Type::Revive as i32), ..Default::default() });
+        self.call(Call {
+            r#type: Some(call::Type::Revive as i32),
+            ..Default::default()
+        });
     }
 
     pub fn suppress(&mut self) {
-        self.call(Call { r#type: Some(call::Type::Suppress as i32), ..Default::default() });
+        self.call(Call {
+            r#type: Some(call::Type::Suppress as i32),
+            ..Default::default()
+        });
     }
 
     /// Asks for the state of every task (implicit reconciliation).
@@ -176,16 +215,25 @@ impl Driver {
         };
         let id = format!("scheduler-{}", uuid::Uuid::new_v4());
         let pid: Pid<Driver> = rt.spawn(id, driver)?;
-        let outcome = rx.await.unwrap_or(Outcome::Error("the driver process ended".into()));
+        let outcome = rx
+            .await
+            .unwrap_or(Outcome::Error("the driver process ended".into()));
         pid.terminate();
         Ok(outcome)
     }
 
     /// Runs `f` with the scheduler and a handle, then applies a requested stop.
-    fn callback(&mut self, ctx: &mut Ctx<'_, Self>, f: impl FnOnce(&mut dyn Scheduler, &mut DriverHandle<'_>)) {
+    fn callback(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        f: impl FnOnce(&mut dyn Scheduler, &mut DriverHandle<'_>),
+    ) {
         let mut stop = None;
         {
-            let mut sink = V0Sink { ctx, master: &self.master };
+            let mut sink = V0Sink {
+                ctx,
+                master: &self.master,
+            };
             let mut handle = DriverHandle::new(&mut sink, self.framework_id.clone(), &mut stop);
             f(self.scheduler.as_mut(), &mut handle);
         }
@@ -217,12 +265,18 @@ impl Driver {
         let call = Call {
             framework_id: self.framework_id.clone(),
             r#type: Some(call::Type::Subscribe as i32),
-            subscribe: Some(call::Subscribe { framework_info: framework, force: Some(self.framework_id.is_some()), ..Default::default() }),
+            subscribe: Some(call::Subscribe {
+                framework_info: framework,
+                force: Some(self.framework_id.is_some()),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         tracing::info!(master = %self.master, "subscribing");
         ctx.send(&self.master, &call);
-        let wait = self.backoff.mul_f64(rand::thread_rng().gen_range(0.0..=1.0));
+        let wait = self
+            .backoff
+            .mul_f64(rand::thread_rng().gen_range(0.0..=1.0));
         self.backoff = (self.backoff * 2).min(BACKOFF_CAP);
         ctx.delay(wait, "subscribe_retry", |me, ctx| me.subscribe(ctx));
     }
@@ -236,7 +290,12 @@ impl Driver {
         true
     }
 
-    fn framework_registered(&mut self, ctx: &mut Ctx<'_, Self>, from: Upid, msg: FrameworkRegisteredMessage) {
+    fn framework_registered(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: Upid,
+        msg: FrameworkRegisteredMessage,
+    ) {
         if !self.from_master(&from, "FrameworkRegisteredMessage") || self.registered {
             return;
         }
@@ -244,10 +303,17 @@ impl Driver {
         self.backoff = BACKOFF_FACTOR;
         self.framework_id = Some(msg.framework_id.clone());
         tracing::info!(framework_id = %msg.framework_id.value, "registered");
-        self.callback(ctx, |s, d| s.registered(d, &msg.framework_id, &msg.master_info));
+        self.callback(ctx, |s, d| {
+            s.registered(d, &msg.framework_id, &msg.master_info)
+        });
     }
 
-    fn framework_reregistered(&mut self, ctx: &mut Ctx<'_, Self>, from: Upid, msg: FrameworkReregisteredMessage) {
+    fn framework_reregistered(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: Upid,
+        msg: FrameworkReregisteredMessage,
+    ) {
         if !self.from_master(&from, "FrameworkReregisteredMessage") || self.registered {
             return;
         }
@@ -282,14 +348,21 @@ impl Driver {
         // Agent-originated updates carry a uuid and need an acknowledgement; the master's own
         // (e.g. reconciliation) do not.
         let uuid = update.uuid.clone().unwrap_or_default();
-        let from_agent = msg.pid.as_deref().is_some_and(|p| !p.is_empty() && !Upid::parse(p).map(|u| u.is_none()).unwrap_or(true));
+        let from_agent = msg
+            .pid
+            .as_deref()
+            .is_some_and(|p| !p.is_empty() && !Upid::parse(p).map(|u| u.is_none()).unwrap_or(true));
         // A framework that stopped in the callback has torn down: nothing left to acknowledge.
         if self.implicit_acks && !uuid.is_empty() && from_agent && self.done.is_some() {
             if let Some(agent) = update.slave_id.clone().or(status.slave_id.clone()) {
                 let call = Call {
                     framework_id: self.framework_id.clone(),
                     r#type: Some(call::Type::Acknowledge as i32),
-                    acknowledge: Some(call::Acknowledge { slave_id: agent, task_id: status.task_id.clone(), uuid }),
+                    acknowledge: Some(call::Acknowledge {
+                        slave_id: agent,
+                        task_id: status.task_id.clone(),
+                        uuid,
+                    }),
                     ..Default::default()
                 };
                 ctx.send(&self.master, &call);
@@ -334,7 +407,10 @@ impl Process for Driver {
         ctx.install(Self::lost_slave);
         ctx.install(Self::exited_executor);
         // Framework messages from executors are accepted but not used by these examples.
-        ctx.install_raw("mesos.internal.ExecutorToFrameworkMessage", |_, _, _, _: Bytes| {});
+        ctx.install_raw(
+            "mesos.internal.ExecutorToFrameworkMessage",
+            |_, _, _, _: Bytes| {},
+        );
         ctx.link(&self.master.clone());
         self.subscribe(ctx);
     }

@@ -3,7 +3,9 @@
 use std::collections::HashSet;
 
 use libprocess::{Config, Runtime};
-use mesos_proto::mesos::{CommandInfo, FrameworkInfo, Offer, Resource, SlaveId, TaskId, TaskInfo, TaskState};
+use mesos_proto::mesos::{
+    CommandInfo, FrameworkInfo, Offer, Resource, SlaveId, TaskId, TaskInfo, TaskState,
+};
 
 use crate::resources::{scalar, take_scalar};
 
@@ -28,7 +30,9 @@ pub fn framework_info(name: &str, role: Option<&str>) -> FrameworkInfo {
         roles: role.map(|r| vec![r.to_string()]).unwrap_or_default(),
         capabilities: if role.is_some() {
             vec![mesos_proto::mesos::framework_info::Capability {
-                r#type: Some(mesos_proto::mesos::framework_info::capability::Type::MultiRole as i32),
+                r#type: Some(
+                    mesos_proto::mesos::framework_info::capability::Type::MultiRole as i32,
+                ),
             }]
         } else {
             vec![]
@@ -38,14 +42,24 @@ pub fn framework_info(name: &str, role: Option<&str>) -> FrameworkInfo {
 }
 
 /// A command task using `cpus`/`mem` taken from the offer, or None if it does not fit.
-pub fn command_task(offer: &Offer, remaining: &mut Vec<Resource>, id: &str, command: &str, cpus: f64, mem: f64) -> Option<TaskInfo> {
+pub fn command_task(
+    offer: &Offer,
+    remaining: &mut Vec<Resource>,
+    id: &str,
+    command: &str,
+    cpus: f64,
+    mem: f64,
+) -> Option<TaskInfo> {
     if scalar(remaining, "cpus") + 1e-9 < cpus || scalar(remaining, "mem") + 1e-9 < mem {
         return None;
     }
     let r_cpus = take_scalar(remaining, "cpus", cpus)?;
     let r_mem = take_scalar(remaining, "mem", mem)?;
     for (name, amount) in [("cpus", cpus), ("mem", mem)] {
-        if let Some(r) = remaining.iter_mut().find(|r| r.name == name && r.scalar.is_some()) {
+        if let Some(r) = remaining
+            .iter_mut()
+            .find(|r| r.name == name && r.scalar.is_some())
+        {
             if let Some(s) = r.scalar.as_mut() {
                 s.value -= amount;
             }
@@ -53,8 +67,12 @@ pub fn command_task(offer: &Offer, remaining: &mut Vec<Resource>, id: &str, comm
     }
     Some(TaskInfo {
         name: id.to_string(),
-        task_id: TaskId { value: id.to_string() },
-        slave_id: SlaveId { value: offer.slave_id.value.clone() },
+        task_id: TaskId {
+            value: id.to_string(),
+        },
+        slave_id: SlaveId {
+            value: offer.slave_id.value.clone(),
+        },
         resources: vec![r_cpus, r_mem],
         command: Some(CommandInfo {
             value: Some(command.to_string()),
@@ -66,7 +84,9 @@ pub fn command_task(offer: &Offer, remaining: &mut Vec<Resource>, id: &str, comm
 }
 
 pub fn state_name(state: i32) -> &'static str {
-    TaskState::try_from(state).map(|s| s.as_str_name()).unwrap_or("TASK_UNKNOWN")
+    TaskState::try_from(state)
+        .map(|s| s.as_str_name())
+        .unwrap_or("TASK_UNKNOWN")
 }
 
 pub fn is_terminal(state: i32) -> bool {
@@ -95,7 +115,9 @@ pub fn run(
     info: FrameworkInfo,
     scheduler: Box<dyn crate::Scheduler>,
 ) -> anyhow::Result<crate::driver::Outcome> {
-    let tokio_rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let tokio_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let outcome = if api == "v1" {
         tokio_rt.block_on(crate::v1::run(master.socket_addr(), info, scheduler))?
     } else {

@@ -27,10 +27,14 @@ pub struct ResponseHead {
 
 impl ResponseHead {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     fn chunked(&self) -> bool {
-        self.header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+        self.header("transfer-encoding")
+            .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
     }
 }
 
@@ -45,12 +49,26 @@ impl HttpConn {
     pub async fn connect(addr: SocketAddr) -> Result<HttpConn, HttpError> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        Ok(HttpConn { stream, buf: BytesMut::with_capacity(16 * 1024), host: addr.to_string() })
+        Ok(HttpConn {
+            stream,
+            buf: BytesMut::with_capacity(16 * 1024),
+            host: addr.to_string(),
+        })
     }
 
     /// Sends a request and reads the response head (not the body).
-    pub async fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<ResponseHead, HttpError> {
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n", self.host, body.len());
+    pub async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<ResponseHead, HttpError> {
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
+            self.host,
+            body.len()
+        );
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -79,7 +97,12 @@ impl HttpConn {
                         headers: resp
                             .headers
                             .iter()
-                            .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).trim().to_string()))
+                            .map(|h| {
+                                (
+                                    h.name.to_string(),
+                                    String::from_utf8_lossy(h.value).trim().to_string(),
+                                )
+                            })
                             .collect(),
                     };
                     self.buf.advance(n);
@@ -100,7 +123,10 @@ impl HttpConn {
             }
             return Ok(body.freeze());
         }
-        let len: usize = head.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let len: usize = head
+            .header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         while self.buf.len() < len {
             self.fill().await?;
         }
@@ -111,7 +137,8 @@ impl HttpConn {
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, HttpError> {
         let size = loop {
             if let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") {
-                let line = std::str::from_utf8(&self.buf[..end]).map_err(|_| HttpError::Malformed("chunk size".into()))?;
+                let line = std::str::from_utf8(&self.buf[..end])
+                    .map_err(|_| HttpError::Malformed("chunk size".into()))?;
                 let size = usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16)
                     .map_err(|_| HttpError::Malformed(format!("chunk size '{line}'")))?;
                 self.buf.advance(end + 2);

@@ -5,8 +5,13 @@ use libprocess::Upid;
 #[derive(Debug, thiserror::Error)]
 pub enum MasterError {
     #[error("cannot read master file {path}: {source}")]
-    File { path: String, source: std::io::Error },
-    #[error("'{0}' is not a master address (expected host:port, master@host:port or file:///path)")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "'{0}' is not a master address (expected host:port, master@host:port or file:///path)"
+    )]
     Malformed(String),
     #[error("ZooKeeper master URLs ('{0}') are not supported by this driver yet")]
     ZooKeeper(String),
@@ -16,14 +21,20 @@ pub enum MasterError {
 pub fn parse_master(text: &str) -> Result<Upid, MasterError> {
     let text = text.trim();
     if let Some(path) = text.strip_prefix("file://") {
-        let content = std::fs::read_to_string(path)
-            .map_err(|source| MasterError::File { path: path.to_string(), source })?;
+        let content = std::fs::read_to_string(path).map_err(|source| MasterError::File {
+            path: path.to_string(),
+            source,
+        })?;
         return parse_master(&content);
     }
     if text.starts_with("zk://") {
         return Err(MasterError::ZooKeeper(text.to_string()));
     }
-    let with_id = if text.contains('@') { text.to_string() } else { format!("master@{text}") };
+    let with_id = if text.contains('@') {
+        text.to_string()
+    } else {
+        format!("master@{text}")
+    };
     let pid = Upid::parse(&with_id).map_err(|_| MasterError::Malformed(text.to_string()))?;
     if pid.is_none() || pid.port == 0 {
         return Err(MasterError::Malformed(text.to_string()));
@@ -37,10 +48,19 @@ mod tests {
 
     #[test]
     fn accepts_host_port_and_upid_forms() {
-        assert_eq!(parse_master("127.0.0.1:5050").unwrap().to_string(), "master@127.0.0.1:5050");
+        assert_eq!(
+            parse_master("127.0.0.1:5050").unwrap().to_string(),
+            "master@127.0.0.1:5050"
+        );
         assert_eq!(parse_master("master@127.0.0.1:5051").unwrap().port, 5051);
-        assert!(matches!(parse_master("nonsense"), Err(MasterError::Malformed(_))));
-        assert!(matches!(parse_master("zk://h:2181/mesos"), Err(MasterError::ZooKeeper(_))));
+        assert!(matches!(
+            parse_master("nonsense"),
+            Err(MasterError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_master("zk://h:2181/mesos"),
+            Err(MasterError::ZooKeeper(_))
+        ));
     }
 
     #[test]

@@ -14,7 +14,10 @@ pub fn scalar(resources: &[Resource], name: &str) -> f64 {
 /// A copy of the first offered `name` resource with its scalar set to `amount`, so role,
 /// reservations and allocation info are kept (as the genuine C++ examples do).
 pub fn take_scalar(offered: &[Resource], name: &str, amount: f64) -> Option<Resource> {
-    let mut r = offered.iter().find(|r| r.name == name && r.scalar.is_some())?.clone();
+    let mut r = offered
+        .iter()
+        .find(|r| r.name == name && r.scalar.is_some())?
+        .clone();
     r.scalar = Some(value::Scalar { value: amount });
     Some(r)
 }

@@ -42,7 +42,15 @@ pub struct TaskRunner {
 impl TaskRunner {
     pub fn new(config: RunnerConfig) -> (TaskRunner, Arc<Mutex<Counts>>) {
         let counts = Arc::new(Mutex::new(Counts::default()));
-        (TaskRunner { config, counts: counts.clone(), ended: HashSet::new(), next_id: 0 }, counts)
+        (
+            TaskRunner {
+                config,
+                counts: counts.clone(),
+                ended: HashSet::new(),
+                next_id: 0,
+            },
+            counts,
+        )
     }
 
     fn counts(&self) -> Counts {
@@ -58,7 +66,12 @@ impl TaskRunner {
 
 impl Scheduler for TaskRunner {
     fn registered(&mut self, _d: &mut DriverHandle<'_>, id: &FrameworkId, master: &MasterInfo) {
-        println!("{}: registered as {} with master {}", self.config.name, id.value, master.pid.as_deref().unwrap_or("?"));
+        println!(
+            "{}: registered as {} with master {}",
+            self.config.name,
+            id.value,
+            master.pid.as_deref().unwrap_or("?")
+        );
     }
 
     fn resource_offers(&mut self, d: &mut DriverHandle<'_>, offers: Vec<Offer>) {
@@ -67,7 +80,14 @@ impl Scheduler for TaskRunner {
             let mut tasks = Vec::new();
             while self.want_more() {
                 let id = format!("task-{}", self.next_id);
-                let Some(task) = command_task(&offer, &mut remaining, &id, &self.config.command, self.config.task_cpus, self.config.task_mem) else {
+                let Some(task) = command_task(
+                    &offer,
+                    &mut remaining,
+                    &id,
+                    &self.config.command,
+                    self.config.task_cpus,
+                    self.config.task_mem,
+                ) else {
                     break;
                 };
                 tasks.push(task);
@@ -79,7 +99,12 @@ impl Scheduler for TaskRunner {
             if tasks.is_empty() {
                 d.decline(offer.id.clone(), Some(5.0));
             } else {
-                println!("{}: launching {} task(s) on {}", self.config.name, tasks.len(), offer.hostname);
+                println!(
+                    "{}: launching {} task(s) on {}",
+                    self.config.name,
+                    tasks.len(),
+                    offer.hostname
+                );
                 d.launch(vec![offer.id.clone()], tasks, Some(5.0));
             }
         }
@@ -91,7 +116,11 @@ impl Scheduler for TaskRunner {
             self.config.name,
             status.task_id.value,
             state_name(status.state),
-            status.message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default()
+            status
+                .message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
         );
         if is_terminal(status.state) && self.ended.insert(status.task_id.value.clone()) {
             if let Ok(mut c) = self.counts.lock() {
@@ -107,7 +136,11 @@ impl Scheduler for TaskRunner {
             }
         }
         let c = self.counts();
-        if self.config.total.is_some_and(|t| c.finished + c.failed >= t) {
+        if self
+            .config
+            .total
+            .is_some_and(|t| c.finished + c.failed >= t)
+        {
             d.stop(false);
         }
     }

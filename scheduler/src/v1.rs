@@ -41,12 +41,23 @@ impl CallSink for Queue {
 }
 
 /// Runs a framework over the v1 HTTP API until it stops or the master reports an error.
-pub async fn run(master: SocketAddr, framework: FrameworkInfo, mut scheduler: Box<dyn Scheduler>) -> Result<Outcome, V1Error> {
+pub async fn run(
+    master: SocketAddr,
+    framework: FrameworkInfo,
+    mut scheduler: Box<dyn Scheduler>,
+) -> Result<Outcome, V1Error> {
     let mut framework_id: Option<FrameworkId> = None;
     let mut master = master;
     let mut backoff = Duration::from_secs(2);
     loop {
-        match session(&mut master, &framework, &mut framework_id, scheduler.as_mut()).await {
+        match session(
+            &mut master,
+            &framework,
+            &mut framework_id,
+            scheduler.as_mut(),
+        )
+        .await
+        {
             Ok(Some(outcome)) => return Ok(outcome),
             Ok(None) => tracing::warn!("the event stream ended; re-subscribing"),
             Err(V1Error::Refused { status, body }) if status != 503 => {
@@ -56,7 +67,11 @@ pub async fn run(master: SocketAddr, framework: FrameworkInfo, mut scheduler: Bo
         }
         let mut stop = None;
         let mut queue = Queue::default();
-        scheduler.disconnected(&mut DriverHandle::new(&mut queue, framework_id.clone(), &mut stop));
+        scheduler.disconnected(&mut DriverHandle::new(
+            &mut queue,
+            framework_id.clone(),
+            &mut stop,
+        ));
         if stop.is_some() {
             return Ok(Outcome::Stopped);
         }
@@ -77,7 +92,10 @@ async fn session(
     let subscribe = Call {
         framework_id: framework_id.clone(),
         r#type: Some(call::Type::Subscribe as i32),
-        subscribe: Some(call::Subscribe { framework_info: info, ..Default::default() }),
+        subscribe: Some(call::Subscribe {
+            framework_info: info,
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let body = subscribe.encode_to_vec();
@@ -93,7 +111,10 @@ async fn session(
         }
         if head.status != 200 {
             let body = conn.body(&head).await.unwrap_or_default();
-            return Err(V1Error::Refused { status: head.status, body: String::from_utf8_lossy(&body).into_owned() });
+            return Err(V1Error::Refused {
+                status: head.status,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
         }
         break (conn, head);
     };
@@ -101,7 +122,9 @@ async fn session(
     let mut calls = HttpConn::connect(*master).await?;
     let mut records = RecordIoDecoder::default();
     loop {
-        let Some(chunk) = stream.chunk().await? else { return Ok(None) };
+        let Some(chunk) = stream.chunk().await? else {
+            return Ok(None);
+        };
         records.feed(&chunk);
         while let Some(record) = records.next_record()? {
             let event = Event::decode(record)?;
@@ -114,7 +137,11 @@ async fn session(
             }
             if let Some(failover) = stop {
                 if !failover {
-                    let teardown = Call { framework_id: framework_id.clone(), r#type: Some(call::Type::Teardown as i32), ..Default::default() };
+                    let teardown = Call {
+                        framework_id: framework_id.clone(),
+                        r#type: Some(call::Type::Teardown as i32),
+                        ..Default::default()
+                    };
                     post_call(&mut calls, &stream_id, &teardown).await?;
                 }
                 return Ok(Some(Outcome::Stopped));
@@ -127,8 +154,14 @@ async fn session(
 }
 
 async fn post_call(conn: &mut HttpConn, stream_id: &str, call: &Call) -> Result<(), V1Error> {
-    let headers = [("Content-Type", PROTOBUF), ("Accept", PROTOBUF), ("Mesos-Stream-Id", stream_id)];
-    let head = conn.request("POST", PATH, &headers, &call.encode_to_vec()).await?;
+    let headers = [
+        ("Content-Type", PROTOBUF),
+        ("Accept", PROTOBUF),
+        ("Mesos-Stream-Id", stream_id),
+    ];
+    let head = conn
+        .request("POST", PATH, &headers, &call.encode_to_vec())
+        .await?;
     let body = conn.body(&head).await?;
     if head.status != 202 && head.status != 200 {
         tracing::warn!(status = head.status, body = %String::from_utf8_lossy(&body), "call refused");
@@ -154,21 +187,34 @@ fn handle_event(
         }
         Some(event::Type::Offers) => {
             let offers = event.offers.map(|o| o.offers).unwrap_or_default();
-            scheduler.resource_offers(&mut DriverHandle::new(queue, framework_id.clone(), stop), offers);
+            scheduler.resource_offers(
+                &mut DriverHandle::new(queue, framework_id.clone(), stop),
+                offers,
+            );
         }
         Some(event::Type::Rescind) => {
             if let Some(r) = event.rescind {
-                scheduler.offer_rescinded(&mut DriverHandle::new(queue, framework_id.clone(), stop), &r.offer_id);
+                scheduler.offer_rescinded(
+                    &mut DriverHandle::new(queue, framework_id.clone(), stop),
+                    &r.offer_id,
+                );
             }
         }
         Some(event::Type::Update) => {
             let status = event.update?.status;
-            scheduler.status_update(&mut DriverHandle::new(queue, framework_id.clone(), stop), &status);
+            scheduler.status_update(
+                &mut DriverHandle::new(queue, framework_id.clone(), stop),
+                &status,
+            );
             // Updates with a uuid came from an agent and need an acknowledgement.
             if let (Some(uuid), Some(agent)) = (status.uuid.clone(), status.slave_id.clone()) {
                 queue.0.push(Call {
                     r#type: Some(call::Type::Acknowledge as i32),
-                    acknowledge: Some(call::Acknowledge { slave_id: agent, task_id: status.task_id.clone(), uuid }),
+                    acknowledge: Some(call::Acknowledge {
+                        slave_id: agent,
+                        task_id: status.task_id.clone(),
+                        uuid,
+                    }),
                     ..Default::default()
                 });
             }
@@ -177,7 +223,9 @@ fn handle_event(
             if let Some(f) = event.failure {
                 let mut d = DriverHandle::new(queue, framework_id.clone(), stop);
                 match (f.executor_id, f.slave_id) {
-                    (Some(e), Some(a)) => scheduler.executor_lost(&mut d, &e.value, &a.value, f.status.unwrap_or(0)),
+                    (Some(e), Some(a)) => {
+                        scheduler.executor_lost(&mut d, &e.value, &a.value, f.status.unwrap_or(0))
+                    }
                     (None, Some(a)) => scheduler.agent_lost(&mut d, &a.value),
                     _ => {}
                 }
@@ -185,7 +233,10 @@ fn handle_event(
         }
         Some(event::Type::Error) => {
             let message = event.error.map(|e| e.message).unwrap_or_default();
-            scheduler.error(&mut DriverHandle::new(queue, framework_id.clone(), stop), &message);
+            scheduler.error(
+                &mut DriverHandle::new(queue, framework_id.clone(), stop),
+                &message,
+            );
             return Some(Outcome::Error(message));
         }
         // HEARTBEAT, MESSAGE and inverse offers need nothing from these frameworks.
@@ -196,7 +247,9 @@ fn handle_event(
 
 /// `//host:port/path` (or `http://host:port/path`) to an address.
 fn redirect_target(location: &str) -> Option<SocketAddr> {
-    let rest = location.trim_start_matches("http:").trim_start_matches("//");
+    let rest = location
+        .trim_start_matches("http:")
+        .trim_start_matches("//");
     let hostport = rest.split('/').next()?;
     hostport.to_socket_addrs().ok()?.find(|a| a.is_ipv4())
 }
@@ -207,8 +260,14 @@ mod tests {
 
     #[test]
     fn redirects_name_the_leader_scheme_relative() {
-        assert_eq!(redirect_target("//127.0.0.1:5051/api/v1/scheduler"), Some("127.0.0.1:5051".parse().unwrap()));
-        assert_eq!(redirect_target("http://127.0.0.1:5052/x"), Some("127.0.0.1:5052".parse().unwrap()));
+        assert_eq!(
+            redirect_target("//127.0.0.1:5051/api/v1/scheduler"),
+            Some("127.0.0.1:5051".parse().unwrap())
+        );
+        assert_eq!(
+            redirect_target("http://127.0.0.1:5052/x"),
+            Some("127.0.0.1:5052".parse().unwrap())
+        );
         assert_eq!(redirect_target("nonsense"), None);
     }
 }

@@ -26,7 +26,8 @@ Environment: LIBPROCESS_IP, LIBPROCESS_PORT, LIBPROCESS_ADVERTISE_IP,
 LIBPROCESS_ADVERTISE_PORT are honoured as in Mesos.";
 
 fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter().find_map(|a| a.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+    args.iter()
+        .find_map(|a| a.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,7 +57,11 @@ fn serve(args: &[String]) -> anyhow::Result<()> {
     println!("peer {}", pong.upid());
     // Exit when the parent goes away (stdin closes), or run until killed.
     let mut line = String::new();
-    while std::io::stdin().read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+    while std::io::stdin()
+        .read_line(&mut line)
+        .map(|n| n > 0)
+        .unwrap_or(false)
+    {
         line.clear();
     }
     rt.shutdown();
@@ -73,25 +78,34 @@ impl Drop for ChildGuard {
 }
 
 fn demo(args: &[String]) -> anyhow::Result<()> {
-    let seconds: u64 = flag(args, "--seconds").map(str::parse).transpose()?.unwrap_or(3);
+    let seconds: u64 = flag(args, "--seconds")
+        .map(str::parse)
+        .transpose()?
+        .unwrap_or(3);
     let exe = std::env::current_exe()?;
     let mut child = Command::new(exe)
         .arg("serve")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()?;
-    let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no child stdout"))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no child stdout"))?;
     let guard = ChildGuard(child);
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
-    let peer = bench::read_peer_line(&line)
-        .ok_or_else(|| anyhow::anyhow!("the peer did not announce itself (got '{}')", line.trim()))?;
+    let peer = bench::read_peer_line(&line).ok_or_else(|| {
+        anyhow::anyhow!("the peer did not announce itself (got '{}')", line.trim())
+    })?;
     println!("ping-pong: peer process {} (pid {})", peer, guard.0.id());
 
     let rt = Runtime::start(Config::local().from_env()?)?;
     let driver = rt.spawn("ping", Driver::default())?;
     println!("ping-pong: driver process {}", driver.upid());
-    let tokio_rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let tokio_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     tokio_rt.block_on(async {
         let body = bench::ping_body(256);
         let mut total = 0u64;

@@ -13,7 +13,11 @@ use mesos_scheduler::framework::{self, command_task, is_terminal};
 use mesos_scheduler::master::parse_master;
 
 #[derive(Parser, Debug)]
-#[command(rename_all = "snake_case", name = "launch-bench", about = "Measures end-to-end task launch throughput and latency on a Mesos cluster.")]
+#[command(
+    rename_all = "snake_case",
+    name = "launch-bench",
+    about = "Measures end-to-end task launch throughput and latency on a Mesos cluster."
+)]
 struct Flags {
     /// The master: host:port, master@host:port or file:///path.
     #[arg(long, env = "MESOS_MASTER")]
@@ -60,7 +64,16 @@ impl Scheduler for Bench {
             let mut tasks = Vec::new();
             while self.next < self.flags.tasks {
                 let id = format!("bench-{}", self.next);
-                let Some(t) = command_task(&offer, &mut remaining, &id, &self.flags.command, self.flags.task_cpus, self.flags.task_mem) else { break };
+                let Some(t) = command_task(
+                    &offer,
+                    &mut remaining,
+                    &id,
+                    &self.flags.command,
+                    self.flags.task_cpus,
+                    self.flags.task_mem,
+                ) else {
+                    break;
+                };
                 tasks.push(t);
                 self.next += 1;
             }
@@ -82,7 +95,9 @@ impl Scheduler for Bench {
     fn status_update(&mut self, d: &mut DriverHandle<'_>, status: &TaskStatus) {
         let now = Instant::now();
         let Ok(mut s) = self.stats.lock() else { return };
-        let Some(start) = s.launched_at.get(&status.task_id.value).copied() else { return };
+        let Some(start) = s.launched_at.get(&status.task_id.value).copied() else {
+            return;
+        };
         if status.state == TaskState::TaskRunning as i32 {
             s.running.push(now - start);
         } else if is_terminal(status.state) {
@@ -96,7 +111,11 @@ impl Scheduler for Bench {
             if s.finished.len() + s.failed >= self.flags.tasks {
                 d.stop(false);
             } else if s.finished.len() % 100 == 0 {
-                eprintln!("launch-bench: {} of {} finished", s.finished.len(), self.flags.tasks);
+                eprintln!(
+                    "launch-bench: {} of {} finished",
+                    s.finished.len(),
+                    self.flags.tasks
+                );
             }
         }
     }
@@ -123,9 +142,15 @@ fn main() -> anyhow::Result<()> {
         eprintln!("launch-bench: timed out after {timeout}s");
         std::process::exit(2);
     });
-    let bench = Bench { flags, next: 0, stats: stats.clone() };
+    let bench = Bench {
+        flags,
+        next: 0,
+        stats: stats.clone(),
+    };
     framework::run(&rt, &api, master, info, Box::new(bench))?;
-    let mut s = stats.lock().map_err(|_| anyhow::anyhow!("stats poisoned"))?;
+    let mut s = stats
+        .lock()
+        .map_err(|_| anyhow::anyhow!("stats poisoned"))?;
     let wall = match (s.first_launch, s.last_terminal) {
         (Some(a), Some(b)) => (b - a).as_secs_f64(),
         _ => 0.0,

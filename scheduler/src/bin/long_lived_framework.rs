@@ -9,7 +9,11 @@ use mesos_scheduler::master::parse_master;
 use mesos_scheduler::runner::{RunnerConfig, TaskRunner};
 
 #[derive(Parser, Debug)]
-#[command(rename_all = "snake_case", name = "long-lived-framework", about = "Keeps long-running tasks on a Mesos cluster, replacing those that end.")]
+#[command(
+    rename_all = "snake_case",
+    name = "long-lived-framework",
+    about = "Keeps long-running tasks on a Mesos cluster, replacing those that end."
+)]
 struct Flags {
     /// The master: host:port, master@host:port or file:///path.
     #[arg(long, env = "MESOS_MASTER")]
@@ -48,7 +52,10 @@ fn main() -> anyhow::Result<()> {
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_secs(secs));
             let c = counts.lock().map(|c| c.clone()).unwrap_or_default();
-            println!("long-lived-framework: ran for {secs}s: {} launched, {} finished, {} failed", c.launched, c.finished, c.failed);
+            println!(
+                "long-lived-framework: ran for {secs}s: {} launched, {} finished, {} failed",
+                c.launched, c.finished, c.failed
+            );
             std::process::exit(0);
         });
     }

@@ -8,7 +8,11 @@ use mesos_scheduler::framework::{self, command_task, is_terminal, state_name};
 use mesos_scheduler::master::parse_master;
 
 #[derive(Parser, Debug)]
-#[command(rename_all = "snake_case", name = "mesos-execute", about = "Launches one command task on a Mesos cluster and follows it to a terminal state.")]
+#[command(
+    rename_all = "snake_case",
+    name = "mesos-execute",
+    about = "Launches one command task on a Mesos cluster and follows it to a terminal state."
+)]
 struct Flags {
     /// The master: host:port, master@host:port or file:///path.
     #[arg(long, env = "MESOS_MASTER")]
@@ -48,9 +52,19 @@ impl Scheduler for Execute {
                 continue;
             }
             let mut remaining = offer.resources.clone();
-            match command_task(&offer, &mut remaining, &self.name, &self.command, self.cpus, self.mem) {
+            match command_task(
+                &offer,
+                &mut remaining,
+                &self.name,
+                &self.command,
+                self.cpus,
+                self.mem,
+            ) {
                 Some(task) => {
-                    println!("Submitted task '{}' to agent '{}'", self.name, offer.slave_id.value);
+                    println!(
+                        "Submitted task '{}' to agent '{}'",
+                        self.name, offer.slave_id.value
+                    );
                     d.launch(vec![offer.id.clone()], vec![task], None);
                     self.launched = true;
                 }
@@ -64,7 +78,11 @@ impl Scheduler for Execute {
             "Received status update {} for task '{}'{}",
             state_name(status.state),
             status.task_id.value,
-            status.message.as_deref().map(|m| format!("\n  message: '{m}'")).unwrap_or_default()
+            status
+                .message
+                .as_deref()
+                .map(|m| format!("\n  message: '{m}'"))
+                .unwrap_or_default()
         );
         if is_terminal(status.state) {
             let _ = self.result.send(status.state);
@@ -81,8 +99,13 @@ impl Scheduler for Execute {
 fn parse_resources(text: &str) -> anyhow::Result<(f64, f64)> {
     let (mut cpus, mut mem) = (0.0, 0.0);
     for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let (name, value) = part.split_once(':').ok_or_else(|| anyhow::anyhow!("bad resource '{part}' (expected name:value)"))?;
-        let value: f64 = value.trim().parse().map_err(|_| anyhow::anyhow!("bad value in '{part}'"))?;
+        let (name, value) = part
+            .split_once(':')
+            .ok_or_else(|| anyhow::anyhow!("bad resource '{part}' (expected name:value)"))?;
+        let value: f64 = value
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("bad value in '{part}'"))?;
         match name.trim() {
             "cpus" => cpus = value,
             "mem" => mem = value,
@@ -99,7 +122,14 @@ fn main() -> anyhow::Result<()> {
     let rt = framework::start_runtime()?;
     let info = framework::framework_info(&flags.name, flags.role.as_deref());
     let (tx, rx) = std::sync::mpsc::channel();
-    let scheduler = Execute { name: flags.name, command: flags.command, cpus, mem, launched: false, result: tx };
+    let scheduler = Execute {
+        name: flags.name,
+        command: flags.command,
+        cpus,
+        mem,
+        launched: false,
+        result: tx,
+    };
     let outcome = framework::run(&rt, "v0", master, info, Box::new(scheduler))?;
     if let Outcome::Error(e) = outcome {
         anyhow::bail!("the master reported an error: {e}");

@@ -8,7 +8,11 @@ use mesos_scheduler::master::parse_master;
 use mesos_scheduler::runner::{RunnerConfig, TaskRunner};
 
 #[derive(Parser, Debug)]
-#[command(rename_all = "snake_case", name = "no-executor-framework", about = "Runs command tasks without a custom executor; exits 0 when all finished.")]
+#[command(
+    rename_all = "snake_case",
+    name = "no-executor-framework",
+    about = "Runs command tasks without a custom executor; exits 0 when all finished."
+)]
 struct Flags {
     /// The master: host:port, master@host:port or file:///path.
     #[arg(long, env = "MESOS_MASTER")]
@@ -40,7 +44,10 @@ fn main() -> anyhow::Result<()> {
     });
     let outcome = framework::run(&rt, &flags.api, master, info, Box::new(runner))?;
     let c = counts.lock().map(|c| c.clone()).unwrap_or_default();
-    println!("no-executor-framework: {} of {} tasks finished, {} failed", c.finished, flags.num_tasks, c.failed);
+    println!(
+        "no-executor-framework: {} of {} tasks finished, {} failed",
+        c.finished, flags.num_tasks, c.failed
+    );
     match outcome {
         Outcome::Stopped if c.failed == 0 && c.finished == flags.num_tasks => Ok(()),
         Outcome::Stopped => std::process::exit(1),

@@ -7,7 +7,11 @@ use mesos_scheduler::master::parse_master;
 use mesos_scheduler::runner::{RunnerConfig, TaskRunner};
 
 #[derive(Parser, Debug)]
-#[command(rename_all = "snake_case", name = "test-framework", about = "Runs N command tasks on a Mesos cluster and exits 0 when all finished.")]
+#[command(
+    rename_all = "snake_case",
+    name = "test-framework",
+    about = "Runs N command tasks on a Mesos cluster and exits 0 when all finished."
+)]
 struct Flags {
     /// The master: host:port, master@host:port or file:///path.
     #[arg(long, env = "MESOS_MASTER")]
@@ -45,11 +49,13 @@ fn main() -> anyhow::Result<()> {
     });
     let outcome = framework::run(&rt, &flags.api, master, info, Box::new(runner))?;
     let c = counts.lock().map(|c| c.clone()).unwrap_or_default();
-    println!("test-framework: {} of {} tasks finished, {} failed", c.finished, flags.tasks, c.failed);
+    println!(
+        "test-framework: {} of {} tasks finished, {} failed",
+        c.finished, flags.tasks, c.failed
+    );
     match outcome {
         Outcome::Stopped if c.failed == 0 && c.finished == flags.tasks => Ok(()),
         Outcome::Stopped => std::process::exit(1),
         Outcome::Error(e) => anyhow::bail!("the master reported an error: {e}"),
     }
 }
-
