@@ -107,8 +107,20 @@ fn our_agent_registers_with_genuine_master_and_runs_genuine_driver_tasks() {
 
     let ids = wait_for_active_agents(mport, 1, Duration::from_secs(20))
         .unwrap_or_else(|e| panic!("{e}\nagent stderr:\n{}", agent.stderr_tail(40)));
-    // Pings come every second; a few rounds must leave the agent registered and active.
-    std::thread::sleep(Duration::from_secs(4));
+    // Pings come every second; a few answered rounds must leave the agent registered and active.
+    let rounds = std::time::Instant::now();
+    loop {
+        let (_, body) = native::http_get(aport, "/metrics/snapshot").unwrap();
+        let m: Json = serde_json::from_slice(&body).unwrap();
+        if m["slave/pings_received"].as_f64().unwrap_or(0.0) >= 3.0 {
+            break;
+        }
+        assert!(
+            rounds.elapsed() < Duration::from_secs(20),
+            "pings stopped arriving"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let still = wait_for_active_agents(mport, 1, Duration::from_secs(5)).unwrap();
     assert_eq!(
         ids, still,

@@ -438,8 +438,10 @@ impl SlaveObserver {
 
 impl Process for SlaveObserver {
     fn initialize(&mut self, ctx: &mut Ctx<'_, Self>) {
-        ctx.install::<PongSlaveMessage>(|me, _ctx, from, _pong| {
+        ctx.install::<PongSlaveMessage>(|me, ctx, from, _pong| {
             if from.id == me.agent_pid.id && from.address() == me.agent_pid.address() {
+                // Not a genuine Mesos metric: lets operators and tests see pings answered.
+                ctx.metrics().counter("master/agent_pongs_received").inc();
                 me.pong_received = true;
                 me.timeouts = 0;
             }

@@ -149,3 +149,28 @@ impl Scheduler for TaskRunner {
         eprintln!("{}: error: {message}", self.config.name);
     }
 }
+
+/// Runs `config` as a framework named `framework_name` (in `role`, if given) over `api` against `master` until
+/// it stops; for frameworks with a task total, prints the summary and fails (exit 1) unless
+/// every task finished.
+pub fn run_to_completion(
+    config: RunnerConfig,
+    framework_name: &str,
+    role: Option<&str>,
+    api: &str,
+    master: libprocess::Upid,
+) -> anyhow::Result<()> {
+    let rt = crate::framework::start_runtime()?;
+    let info = crate::framework::framework_info(framework_name, role);
+    let (name, total) = (config.name.clone(), config.total);
+    let (runner, counts) = TaskRunner::new(config);
+    let outcome = crate::framework::run(&rt, api, master, info, Box::new(runner))?;
+    let c = counts.lock().map(|c| c.clone()).unwrap_or_default();
+    let Some(total) = total else { return Ok(()) };
+    println!("{name}: {} of {total} tasks finished, {} failed", c.finished, c.failed);
+    match outcome {
+        crate::driver::Outcome::Stopped if c.failed == 0 && c.finished == total => Ok(()),
+        crate::driver::Outcome::Stopped => std::process::exit(1),
+        crate::driver::Outcome::Error(e) => anyhow::bail!("the master reported an error: {e}"),
+    }
+}

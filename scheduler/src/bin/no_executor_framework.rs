@@ -2,10 +2,8 @@
 //! framework ships no executor of its own) and exits 0 once all finished.
 
 use clap::Parser;
-use mesos_scheduler::driver::Outcome;
-use mesos_scheduler::framework;
 use mesos_scheduler::master::parse_master;
-use mesos_scheduler::runner::{RunnerConfig, TaskRunner};
+use mesos_scheduler::runner::{run_to_completion, RunnerConfig};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -32,25 +30,18 @@ struct Flags {
 fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
     let master = parse_master(&flags.master)?;
-    let rt = framework::start_runtime()?;
-    let info = framework::framework_info("no-executor-framework (Rust)", None);
-    let (runner, counts) = TaskRunner::new(RunnerConfig {
-        name: "no-executor-framework".into(),
-        command: flags.command.clone(),
-        task_cpus: flags.task_cpus,
-        task_mem: flags.task_mem,
-        total: Some(flags.num_tasks),
-        max_running: usize::MAX,
-    });
-    let outcome = framework::run(&rt, &flags.api, master, info, Box::new(runner))?;
-    let c = counts.lock().map(|c| c.clone()).unwrap_or_default();
-    println!(
-        "no-executor-framework: {} of {} tasks finished, {} failed",
-        c.finished, flags.num_tasks, c.failed
-    );
-    match outcome {
-        Outcome::Stopped if c.failed == 0 && c.finished == flags.num_tasks => Ok(()),
-        Outcome::Stopped => std::process::exit(1),
-        Outcome::Error(e) => anyhow::bail!("the master reported an error: {e}"),
-    }
+    run_to_completion(
+        RunnerConfig {
+            name: "no-executor-framework".into(),
+            command: flags.command.clone(),
+            task_cpus: flags.task_cpus,
+            task_mem: flags.task_mem,
+            total: Some(flags.num_tasks),
+            max_running: usize::MAX,
+        },
+        "no-executor-framework (Rust)",
+        None,
+        &flags.api,
+        master,
+    )
 }

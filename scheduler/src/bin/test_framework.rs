@@ -1,10 +1,8 @@
 //! `test-framework`: runs N command tasks (default 5) and exits 0 once all finished.
 
 use clap::Parser;
-use mesos_scheduler::driver::Outcome;
-use mesos_scheduler::framework;
 use mesos_scheduler::master::parse_master;
-use mesos_scheduler::runner::{RunnerConfig, TaskRunner};
+use mesos_scheduler::runner::{run_to_completion, RunnerConfig};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -37,25 +35,18 @@ struct Flags {
 fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
     let master = parse_master(&flags.master)?;
-    let rt = framework::start_runtime()?;
-    let info = framework::framework_info("test-framework (Rust)", flags.role.as_deref());
-    let (runner, counts) = TaskRunner::new(RunnerConfig {
-        name: "test-framework".into(),
-        command: flags.command.clone(),
-        task_cpus: flags.task_cpus,
-        task_mem: flags.task_mem,
-        total: Some(flags.tasks),
-        max_running: usize::MAX,
-    });
-    let outcome = framework::run(&rt, &flags.api, master, info, Box::new(runner))?;
-    let c = counts.lock().map(|c| c.clone()).unwrap_or_default();
-    println!(
-        "test-framework: {} of {} tasks finished, {} failed",
-        c.finished, flags.tasks, c.failed
-    );
-    match outcome {
-        Outcome::Stopped if c.failed == 0 && c.finished == flags.tasks => Ok(()),
-        Outcome::Stopped => std::process::exit(1),
-        Outcome::Error(e) => anyhow::bail!("the master reported an error: {e}"),
-    }
+    run_to_completion(
+        RunnerConfig {
+            name: "test-framework".into(),
+            command: flags.command.clone(),
+            task_cpus: flags.task_cpus,
+            task_mem: flags.task_mem,
+            total: Some(flags.tasks),
+            max_running: usize::MAX,
+        },
+        "test-framework (Rust)",
+        flags.role.as_deref(),
+        &flags.api,
+        master,
+    )
 }
