@@ -1,12 +1,14 @@
 //! The v1 HTTP executor API, `POST /slave(1)/api/v1/executor` (and `/api/v1/executor`
 //! through the delegate): SUBSCRIBE opens a RecordIO event stream (SUBSCRIBED, then LAUNCH
-//! per task), UPDATE and MESSAGE get 202 and an ACKNOWLEDGED event for accepted updates.
+//! per task, LAUNCH_GROUP per task group), UPDATE and MESSAGE get 202 and an ACKNOWLEDGED
+//! event for accepted updates. A re-SUBSCRIBE's unacknowledged updates are taken again
+//! (duplicates are recognised) and acknowledged on the new stream.
 
 use bytes::Bytes;
 use libprocess::{Ctx, Reply, Request, Response};
 use mesos_proto::mesos::internal::{ExecutorToFrameworkMessage, KillTaskMessage, StatusUpdate};
 use mesos_proto::mesos::v1::executor::{call, event, Call, Event};
-use mesos_proto::mesos::{self as v0, v1, TaskInfo};
+use mesos_proto::mesos::{self as v0, v1, TaskGroupInfo, TaskInfo};
 use prost::Message;
 
 use crate::slave::{EventStream, ExecState, Slave};
@@ -53,6 +55,19 @@ pub(crate) fn send_launch(stream: &EventStream, task: &TaskInfo) {
             r#type: Some(event::Type::Launch as i32),
             launch: Some(event::Launch {
                 task: convert(task),
+            }),
+            ..Default::default()
+        },
+    );
+}
+
+pub(crate) fn send_launch_group(stream: &EventStream, group: &TaskGroupInfo) {
+    push(
+        stream,
+        Event {
+            r#type: Some(event::Type::LaunchGroup as i32),
+            launch_group: Some(event::LaunchGroup {
+                task_group: convert(group),
             }),
             ..Default::default()
         },
@@ -149,6 +164,54 @@ impl FullName for Call {
 }
 
 impl Slave {
+    /// Takes an executor's UPDATE through the status update manager; acknowledges it on the
+    /// executor's stream once accepted.
+    fn v1_update(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        fw_key: &str,
+        ex_key: &str,
+        update: call::Update,
+    ) -> Result<(), Response> {
+        let status: v0::TaskStatus = convert(&update.status);
+        let Some(uuid) = status.uuid.clone().filter(|u| !u.is_empty()) else {
+            return Err(Response::bad_request("Expecting 'uuid' to be present"));
+        };
+        let now = ctx.clock().now_secs();
+        let su = StatusUpdate {
+            framework_id: v0::FrameworkId {
+                value: fw_key.to_string(),
+            },
+            executor_id: Some(v0::ExecutorId {
+                value: ex_key.to_string(),
+            }),
+            slave_id: self.id.clone(),
+            timestamp: status.timestamp.unwrap_or(now),
+            uuid: Some(uuid.clone()),
+            status,
+            latest_state: None,
+        };
+        let task_id: v1::TaskId = convert(&su.status.task_id);
+        if self.executor_update(ctx, su, None) {
+            if let Some(stream) = self
+                .frameworks
+                .get(fw_key)
+                .and_then(|f| f.executors.get(ex_key))
+                .and_then(|e| e.stream.as_ref())
+            {
+                push(
+                    stream,
+                    Event {
+                        r#type: Some(event::Type::Acknowledged as i32),
+                        acknowledged: Some(event::Acknowledged { task_id, uuid }),
+                        ..Default::default()
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
     fn executor_call(&mut self, ctx: &mut Ctx<'_, Self>, req: Request) -> Reply {
         if req.method != "POST" {
             return Response::method_not_allowed("POST").into();
@@ -220,47 +283,23 @@ impl Slave {
                 );
                 tracing::info!(executor = %ex_key, "HTTP executor subscribed");
                 self.executor_subscribed(ctx, &fw_key, &ex_key, stream);
+                let pending = call
+                    .subscribe
+                    .map(|s| s.unacknowledged_updates)
+                    .unwrap_or_default();
+                for update in pending {
+                    if let Err(r) = self.v1_update(ctx, &fw_key, &ex_key, update) {
+                        tracing::warn!(executor = %ex_key, status = r.status, "unacknowledged update from SUBSCRIBE refused");
+                    }
+                }
                 resp.into()
             }
             call::Type::Update => {
                 let Some(update) = call.update else {
                     return Response::bad_request("Expecting 'update' to be present").into();
                 };
-                let status: v0::TaskStatus = convert(&update.status);
-                let Some(uuid) = status.uuid.clone().filter(|u| !u.is_empty()) else {
-                    return Response::bad_request("Expecting 'uuid' to be present").into();
-                };
-                let now = ctx.clock().now_secs();
-                let su = StatusUpdate {
-                    framework_id: v0::FrameworkId {
-                        value: fw_key.clone(),
-                    },
-                    executor_id: Some(v0::ExecutorId {
-                        value: ex_key.clone(),
-                    }),
-                    slave_id: self.id.clone(),
-                    timestamp: status.timestamp.unwrap_or(now),
-                    uuid: Some(uuid.clone()),
-                    status,
-                    latest_state: None,
-                };
-                let task_id: v1::TaskId = convert(&su.status.task_id);
-                if self.executor_update(ctx, su, None) {
-                    if let Some(stream) = self
-                        .frameworks
-                        .get(&fw_key)
-                        .and_then(|f| f.executors.get(&ex_key))
-                        .and_then(|e| e.stream.as_ref())
-                    {
-                        push(
-                            stream,
-                            Event {
-                                r#type: Some(event::Type::Acknowledged as i32),
-                                acknowledged: Some(event::Acknowledged { task_id, uuid }),
-                                ..Default::default()
-                            },
-                        );
-                    }
+                if let Err(r) = self.v1_update(ctx, &fw_key, &ex_key, update) {
+                    return r.into();
                 }
                 Response::accepted().into()
             }

@@ -17,14 +17,15 @@ use mesos_executors::command::is_terminal;
 use mesos_proto::mesos::internal::{
     ExecutorRegisteredMessage, ExecutorToFrameworkMessage, ExitedExecutorMessage,
     FrameworkToExecutorMessage, KillTaskMessage, PingSlaveMessage, PongSlaveMessage,
-    RegisterExecutorMessage, RegisterSlaveMessage, ReregisterSlaveMessage, RunTaskMessage,
-    ShutdownExecutorMessage, ShutdownFrameworkMessage, ShutdownMessage, SlaveRegisteredMessage,
-    SlaveReregisteredMessage, StatusUpdate, StatusUpdateAcknowledgementMessage,
-    StatusUpdateMessage, UpdateFrameworkMessage,
+    RegisterExecutorMessage, RegisterSlaveMessage, ReregisterSlaveMessage, RunTaskGroupMessage,
+    RunTaskMessage, ShutdownExecutorMessage, ShutdownFrameworkMessage, ShutdownMessage,
+    SlaveRegisteredMessage, SlaveReregisteredMessage, StatusUpdate,
+    StatusUpdateAcknowledgementMessage, StatusUpdateMessage, UpdateFrameworkMessage,
 };
 use mesos_proto::mesos::{
-    slave_info, task_status, CommandInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo,
-    Resource, SlaveId, SlaveInfo, Task, TaskId, TaskInfo, TaskState, TaskStatus, Uuid,
+    executor_info, slave_info, task_status, CommandInfo, ExecutorId, ExecutorInfo, FrameworkId,
+    FrameworkInfo, Resource, SlaveId, SlaveInfo, Task, TaskGroupInfo, TaskId, TaskInfo, TaskState,
+    TaskStatus, Uuid,
 };
 use rand::Rng;
 use tokio::sync::mpsc::UnboundedSender;
@@ -108,12 +109,29 @@ pub(crate) struct Executor {
     pub os_pid: Option<u32>,
     /// Tasks waiting for the executor to register.
     pub queued: Vec<TaskInfo>,
+    /// Task groups waiting for the executor to subscribe.
+    pub queued_groups: Vec<TaskGroupInfo>,
     /// Tasks given to the executor, by task id.
     pub tasks: BTreeMap<String, Task>,
     pub completed_tasks: Vec<Task>,
     pub command_executor: bool,
     /// Why the agent ended the executor, if it did.
     pub end_reason: Option<task_status::Reason>,
+}
+
+/// What a newly launched executor is started for.
+pub(crate) enum Pending {
+    Task(Box<TaskInfo>),
+    Group(TaskGroupInfo),
+}
+
+impl Pending {
+    fn task_ids(&self) -> Vec<TaskId> {
+        match self {
+            Pending::Task(t) => vec![t.task_id.clone()],
+            Pending::Group(g) => g.tasks.iter().map(|t| t.task_id.clone()).collect(),
+        }
+    }
 }
 
 pub(crate) struct Framework {
@@ -139,6 +157,26 @@ pub struct Slave {
     retry_timers: HashMap<StreamKey, TimerId>,
     pub(crate) start_time: f64,
     shutdown: Option<mpsc::Sender<String>>,
+}
+
+/// What the agent itself checks of a task group (the master validated the rest).
+fn validate_group(group: &TaskGroupInfo) -> Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for t in &group.tasks {
+        if t.executor.is_some() {
+            return Err(format!(
+                "Task '{}' in a task group must not have an ExecutorInfo",
+                t.task_id.value
+            ));
+        }
+        if !seen.insert(t.task_id.value.as_str()) {
+            return Err(format!(
+                "Task group has duplicate task ID: {}",
+                t.task_id.value
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn random_upto(max: Duration) -> Duration {
@@ -277,7 +315,11 @@ impl Slave {
                     executor_infos.push(ex.info.clone());
                 }
                 tasks.extend(ex.tasks.values().cloned());
-                for t in &ex.queued {
+                for t in ex
+                    .queued
+                    .iter()
+                    .chain(ex.queued_groups.iter().flat_map(|g| g.tasks.iter()))
+                {
                     tasks.push(self.task_record(fw, ex, t, TaskState::TaskStaging));
                 }
             }
@@ -484,20 +526,7 @@ impl Slave {
         };
         let task = msg.task;
         let fw_key = fw_id.value.clone();
-        let fw = self
-            .frameworks
-            .entry(fw_key.clone())
-            .or_insert_with(|| Framework {
-                info: msg.framework.clone(),
-                pid: None,
-                executors: BTreeMap::new(),
-                completed_executors: Vec::new(),
-            });
-        fw.info = msg.framework.clone();
-        fw.info.id = Some(fw_id.clone());
-        if msg.pid.as_deref().is_some_and(|p| !p.is_empty()) {
-            fw.pid = msg.pid.clone();
-        }
+        self.add_framework(&fw_id, &msg.framework, msg.pid.as_deref());
 
         let executor_info = match (&task.command, &task.executor) {
             (Some(_), None) => self.command_executor_info(&fw_id, &task),
@@ -549,7 +578,147 @@ impl Slave {
                     "Executor is shutting down",
                 );
             }
-            None => self.launch_executor(ctx, &fw_id, executor_info, command_executor, task),
+            None => self.launch_executor(
+                ctx,
+                &fw_id,
+                executor_info,
+                command_executor,
+                Pending::Task(Box::new(task)),
+            ),
+        }
+    }
+
+    /// Records (or refreshes) a framework the master sends work for.
+    fn add_framework(&mut self, fw_id: &FrameworkId, info: &FrameworkInfo, pid: Option<&str>) {
+        let fw = self
+            .frameworks
+            .entry(fw_id.value.clone())
+            .or_insert_with(|| Framework {
+                info: info.clone(),
+                pid: None,
+                executors: BTreeMap::new(),
+                completed_executors: Vec::new(),
+            });
+        fw.info = info.clone();
+        fw.info.id = Some(fw_id.clone());
+        if let Some(pid) = pid.filter(|p| !p.is_empty()) {
+            fw.pid = Some(pid.to_string());
+        }
+    }
+
+    /// The default executor's `ExecutorInfo` for a task group: the framework's, with the
+    /// command filled in (`<launcher_dir>/mesos-default-executor`) when it names none.
+    pub fn default_executor_info(
+        &self,
+        framework_id: &FrameworkId,
+        executor: &ExecutorInfo,
+    ) -> Result<ExecutorInfo, String> {
+        let mut e = executor.clone();
+        e.framework_id = Some(framework_id.clone());
+        match (e.r#type(), e.command.is_some()) {
+            (executor_info::Type::Default, true) => {
+                Err("'ExecutorInfo.command' must not be set for the DEFAULT executor".into())
+            }
+            (executor_info::Type::Custom, false) => {
+                Err("A CUSTOM executor needs 'ExecutorInfo.command'".into())
+            }
+            (executor_info::Type::Default | executor_info::Type::Unknown, false) => {
+                let path = self.config.launcher_dir.join("mesos-default-executor");
+                e.set_type(executor_info::Type::Default);
+                e.command = Some(CommandInfo {
+                    value: Some(path.display().to_string()),
+                    shell: Some(false),
+                    arguments: vec![
+                        "mesos-default-executor".into(),
+                        format!("--launcher_dir={}", self.config.launcher_dir.display()),
+                    ],
+                    ..Default::default()
+                });
+                if e.name.is_none() {
+                    e.name = Some("Default Executor".into());
+                }
+                Ok(e)
+            }
+            // A custom executor of the framework's own; it must speak the v1 API.
+            (_, true) => Ok(e),
+        }
+    }
+
+    fn run_task_group(&mut self, ctx: &mut Ctx<'_, Self>, from: Upid, msg: RunTaskGroupMessage) {
+        if from != self.config.master {
+            tracing::warn!(%from, "ignoring RunTaskGroupMessage not from the master");
+            return;
+        }
+        if self.state != RegState::Registered {
+            tracing::warn!("ignoring RunTaskGroupMessage while not registered");
+            return;
+        }
+        let Some(fw_id) = msg.framework.id.clone() else {
+            tracing::warn!("RunTaskGroupMessage without a framework id; dropped");
+            return;
+        };
+        let group = msg.task_group;
+        if group.tasks.is_empty() {
+            tracing::warn!(framework = %fw_id.value, "empty task group; dropped");
+            return;
+        }
+        self.add_framework(&fw_id, &msg.framework, None);
+        let ex_id = msg.executor.executor_id.clone();
+        let check = validate_group(&group);
+        let executor_info = check.and_then(|()| self.default_executor_info(&fw_id, &msg.executor));
+        let executor_info = match executor_info {
+            Ok(e) => e,
+            Err(why) => {
+                tracing::warn!(framework = %fw_id.value, executor = %ex_id.value, %why, "invalid task group");
+                for t in &group.tasks {
+                    self.agent_update(
+                        ctx,
+                        &fw_id,
+                        Some(ex_id.clone()),
+                        &t.task_id,
+                        TaskState::TaskError,
+                        task_status::Reason::TaskGroupInvalid,
+                        &why,
+                    );
+                }
+                self.cleanup_framework(&fw_id.value);
+                return;
+            }
+        };
+        let fw_key = fw_id.value.clone();
+        let ex_key = ex_id.value.clone();
+        let names: Vec<&str> = group
+            .tasks
+            .iter()
+            .map(|t| t.task_id.value.as_str())
+            .collect();
+        tracing::info!(tasks = ?names, framework = %fw_key, executor = %ex_key, "launching task group");
+        let existing = self
+            .frameworks
+            .get(&fw_key)
+            .and_then(|f| f.executors.get(&ex_key))
+            .map(|e| e.state);
+        match existing {
+            Some(ExecState::Running) => self.send_group(ctx, &fw_key, &ex_key, group),
+            Some(ExecState::Registering) => {
+                if let Some(ex) = self.executor_mut(&fw_key, &ex_key) {
+                    ex.queued_groups.push(group);
+                }
+            }
+            Some(ExecState::Terminating) | Some(ExecState::Terminated) => {
+                for t in &group.tasks {
+                    self.agent_update(
+                        ctx,
+                        &fw_id,
+                        Some(ex_id.clone()),
+                        &t.task_id,
+                        TaskState::TaskLost,
+                        task_status::Reason::ExecutorTerminated,
+                        "Executor is shutting down",
+                    );
+                }
+            }
+            None => self.launch_executor(ctx, &fw_id, executor_info, false, Pending::Group(group)),
         }
     }
 
@@ -565,21 +734,24 @@ impl Slave {
         fw_id: &FrameworkId,
         info: ExecutorInfo,
         command_executor: bool,
-        task: TaskInfo,
+        pending: Pending,
     ) {
         let agent_id = self.id.clone().unwrap_or_default().value;
         let container_id = uuid::Uuid::new_v4().to_string();
+        let task_ids = pending.task_ids();
         let fail = |me: &mut Self, ctx: &mut Ctx<'_, Self>, why: String| {
-            tracing::error!(task = %task.task_id.value, %why, "executor launch failed");
-            me.agent_update(
-                ctx,
-                fw_id,
-                Some(info.executor_id.clone()),
-                &task.task_id,
-                TaskState::TaskFailed,
-                task_status::Reason::ContainerLaunchFailed,
-                &why,
-            );
+            tracing::error!(executor = %info.executor_id.value, %why, "executor launch failed");
+            for task_id in &task_ids {
+                me.agent_update(
+                    ctx,
+                    fw_id,
+                    Some(info.executor_id.clone()),
+                    task_id,
+                    TaskState::TaskFailed,
+                    task_status::Reason::ContainerLaunchFailed,
+                    &why,
+                );
+            }
         };
         let directory = match paths::create_sandbox(
             &self.config.work_dir,
@@ -610,7 +782,7 @@ impl Slave {
             sandbox = %directory.display(), "executor launched");
         let fw_key = fw_id.value.clone();
         let ex_key = info.executor_id.value.clone();
-        let executor = Executor {
+        let mut executor = Executor {
             info,
             container_id: container_id.clone(),
             directory,
@@ -618,12 +790,17 @@ impl Slave {
             pid: None,
             stream: None,
             os_pid: Some(spawned.pid),
-            queued: vec![task],
+            queued: Vec::new(),
+            queued_groups: Vec::new(),
             tasks: BTreeMap::new(),
             completed_tasks: Vec::new(),
             command_executor,
             end_reason: None,
         };
+        match pending {
+            Pending::Task(t) => executor.queued.push(*t),
+            Pending::Group(g) => executor.queued_groups.push(g),
+        }
         if let Some(fw) = self.frameworks.get_mut(&fw_key) {
             fw.executors.insert(ex_key.clone(), executor);
         }
@@ -685,6 +862,55 @@ impl Slave {
         }
     }
 
+    /// Gives a task group to a subscribed executor (LAUNCH_GROUP); a v0 executor cannot
+    /// take one, so its tasks end in TASK_ERROR.
+    pub(crate) fn send_group(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        fw_key: &str,
+        ex_key: &str,
+        group: TaskGroupInfo,
+    ) {
+        let Some(fw) = self.frameworks.get(fw_key) else {
+            return;
+        };
+        let Some(ex) = fw.executors.get(ex_key) else {
+            return;
+        };
+        if ex.stream.is_none() {
+            let fw_id = FrameworkId {
+                value: fw_key.to_string(),
+            };
+            let ex_id = ex.info.executor_id.clone();
+            tracing::warn!(executor = %ex_key, "task group for an executor without the v1 API");
+            for t in &group.tasks {
+                self.agent_update(
+                    ctx,
+                    &fw_id,
+                    Some(ex_id.clone()),
+                    &t.task_id,
+                    TaskState::TaskError,
+                    task_status::Reason::TaskGroupInvalid,
+                    "Task groups need an executor using the v1 HTTP executor API",
+                );
+            }
+            return;
+        }
+        let records: Vec<Task> = group
+            .tasks
+            .iter()
+            .map(|t| self.task_record(fw, ex, t, TaskState::TaskStaging))
+            .collect();
+        if let Some(stream) = &ex.stream {
+            crate::executor_api::send_launch_group(stream, &group);
+        }
+        if let Some(ex) = self.executor_mut(fw_key, ex_key) {
+            for r in records {
+                ex.tasks.insert(r.task_id.value.clone(), r);
+            }
+        }
+    }
+
     fn register_executor(
         &mut self,
         ctx: &mut Ctx<'_, Self>,
@@ -732,8 +958,12 @@ impl Slave {
             },
         );
         let queued = std::mem::take(&mut ex.queued);
+        let groups = std::mem::take(&mut ex.queued_groups);
         for task in queued {
             self.send_task(ctx, &fw_key, &ex_key, task);
+        }
+        for group in groups {
+            self.send_group(ctx, &fw_key, &ex_key, group);
         }
     }
 
@@ -751,8 +981,12 @@ impl Slave {
         ex.stream = Some(stream);
         ex.state = ExecState::Running;
         let queued = std::mem::take(&mut ex.queued);
+        let groups = std::mem::take(&mut ex.queued_groups);
         for task in queued {
             self.send_task(ctx, fw_key, ex_key, task);
+        }
+        for group in groups {
+            self.send_group(ctx, fw_key, ex_key, group);
         }
     }
 
@@ -968,9 +1202,21 @@ impl Slave {
         };
         let mut queued_in = None;
         let mut running_in = None;
+        // Killing a task of a queued group kills the whole group.
+        let mut killed = vec![msg.task_id.clone()];
         for (key, ex) in fw.executors.iter_mut() {
             if let Some(pos) = ex.queued.iter().position(|t| t.task_id.value == task_key) {
                 ex.queued.remove(pos);
+                queued_in = Some((key.clone(), ex.info.executor_id.clone()));
+                break;
+            }
+            if let Some(pos) = ex
+                .queued_groups
+                .iter()
+                .position(|g| g.tasks.iter().any(|t| t.task_id.value == task_key))
+            {
+                let group = ex.queued_groups.remove(pos);
+                killed = group.tasks.into_iter().map(|t| t.task_id).collect();
                 queued_in = Some((key.clone(), ex.info.executor_id.clone()));
                 break;
             }
@@ -981,18 +1227,20 @@ impl Slave {
         }
         if let Some((ex_key, ex_id)) = queued_in {
             tracing::info!(task = %task_key, "killing a task before its executor registered");
-            self.agent_update(
-                ctx,
-                &msg.framework_id,
-                Some(ex_id),
-                &msg.task_id,
-                TaskState::TaskKilled,
-                task_status::Reason::TaskKilledDuringLaunch,
-                "Killed before delivery to the executor",
-            );
-            let empty = self
-                .executor_mut(&fw_key, &ex_key)
-                .is_some_and(|e| e.queued.is_empty() && e.tasks.is_empty());
+            for task_id in &killed {
+                self.agent_update(
+                    ctx,
+                    &msg.framework_id,
+                    Some(ex_id.clone()),
+                    task_id,
+                    TaskState::TaskKilled,
+                    task_status::Reason::TaskKilledDuringLaunch,
+                    "Killed before delivery to the executor",
+                );
+            }
+            let empty = self.executor_mut(&fw_key, &ex_key).is_some_and(|e| {
+                e.queued.is_empty() && e.queued_groups.is_empty() && e.tasks.is_empty()
+            });
             if empty {
                 self.shutdown_executor(ctx, &fw_key, &ex_key);
             }
@@ -1128,6 +1376,11 @@ impl Slave {
             TaskState::TaskLost
         };
         let mut orphans: Vec<TaskId> = ex.queued.drain(..).map(|t| t.task_id).collect();
+        orphans.extend(
+            ex.queued_groups
+                .drain(..)
+                .flat_map(|g| g.tasks.into_iter().map(|t| t.task_id)),
+        );
         orphans.extend(
             ex.tasks
                 .values()
@@ -1266,6 +1519,7 @@ impl Process for Slave {
         ctx.install::<PingSlaveMessage>(Self::ping);
         ctx.install::<ShutdownMessage>(Self::master_shutdown);
         ctx.install::<RunTaskMessage>(Self::run_task);
+        ctx.install::<RunTaskGroupMessage>(Self::run_task_group);
         ctx.install::<KillTaskMessage>(Self::kill_task);
         ctx.install::<ShutdownFrameworkMessage>(Self::shutdown_framework);
         ctx.install::<ShutdownExecutorMessage>(Self::shutdown_executor_msg);

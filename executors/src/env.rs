@@ -35,6 +35,8 @@ pub struct ExecutorEnv {
     /// `MESOS_HTTP_COMMAND_EXECUTOR=1`.
     pub http_command_executor: bool,
     pub shutdown_grace_period: Duration,
+    /// `MESOS_AGENT_ENDPOINT`: where the agent serves the v1 executor API (`ip:port`).
+    pub agent_endpoint: Option<std::net::SocketAddr>,
 }
 
 impl ExecutorEnv {
@@ -65,7 +67,21 @@ impl ExecutorEnv {
             })?,
             None => Duration::from_secs(5),
         };
+        let agent_endpoint = match get("MESOS_AGENT_ENDPOINT").filter(|v| !v.is_empty()) {
+            Some(v) => {
+                Some(
+                    v.parse()
+                        .map_err(|e: std::net::AddrParseError| EnvError::Invalid {
+                            name: "MESOS_AGENT_ENDPOINT",
+                            value: v.clone(),
+                            why: e.to_string(),
+                        })?,
+                )
+            }
+            None => None,
+        };
         Ok(ExecutorEnv {
+            agent_endpoint,
             framework_id: need("MESOS_FRAMEWORK_ID")?,
             executor_id: need("MESOS_EXECUTOR_ID")?,
             slave_id: get("MESOS_SLAVE_ID").filter(|v| !v.is_empty()),
@@ -101,8 +117,10 @@ mod tests {
             ("MESOS_SLAVE_PID", "slave(1)@127.0.0.1:5051"),
             ("MESOS_CHECKPOINT", "0"),
             ("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", "5secs"),
+            ("MESOS_AGENT_ENDPOINT", "127.0.0.1:5051"),
         ]))
         .unwrap();
+        assert_eq!(env.agent_endpoint, Some("127.0.0.1:5051".parse().unwrap()));
         assert_eq!(env.slave_pid.to_string(), "slave(1)@127.0.0.1:5051");
         assert_eq!(env.executor_id, "task-1");
         assert!(!env.checkpoint);

@@ -2,7 +2,8 @@
 //! demo framework, for trying Mesos on one machine.
 //!
 //! Executors must be separate processes; this one binary also serves as `mesos-executor`
-//! (busybox style: the agents' launcher directory holds a `mesos-executor` link to it).
+//! and `mesos-default-executor` (busybox style: the agents' launcher directory holds links
+//! of those names to it).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -16,7 +17,7 @@ use mesos_scheduler::runner::{RunnerConfig, TaskRunner};
     rename_all = "snake_case",
     name = "mesos-local",
     about = "Runs a Mesos master and N agents in one process, then a demo framework.",
-    after_help = "Executors run as separate processes of this same binary (a `mesos-executor` link in the launcher directory)."
+    after_help = "Executors run as separate processes of this same binary (`mesos-executor` and `mesos-default-executor` links in the launcher directory)."
 )]
 struct Flags {
     /// Number of agents.
@@ -46,8 +47,9 @@ struct Flags {
     /// Exit after the demo instead of serving until interrupted.
     #[arg(long)]
     exit_after_demo: bool,
-    /// Where agents find `mesos-executor` (default: next to this binary if built there, else
-    /// a link to this binary, which also serves as the executor).
+    /// Where agents find `mesos-executor` and `mesos-default-executor` (default: next to
+    /// this binary if both were built there, else links to this binary, which also serves
+    /// as both executors).
     #[arg(long, env = "MESOS_LAUNCHER_DIR")]
     launcher_dir: Option<PathBuf>,
     /// Allocation interval for the master (stout duration).
@@ -56,7 +58,7 @@ struct Flags {
 }
 
 fn main() -> anyhow::Result<()> {
-    if is_executor_invocation() {
+    if let Some(executor) = executor_invocation() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_env("MESOS_LOG")
@@ -64,10 +66,14 @@ fn main() -> anyhow::Result<()> {
             )
             .with_writer(std::io::stderr)
             .try_init();
-        match mesos_executors::run() {
-            Ok(code) => std::process::exit(code),
-            Err(e) => anyhow::bail!("mesos-executor: {e}"),
-        }
+        let code = match executor {
+            COMMAND_EXECUTOR => {
+                mesos_executors::run().map_err(|e| anyhow::anyhow!("{COMMAND_EXECUTOR}: {e}"))?
+            }
+            _ => mesos_executors::run_default_executor()
+                .map_err(|e| anyhow::anyhow!("{DEFAULT_EXECUTOR}: {e}"))?,
+        };
+        std::process::exit(code);
     }
     let flags = Flags::parse();
     let _ = tracing_subscriber::fmt()
@@ -145,29 +151,41 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// True when started through the `mesos-executor` link.
-fn is_executor_invocation() -> bool {
-    std::env::args_os()
-        .next()
-        .and_then(|a| Path::new(&a).file_name().map(|n| n == "mesos-executor"))
-        .unwrap_or(false)
+const COMMAND_EXECUTOR: &str = "mesos-executor";
+const DEFAULT_EXECUTOR: &str = "mesos-default-executor";
+const EXECUTORS: [&str; 2] = [COMMAND_EXECUTOR, DEFAULT_EXECUTOR];
+
+/// Which executor this process was started as (through a link of that name), if any.
+fn executor_invocation() -> Option<&'static str> {
+    let arg0 = std::env::args_os().next()?;
+    let name = Path::new(&arg0).file_name()?;
+    EXECUTORS.into_iter().find(|e| name == *e)
 }
 
-/// The dedicated `mesos-executor` binary is smaller and starts faster than this one, so it
-/// is preferred when it was built next to us; otherwise this binary serves through a link.
+/// The dedicated executor binaries are smaller and start faster than this one, so they are
+/// preferred when both were built next to us; otherwise this binary serves through links.
 fn launcher_dir(flags: &Flags, work_dir: &Path) -> anyhow::Result<PathBuf> {
     if let Some(dir) = &flags.launcher_dir {
         return Ok(dir.clone());
     }
     let exe = std::env::current_exe()?;
-    if let Some(dir) = exe.parent().filter(|d| d.join("mesos-executor").is_file()) {
+    // Siblings older than this binary may come from an earlier build: use them only if fresh.
+    let built = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let ours = built(&exe);
+    if let Some(dir) = exe.parent().filter(|d| {
+        EXECUTORS
+            .iter()
+            .all(|e| d.join(e).is_file() && built(&d.join(e)) >= ours)
+    }) {
         return Ok(dir.to_path_buf());
     }
     let dir = work_dir.join("launcher");
     std::fs::create_dir_all(&dir)?;
-    let link = dir.join("mesos-executor");
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(exe, &link)?;
+    for name in EXECUTORS {
+        let link = dir.join(name);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&exe, &link)?;
+    }
     Ok(dir)
 }
 

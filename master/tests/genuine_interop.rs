@@ -84,7 +84,10 @@ fn genuine_agent_stays_registered_across_ping_rounds_and_the_genuine_driver_runs
     // Several ping rounds (1 s each, 3 allowed misses) answered: the agent must still be there.
     let rounds = Instant::now();
     while metric(port, "master/agent_pongs_received").unwrap_or(0.0) < 4.0 {
-        assert!(rounds.elapsed() < Duration::from_secs(20), "the genuine agent stopped answering pings");
+        assert!(
+            rounds.elapsed() < Duration::from_secs(20),
+            "the genuine agent stopped answering pings"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(metric(port, "master/slaves_active"), Some(1.0));

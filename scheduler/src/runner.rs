@@ -167,7 +167,10 @@ pub fn run_to_completion(
     let outcome = crate::framework::run(&rt, api, master, info, Box::new(runner))?;
     let c = counts.lock().map(|c| c.clone()).unwrap_or_default();
     let Some(total) = total else { return Ok(()) };
-    println!("{name}: {} of {total} tasks finished, {} failed", c.finished, c.failed);
+    println!(
+        "{name}: {} of {total} tasks finished, {} failed",
+        c.finished, c.failed
+    );
     match outcome {
         crate::driver::Outcome::Stopped if c.failed == 0 && c.finished == total => Ok(()),
         crate::driver::Outcome::Stopped => std::process::exit(1),
