@@ -16,8 +16,8 @@ use mesos_proto::mesos::internal::{
 };
 use mesos_proto::mesos::scheduler::{call, Call};
 use mesos_proto::mesos::{
-    offer, Filters, FrameworkId, FrameworkInfo, MasterInfo, Offer, OfferId, TaskId, TaskInfo,
-    TaskStatus,
+    offer, ExecutorInfo, Filters, FrameworkId, FrameworkInfo, MasterInfo, Offer, OfferId,
+    TaskGroupInfo, TaskId, TaskInfo, TaskStatus,
 };
 use rand::Rng;
 use tokio::sync::oneshot;
@@ -104,6 +104,26 @@ impl<'c> DriverHandle<'c> {
         self.sink.send_call(call);
     }
 
+    /// Accepts offers with any operations (one ACCEPT call).
+    pub fn accept(
+        &mut self,
+        offer_ids: Vec<OfferId>,
+        operations: Vec<offer::Operation>,
+        refuse_seconds: Option<f64>,
+    ) {
+        self.call(Call {
+            r#type: Some(call::Type::Accept as i32),
+            accept: Some(call::Accept {
+                offer_ids,
+                operations,
+                filters: refuse_seconds.map(|s| Filters {
+                    refuse_seconds: Some(s),
+                }),
+            }),
+            ..Default::default()
+        });
+    }
+
     /// Launches tasks on the given offers (one ACCEPT with a LAUNCH operation).
     pub fn launch(
         &mut self,
@@ -116,17 +136,27 @@ impl<'c> DriverHandle<'c> {
             launch: Some(offer::operation::Launch { task_infos: tasks }),
             ..Default::default()
         };
-        self.call(Call {
-            r#type: Some(call::Type::Accept as i32),
-            accept: Some(call::Accept {
-                offer_ids,
-                operations: vec![op],
-                filters: refuse_seconds.map(|s| Filters {
-                    refuse_seconds: Some(s),
-                }),
+        self.accept(offer_ids, vec![op], refuse_seconds);
+    }
+
+    /// Launches a task group on one executor (a LAUNCH_GROUP operation); with an executor of
+    /// type DEFAULT the agent runs its `mesos-default-executor`.
+    pub fn launch_group(
+        &mut self,
+        offer_ids: Vec<OfferId>,
+        executor: ExecutorInfo,
+        tasks: Vec<TaskInfo>,
+        refuse_seconds: Option<f64>,
+    ) {
+        let op = offer::Operation {
+            r#type: Some(offer::operation::Type::LaunchGroup as i32),
+            launch_group: Some(offer::operation::LaunchGroup {
+                executor,
+                task_group: TaskGroupInfo { tasks },
             }),
             ..Default::default()
-        });
+        };
+        self.accept(offer_ids, vec![op], refuse_seconds);
     }
 
     pub fn decline(&mut self, offer_id: OfferId, refuse_seconds: Option<f64>) {
