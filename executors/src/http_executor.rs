@@ -19,7 +19,7 @@ use mesos_proto::mesos::v1::{task_status, ExecutorId, FrameworkId, TaskId, TaskI
 use prost::Message;
 
 use crate::env::ExecutorEnv;
-use crate::http::{HttpConn, HttpError, RecordIoDecoder};
+use libprocess::http_client::{HttpConn, HttpError, RecordIoDecoder};
 
 const PROTOBUF: &str = "application/x-protobuf";
 

@@ -6,7 +6,6 @@
 //! - [`child`]: children in their own process group, exit watched on a thread, signals to
 //!   the whole group (shared with the agent's launcher).
 //! - [`command`]: the command executor process (v0 libprocess executor API) and [`run`].
-//! - [`http`]: a small HTTP/1.1 client and RecordIO decoder (for the v1 executor API).
 //! - [`http_executor`]: the v1 HTTP executor library (SUBSCRIBE stream, UPDATE calls kept
 //!   until acknowledged).
 //! - [`default_executor`]: the default executor (`mesos-default-executor`), which runs task
@@ -22,7 +21,6 @@ pub mod command;
 pub mod default_executor;
 pub mod duration;
 pub mod env;
-pub mod http;
 pub mod http_executor;
 
 pub use command::{run, CommandExecutor, RunError};

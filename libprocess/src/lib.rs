@@ -10,6 +10,7 @@
 //! - `outbound`: one persistent connection per remote address, batched writes, exited.
 //! - `server`: inbound on actix-web; messages vs HTTP; 202/404; bad input counted.
 //! - [`http`]: requests/responses for process endpoints, streaming bodies.
+//! - [`http_client`]: a small HTTP/1.1 client and RecordIO decoder for the v1 APIs.
 //! - [`clock`]: pausable, advanceable time for every timer (tests never sleep).
 //! - [`filter`]: drop/hold/observe messages and dispatches (fault injection in tests).
 //! - [`metrics`]: counters, gauges, timers; `/metrics/snapshot`.
@@ -28,6 +29,7 @@ pub mod config;
 pub mod encoder;
 pub mod filter;
 pub mod http;
+pub mod http_client;
 pub mod metrics;
 mod outbound;
 pub mod pid;

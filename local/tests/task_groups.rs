@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use mesos_executors::http::{HttpConn, RecordIoDecoder};
+use libprocess::http_client::{HttpConn, RecordIoDecoder};
 use mesos_proto::mesos::v1::scheduler::{call, event, Call, Event};
 use mesos_proto::mesos::v1::{
     executor_info, offer, value, CommandInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo,

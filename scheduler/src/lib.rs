@@ -8,13 +8,11 @@
 //! - [`framework`]: plumbing shared by the example frameworks (`test-framework`,
 //!   `mesos-execute`).
 //! - [`v1`]: the v1 HTTP API driver (`/api/v1/scheduler`, RecordIO protobuf events).
-//! - [`http`]: a small HTTP/1.1 client and RecordIO decoder for it.
 //! - [`resources`]: small helpers to read scalars from offers and build task resources.
 #![forbid(unsafe_code)]
 
 pub mod driver;
 pub mod framework;
-pub mod http;
 pub mod master;
 pub mod resources;
 pub mod runner;

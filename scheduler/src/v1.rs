@@ -13,7 +13,7 @@ use prost::Message;
 use rand::Rng;
 
 use crate::driver::{CallSink, DriverHandle, Outcome, Scheduler};
-use crate::http::{HttpConn, HttpError, RecordIoDecoder};
+use libprocess::http_client::{HttpConn, HttpError, RecordIoDecoder};
 
 const PROTOBUF: &str = "application/x-protobuf";
 const PATH: &str = "/api/v1/scheduler";

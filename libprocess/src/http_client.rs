@@ -1,12 +1,16 @@
-//! A small HTTP/1.1 client for the v1 APIs: requests with a body, whole responses, chunked
-//! streams, and RecordIO record decoding (`<decimal length>\n<bytes>`, records may span
-//! chunks).
+//! The little HTTP/1.1 client the v1 APIs need (HTTP schedulers and executors): POST a body,
+//! read a whole response or a chunked stream chunk by chunk, and split a stream into RecordIO
+//! records (`<decimal length>\n<bytes>`; a record may span chunks and a chunk may hold
+//! several).
 
 use std::net::SocketAddr;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// Longest RecordIO length line accepted (a u64 in decimal is 20 digits).
+const MAX_LENGTH_LINE: usize = 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -32,13 +36,14 @@ impl ResponseHead {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
-    fn chunked(&self) -> bool {
+
+    pub fn chunked(&self) -> bool {
         self.header("transfer-encoding")
             .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
     }
 }
 
-/// One persistent connection.
+/// One HTTP/1.1 connection.
 pub struct HttpConn {
     stream: TcpStream,
     buf: BytesMut,
@@ -51,7 +56,7 @@ impl HttpConn {
         stream.set_nodelay(true)?;
         Ok(HttpConn {
             stream,
-            buf: BytesMut::with_capacity(16 * 1024),
+            buf: BytesMut::with_capacity(8 * 1024),
             host: addr.to_string(),
         })
     }
@@ -64,16 +69,19 @@ impl HttpConn {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<ResponseHead, HttpError> {
-        let mut req = format!(
+        let mut head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
             self.host,
             body.len()
         );
         for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
+            head.push_str(k);
+            head.push_str(": ");
+            head.push_str(v);
+            head.push_str("\r\n");
         }
-        req.push_str("\r\n");
-        let mut out = req.into_bytes();
+        head.push_str("\r\n");
+        let mut out = head.into_bytes();
         out.extend_from_slice(body);
         self.stream.write_all(&out).await?;
         self.read_head().await
@@ -147,7 +155,6 @@ impl HttpConn {
             self.fill().await?;
         };
         if size == 0 {
-            // Trailers up to the empty line.
             loop {
                 if let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") {
                     self.buf.advance(end + 2);
@@ -179,10 +186,10 @@ impl RecordIoDecoder {
         self.buf.extend_from_slice(bytes);
     }
 
-    /// The next complete record, if buffered.
+    /// The next complete record, if one is buffered.
     pub fn next_record(&mut self) -> Result<Option<Bytes>, HttpError> {
         let Some(nl) = self.buf.iter().position(|b| *b == b'\n') else {
-            if self.buf.len() > 20 {
+            if self.buf.len() > MAX_LENGTH_LINE {
                 return Err(HttpError::Malformed("RecordIO length line too long".into()));
             }
             return Ok(None);
@@ -204,15 +211,55 @@ mod tests {
     use super::*;
 
     #[test]
-    fn recordio_records_may_span_feeds() {
+    fn records_split_across_chunks_are_reassembled() {
         let mut d = RecordIoDecoder::default();
-        d.feed(b"5\nhel");
+        d.feed(b"1");
         assert!(d.next_record().unwrap().is_none());
-        d.feed(b"lo3\nabc");
-        assert_eq!(&d.next_record().unwrap().unwrap()[..], b"hello");
-        assert_eq!(&d.next_record().unwrap().unwrap()[..], b"abc");
+        d.feed(b"1\nhello ");
         assert!(d.next_record().unwrap().is_none());
+        d.feed(b"world2\nab0\n");
+        assert_eq!(&d.next_record().unwrap().unwrap()[..], b"hello world");
+        assert_eq!(&d.next_record().unwrap().unwrap()[..], b"ab");
+        assert_eq!(&d.next_record().unwrap().unwrap()[..], b"");
+        assert!(d.next_record().unwrap().is_none());
+    }
+
+    #[test]
+    fn garbage_length_lines_are_errors() {
+        let mut d = RecordIoDecoder::default();
         d.feed(b"x\n");
         assert!(d.next_record().is_err());
+        let mut d = RecordIoDecoder::default();
+        d.feed(&[b'9'; 25]);
+        assert!(d.next_record().is_err());
+    }
+
+    #[tokio::test]
+    async fn chunked_stream_is_read_chunk_by_chunk() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 1024];
+            let _ = s.read(&mut buf).await.unwrap();
+            s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n5\nh\r\n")
+                .await
+                .unwrap();
+            s.write_all(b"4\r\nello\r\n0\r\n\r\n").await.unwrap();
+        });
+        let mut c = HttpConn::connect(addr).await.unwrap();
+        let head = c.request("POST", "/x", &[], b"{}").await.unwrap();
+        assert_eq!(head.status, 200);
+        assert!(head.chunked());
+        let mut d = RecordIoDecoder::default();
+        let mut records = Vec::new();
+        while let Some(chunk) = c.chunk().await.unwrap() {
+            d.feed(&chunk);
+            while let Some(r) = d.next_record().unwrap() {
+                records.push(r);
+            }
+        }
+        assert_eq!(records, vec![Bytes::from_static(b"hello")]);
+        server.await.unwrap();
     }
 }
