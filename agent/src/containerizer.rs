@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use libprocess::Upid;
@@ -92,19 +92,8 @@ pub fn executor_environment(l: &Launch<'_>) -> Vec<(String, String)> {
 /// Starts the executor; its stdout/stderr go to `<sandbox>/stdout` and `<sandbox>/stderr`.
 pub fn launch(l: &Launch<'_>) -> Result<Spawned, LaunchError> {
     let command = l.executor.command.as_ref().ok_or(LaunchError::NoCommand)?;
-    let mut cmd = if command.shell() {
-        let mut c = Command::new("/bin/sh");
-        c.arg("-c").arg(command.value());
-        c
-    } else {
-        use std::os::unix::process::CommandExt;
-        let mut c = Command::new(command.value());
-        if let Some(first) = command.arguments.first() {
-            c.arg0(first);
-        }
-        c.args(command.arguments.iter().skip(1));
-        c
-    };
+    let mut cmd =
+        mesos_executors::child::command_for(command.value(), command.shell(), &command.arguments);
     // The agent's own configuration must not leak into the executor's runtime.
     for (k, _) in std::env::vars_os() {
         if let Some(k) = k.to_str() {

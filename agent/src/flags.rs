@@ -72,6 +72,11 @@ pub struct Flags {
     /// Time between asking an executor to shut down and killing it.
     #[arg(long, env = "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", default_value = "5secs", value_parser = parse_duration)]
     pub executor_shutdown_grace_period: Duration,
+
+    /// Run the command executor over the v1 HTTP executor API instead of libprocess messages.
+    #[arg(long, env = "MESOS_HTTP_COMMAND_EXECUTOR", default_value = "false", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub http_command_executor: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -114,6 +119,10 @@ impl Flags {
             (
                 "executor_shutdown_grace_period".into(),
                 mesos_executors::duration::format(self.executor_shutdown_grace_period),
+            ),
+            (
+                "http_command_executor".into(),
+                self.http_command_executor.to_string(),
             ),
         ];
         let opt = |v: &mut Vec<(String, String)>, k: &str, x: Option<String>| {

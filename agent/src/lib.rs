@@ -93,6 +93,7 @@ pub fn config_from_flags(flags: &Flags) -> Result<SlaveConfig, StartError> {
         registration_backoff_factor: flags.registration_backoff_factor,
         executor_registration_timeout: flags.executor_registration_timeout,
         executor_shutdown_grace_period: flags.executor_shutdown_grace_period,
+        http_command_executor: flags.http_command_executor,
         flags: flags.to_map(),
     })
 }

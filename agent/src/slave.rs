@@ -71,6 +71,8 @@ pub struct SlaveConfig {
     pub registration_backoff_factor: Duration,
     pub executor_registration_timeout: Duration,
     pub executor_shutdown_grace_period: Duration,
+    /// Command executors use the v1 HTTP executor API (`--http_command_executor`).
+    pub http_command_executor: bool,
     /// `name -> value`, shown in `/state`.
     pub flags: Vec<(String, String)>,
 }
@@ -764,6 +766,9 @@ impl Slave {
             Err(e) => return fail(self, ctx, format!("Failed to create sandbox: {e}")),
         };
         let agent_pid = ctx.pid().clone();
+        let is_command_executor = info.command.as_ref().is_some_and(|c| {
+            std::path::Path::new(c.value()) == self.config.launcher_dir.join("mesos-executor")
+        });
         let launch = Launch {
             executor: &info,
             framework_id: &fw_id.value,
@@ -772,7 +777,8 @@ impl Slave {
             directory: &directory,
             checkpoint: false,
             shutdown_grace_period: self.config.executor_shutdown_grace_period,
-            http_command_executor: false,
+            // Only the command executor (our own) switches APIs; others choose for themselves.
+            http_command_executor: self.config.http_command_executor && is_command_executor,
         };
         let spawned = match containerizer::launch(&launch) {
             Ok(s) => s,

@@ -130,6 +130,7 @@ async fn start_agent(master: &Upid, work: PathBuf) -> Agent {
         registration_backoff_factor: Duration::from_secs(1),
         executor_registration_timeout: Duration::from_secs(60),
         executor_shutdown_grace_period: Duration::from_secs(5),
+        http_command_executor: false,
         flags: Vec::new(),
     };
     let agent = mesos_agent::start(Config::local(), config).unwrap();

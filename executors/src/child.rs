@@ -40,6 +40,23 @@ pub struct Spawned {
     pub exit: oneshot::Receiver<Exit>,
 }
 
+/// The process a `CommandInfo` describes: `/bin/sh -c <value>` when `shell` (the default),
+/// else `value` executed with `arguments` as its argv (argv[0] included, as execvp's).
+pub fn command_for(value: &str, shell: bool, arguments: &[String]) -> Command {
+    if shell {
+        let mut c = Command::new("/bin/sh");
+        c.arg("-c").arg(value);
+        return c;
+    }
+    use std::os::unix::process::CommandExt;
+    let mut c = Command::new(value);
+    if let Some(first) = arguments.first() {
+        c.arg0(first);
+    }
+    c.args(arguments.iter().skip(1));
+    c
+}
+
 /// Spawns `cmd` as the leader of a new process group and watches it.
 pub fn spawn_in_group(mut cmd: Command) -> std::io::Result<Spawned> {
     use std::os::unix::process::CommandExt;

@@ -6,7 +6,6 @@
 //! policy's grace period) and exits once its terminal update is acknowledged.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -39,6 +38,8 @@ pub enum RunError {
     Runtime(#[from] libprocess::Error),
     #[error("the executor process stopped without reporting an exit code")]
     Vanished,
+    #[error("the v1 HTTP command executor failed: {0}")]
+    Http(String),
 }
 
 struct RunningTask {
@@ -146,20 +147,7 @@ impl CommandExecutor {
         });
         self.update(ctx, &task, TaskState::TaskStarting, None, None);
 
-        let mut cmd = if command.shell() {
-            let mut c = Command::new("/bin/sh");
-            c.arg("-c").arg(command.value());
-            c
-        } else {
-            let mut c = Command::new(command.value());
-            // `arguments` includes argv[0], as execvp's argv does.
-            use std::os::unix::process::CommandExt;
-            if let Some(first) = command.arguments.first() {
-                c.arg0(first);
-            }
-            c.args(command.arguments.iter().skip(1));
-            c
-        };
+        let mut cmd = child::command_for(command.value(), command.shell(), &command.arguments);
         if let Some(env) = &command.environment {
             for v in &env.variables {
                 cmd.env(&v.name, v.value.clone().unwrap_or_default());
@@ -466,6 +454,10 @@ impl Process for CommandExecutor {
 /// Runs the command executor from the environment until it is done; returns the exit code.
 pub fn run() -> Result<i32, RunError> {
     let env = ExecutorEnv::from_env()?;
+    if env.http_command_executor {
+        return crate::default_executor::run_http_command_executor(env)
+            .map_err(|e| RunError::Http(e.to_string()));
+    }
     let rt = Runtime::start(Config::default().from_env()?)?;
     rt.set_validator(|n, b| mesos_proto::check(n, b).map_err(|e| e.to_string()));
     let (tx, rx) = mpsc::channel();

@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use mesos_proto::mesos::v1::{
@@ -87,6 +87,9 @@ struct DefaultExecutor {
     /// The agent went away and we do not checkpoint: kill everything, then leave.
     agent_gone: bool,
     exit_code: Option<i32>,
+    /// Serving as the v1 command executor (`MESOS_HTTP_COMMAND_EXECUTOR=1`): a plain LAUNCH
+    /// runs its one task in the executor's own sandbox.
+    command_mode: bool,
 }
 
 /// Runs the default executor from the process environment; returns its exit code.
@@ -96,11 +99,21 @@ pub fn run_default_executor() -> Result<i32, DefaultExecutorError> {
         .enable_all()
         .build()
         .map_err(DefaultExecutorError::Runtime)?;
-    rt.block_on(run(env))
+    rt.block_on(run(env, false))
+}
+
+/// Runs the command executor over the v1 HTTP executor API (what `mesos-executor` does when
+/// the agent sets `MESOS_HTTP_COMMAND_EXECUTOR=1`); returns its exit code.
+pub fn run_http_command_executor(env: ExecutorEnv) -> Result<i32, DefaultExecutorError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(DefaultExecutorError::Runtime)?;
+    rt.block_on(run(env, true))
 }
 
 /// Runs the default executor until it is done; returns its exit code.
-pub async fn run(env: ExecutorEnv) -> Result<i32, DefaultExecutorError> {
+pub async fn run(env: ExecutorEnv, command_mode: bool) -> Result<i32, DefaultExecutorError> {
     let client = Client::from_env(&env)?;
     let (tx, rx) = unbounded_channel();
     let sandbox = env
@@ -109,8 +122,13 @@ pub async fn run(env: ExecutorEnv) -> Result<i32, DefaultExecutorError> {
         .or_else(|| env.directory.clone())
         .or_else(|| std::env::current_dir().ok())
         .unwrap_or_else(|| PathBuf::from("."));
+    let kind = if command_mode {
+        "the v1 HTTP command executor"
+    } else {
+        "the default executor"
+    };
     tracing::info!(framework = %env.framework_id, executor = %env.executor_id,
-        agent = %client.endpoint().addr, "starting the default executor");
+        agent = %client.endpoint().addr, "starting {kind}");
     let ex = DefaultExecutor {
         env,
         client,
@@ -125,6 +143,7 @@ pub async fn run(env: ExecutorEnv) -> Result<i32, DefaultExecutorError> {
         shutting_down: false,
         agent_gone: false,
         exit_code: None,
+        command_mode,
     };
     Ok(ex.run(rx).await)
 }
@@ -214,6 +233,7 @@ impl DefaultExecutor {
                 self.backoff = SUBSCRIPTION_BACKOFF;
                 self.framework = Some(s.framework_info);
             }
+            Incoming::Launch(task) if self.command_mode => self.launch_group(vec![*task]).await,
             Incoming::Launch(task) => {
                 tracing::error!(task = %task.task_id.value, "LAUNCH is not supported by the default executor");
                 self.tasks.insert(
@@ -400,22 +420,16 @@ impl DefaultExecutor {
         if id.is_empty() || id.contains('/') || id == "." || id == ".." {
             return Err(format!("Task id '{id}' cannot name a sandbox directory"));
         }
-        let dir = self.sandbox.join("tasks").join(id);
+        // The command executor's task runs in its sandbox, as Mesos's does; group tasks get
+        // their own directories below it.
+        let dir = if self.command_mode {
+            self.sandbox.clone()
+        } else {
+            self.sandbox.join("tasks").join(id)
+        };
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("Failed to create the task sandbox: {e}"))?;
-        let mut cmd = if command.shell() {
-            let mut c = Command::new("/bin/sh");
-            c.arg("-c").arg(command.value());
-            c
-        } else {
-            use std::os::unix::process::CommandExt;
-            let mut c = Command::new(command.value());
-            if let Some(first) = command.arguments.first() {
-                c.arg0(first);
-            }
-            c.args(command.arguments.iter().skip(1));
-            c
-        };
+        let mut cmd = child::command_for(command.value(), command.shell(), &command.arguments);
         // The executor's own agent configuration is not the task's.
         for (k, _) in std::env::vars_os() {
             if let Some(k) = k.to_str() {
@@ -436,10 +450,11 @@ impl DefaultExecutor {
             std::fs::File::create(dir.join(name))
                 .map_err(|e| format!("Failed to open the task's {name}: {e}"))
         };
-        cmd.current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(open("stdout")?)
-            .stderr(open("stderr")?);
+        cmd.current_dir(&dir).stdin(Stdio::null());
+        if !self.command_mode {
+            // The command executor's task shares the executor's (the sandbox's) stdout/stderr.
+            cmd.stdout(open("stdout")?).stderr(open("stderr")?);
+        }
         child::spawn_in_group(cmd).map_err(|e| format!("Failed to launch command: {e}"))
     }
 
@@ -651,6 +666,7 @@ mod tests {
                 shutting_down: false,
                 agent_gone: false,
                 exit_code: None,
+                command_mode: false,
             },
             rx,
         )
@@ -805,6 +821,32 @@ mod tests {
             .await;
         }
         assert_eq!(ex.exit_code, Some(0));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn as_the_http_command_executor_a_plain_launch_runs_in_the_sandbox() {
+        let dir = scratch("command-mode");
+        let (mut ex, mut rx) = executor(dir.clone());
+        ex.command_mode = true;
+        ex.incoming(Incoming::Launch(Box::new(shell_task(
+            "c",
+            "echo in-sandbox > out",
+        ))))
+        .await;
+        drive(&mut ex, &mut rx, |ex| ex.tasks.values().all(|t| t.terminal)).await;
+        assert_eq!(
+            states(&ex, "c"),
+            vec![
+                TaskState::TaskStarting,
+                TaskState::TaskRunning,
+                TaskState::TaskFinished
+            ]
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("out")).unwrap(),
+            "in-sandbox\n"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 

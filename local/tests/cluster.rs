@@ -66,6 +66,60 @@ fn mesos_local_runs_its_demo_framework_to_completion() {
 }
 
 #[test]
+fn with_http_command_executor_set_command_tasks_run_over_the_v1_executor_api() {
+    let dir = ChildGuard::new_dir("mesos-local-http-command");
+    let work = dir.join("work");
+    let out = Command::new(env!("CARGO_BIN_EXE_mesos-local"))
+        .args([
+            "--port=0",
+            "--num_slaves=1",
+            "--demo_tasks=3",
+            "--demo_command=echo v1",
+            "--exit_after_demo",
+        ])
+        .arg(format!("--work_dir={}", work.display()))
+        .env("MESOS_HTTP_COMMAND_EXECUTOR", "true")
+        .output()
+        .expect("run mesos-local");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("3 finished, 0 failed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every executor announced itself as the v1 HTTP command executor in its sandbox log.
+    let logs: Vec<String> = walk(&work)
+        .into_iter()
+        .filter(|p| p.ends_with("stderr"))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect();
+    let v1 = logs
+        .iter()
+        .filter(|l| l.contains("starting the v1 HTTP command executor"))
+        .count();
+    assert_eq!(v1, 3, "executor logs: {logs:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_symlink() {
+                continue;
+            }
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
 fn genuine_driver_runs_ten_tasks_on_our_master_with_two_of_our_agents() {
     let Some(native) =
         genuine("genuine_driver_runs_ten_tasks_on_our_master_with_two_of_our_agents")
