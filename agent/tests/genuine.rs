@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mesos_tests::native::{self, ChildGuard};
 use serde_json::Value as Json;
@@ -29,23 +29,24 @@ fn master_state(port: u16) -> Option<Json> {
 
 /// Waits until the master lists `n` active agents; returns their ids.
 fn wait_for_active_agents(port: u16, n: usize, timeout: Duration) -> Result<Vec<String>, String> {
-    let deadline = Instant::now() + timeout;
     let mut last = Json::Null;
-    while Instant::now() < deadline {
-        if let Some(state) = master_state(port) {
-            let active: Vec<String> = state["slaves"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|s| s["active"] == Json::Bool(true))
-                .filter_map(|s| s["id"].as_str().map(String::from))
-                .collect();
-            if active.len() == n {
-                return Ok(active);
-            }
-            last = state["slaves"].clone();
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    let mut active = Vec::new();
+    let found = mesos_tests::poll_until(timeout, || {
+        let Some(state) = master_state(port) else {
+            return false;
+        };
+        active = state["slaves"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["active"] == Json::Bool(true))
+            .filter_map(|s| s["id"].as_str().map(String::from))
+            .collect();
+        last = state["slaves"].clone();
+        active.len() == n
+    });
+    if found {
+        return Ok(active);
     }
     Err(format!(
         "master never listed {n} active agent(s); last slaves: {last}"
@@ -108,19 +109,15 @@ fn our_agent_registers_with_genuine_master_and_runs_genuine_driver_tasks() {
     let ids = wait_for_active_agents(mport, 1, Duration::from_secs(20))
         .unwrap_or_else(|e| panic!("{e}\nagent stderr:\n{}", agent.stderr_tail(40)));
     // Pings come every second; a few answered rounds must leave the agent registered and active.
-    let rounds = std::time::Instant::now();
-    loop {
-        let (_, body) = native::http_get(aport, "/metrics/snapshot").unwrap();
-        let m: Json = serde_json::from_slice(&body).unwrap();
-        if m["slave/pings_received"].as_f64().unwrap_or(0.0) >= 3.0 {
-            break;
-        }
-        assert!(
-            rounds.elapsed() < Duration::from_secs(20),
-            "pings stopped arriving"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let pings = || {
+        let (_, body) = native::http_get(aport, "/metrics/snapshot").unwrap_or_default();
+        let m: Json = serde_json::from_slice(&body).unwrap_or(Json::Null);
+        m["slave/pings_received"].as_f64().unwrap_or(0.0)
+    };
+    assert!(
+        mesos_tests::poll_until(Duration::from_secs(20), || pings() >= 3.0),
+        "pings stopped arriving"
+    );
     let still = wait_for_active_agents(mport, 1, Duration::from_secs(5)).unwrap();
     assert_eq!(
         ids, still,

@@ -577,8 +577,7 @@ async fn http_executor_subscribes_gets_its_task_and_updates_are_acknowledged() {
         .unwrap();
     assert_eq!(pids.len(), 1);
     agent.slave.terminate();
-    let gone = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(20));
+    let gone = mesos_tests::poll_until(Duration::from_secs(2), || {
         !std::path::Path::new(&format!("/proc/{}", pids[0])).exists()
     });
     assert!(gone, "executor {} survived the agent", pids[0]);

@@ -3,7 +3,7 @@
 //! Skipped (passing, with a SKIPPED line) when `../shared/interop/native` is absent.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mesos_tests::native::{free_port, genuine, http_get, wait_http_ok, ChildGuard};
 
@@ -17,14 +17,7 @@ fn metric(port: u16, name: &str) -> Option<f64> {
 }
 
 fn wait_metric(port: u16, name: &str, want: f64, timeout: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if metric(port, name) == Some(want) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
+    mesos_tests::poll_until(timeout, || metric(port, name) == Some(want))
 }
 
 fn start_master(port: u16) -> ChildGuard {
@@ -82,14 +75,12 @@ fn genuine_agent_stays_registered_across_ping_rounds_and_the_genuine_driver_runs
         "the genuine agent never registered"
     );
     // Several ping rounds (1 s each, 3 allowed misses) answered: the agent must still be there.
-    let rounds = Instant::now();
-    while metric(port, "master/agent_pongs_received").unwrap_or(0.0) < 4.0 {
-        assert!(
-            rounds.elapsed() < Duration::from_secs(20),
-            "the genuine agent stopped answering pings"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    assert!(
+        mesos_tests::poll_until(Duration::from_secs(20), || {
+            metric(port, "master/agent_pongs_received").unwrap_or(0.0) >= 4.0
+        }),
+        "the genuine agent stopped answering pings"
+    );
     assert_eq!(metric(port, "master/slaves_active"), Some(1.0));
     assert_eq!(metric(port, "master/slave_removals"), Some(0.0));
 

@@ -16,3 +16,19 @@ pub fn data(name: &str) -> Vec<u8> {
     let path = data_dir().join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
+
+/// Polls `condition` (every 20 ms) until it holds or `timeout` passes; returns whether it
+/// held. For conditions on real child processes (genuine Mesos, our binaries), whose clocks a
+/// test cannot pause.
+pub fn poll_until(timeout: std::time::Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

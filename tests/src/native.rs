@@ -159,23 +159,21 @@ impl ChildGuard {
 
     /// Waits for the process to exit (bounded); returns its status and whole stdout.
     pub fn wait(&mut self, timeout: Duration) -> Option<(ExitStatus, Vec<String>)> {
-        let deadline = Instant::now() + timeout;
         let child = self.child.as_mut()?;
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                if let Some(rx) = self.lines.take() {
-                    // The pipe closes once every holder of it has exited.
-                    while let Ok(line) = rx.recv_timeout(Duration::from_secs(2)) {
-                        self.stdout.push(line);
-                    }
-                }
-                return Some((status, self.stdout.clone()));
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let mut status = None;
+        if !crate::poll_until(timeout, || {
+            status = child.try_wait().ok().flatten();
+            status.is_some()
+        }) {
+            return None;
         }
+        if let Some(rx) = self.lines.take() {
+            // The pipe closes once every holder of it has exited.
+            while let Ok(line) = rx.recv_timeout(Duration::from_secs(2)) {
+                self.stdout.push(line);
+            }
+        }
+        Some((status?, self.stdout.clone()))
     }
 
     /// SIGKILL to the whole process group.
@@ -258,13 +256,19 @@ pub fn start_genuine_master_with_env(
 pub fn wait_http_ok(port: u16, path: &str, timeout: Duration) -> Result<Duration, String> {
     let started = Instant::now();
     let mut last = String::new();
-    while started.elapsed() < timeout {
-        match http_get(port, path) {
-            Ok((200, _)) => return Ok(started.elapsed()),
-            Ok((status, _)) => last = format!("status {status}"),
-            Err(e) => last = e,
+    let ok = crate::poll_until(timeout, || match http_get(port, path) {
+        Ok((200, _)) => true,
+        Ok((status, _)) => {
+            last = format!("status {status}");
+            false
         }
-        std::thread::sleep(Duration::from_millis(50));
+        Err(e) => {
+            last = e;
+            false
+        }
+    });
+    if ok {
+        return Ok(started.elapsed());
     }
     Err(format!(
         "GET {path} on port {port} never answered 200 in {timeout:?} (last: {last})"

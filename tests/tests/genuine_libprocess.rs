@@ -226,14 +226,10 @@ fn link_to_genuine_master_reports_exited_when_it_is_killed() {
 
     // The link's connection must be up before the master dies (else this would only test a
     // refused connect).
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !established_to(port) {
-        assert!(
-            Instant::now() < deadline,
-            "our link never connected to the genuine master"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    assert!(
+        mesos_tests::poll_until(Duration::from_secs(5), || established_to(port)),
+        "our link never connected to the genuine master"
+    );
     // And still up a moment later: the genuine side keeps it open.
     std::thread::sleep(Duration::from_millis(200));
     assert!(
