@@ -90,10 +90,20 @@ fn main() -> anyhow::Result<()> {
     };
     let launcher_dir = launcher_dir(&flags, &work_dir)?;
 
+    // Like the agents, the master may take any free port when its own is in use.
+    let port = if flags.port != 0 && std::net::TcpListener::bind((flags.ip, flags.port)).is_err() {
+        println!(
+            "mesos-local: port {} is in use; the master takes a free port",
+            flags.port
+        );
+        0
+    } else {
+        flags.port
+    };
     let master = mesos_master::start(mesos_master::Flags::try_parse_from([
         "mesos-master".to_string(),
         format!("--ip={}", flags.ip),
-        format!("--port={}", flags.port),
+        format!("--port={port}"),
         format!("--allocation_interval={}", flags.allocation_interval),
         format!("--work_dir={}", work_dir.join("master").display()),
     ])?)?;
