@@ -22,7 +22,7 @@ native="$(pwd)/../shared/interop/native"
 work=$(mktemp -d /tmp/mesos-rs-bench-XXXXXX)
 pids=()
 cleanup() {
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill -TERM -- "-$p" 2>/dev/null || true; done
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   return 0
 }
@@ -36,7 +36,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 start_local() { # port -> starts mesos-local with 4 agents, waits until it serves
   local port=$1 log="$work/local-$1"
-  setsid "$bin/mesos-local" --port="$port" --num_slaves=4 --demo_tasks=0 --resources="$RES" \
+  "$bin/mesos-local" --port="$port" --num_slaves=4 --demo_tasks=0 --resources="$RES" \
     --work_dir="$work/local-$port-work" > "$log.out" 2> "$log.err" &
   pids+=($!)
   for _ in $(seq 1 300); do grep -q "serving;" "$log.out" 2>/dev/null && return 0; sleep 0.1; done
@@ -47,7 +47,7 @@ echo "==> 1. ours: $TASKS tasks with launch-bench on mesos-local (4 agents, $RES
 port=$(free_port)
 start_local "$port"
 "$bin/launch-bench" --master="127.0.0.1:$port" --tasks="$TASKS" | tee "$work/launch-bench.md"
-kill -TERM -- "-${pids[-1]}" 2>/dev/null || true
+kill -TERM "${pids[-1]}" 2>/dev/null || true
 
 if [ ! -d "$native" ]; then
   echo "SKIPPED side-by-side: ../shared/interop/native not found"
