@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use libprocess::Upid;
-use mesos_executors::child::{self, Spawned};
+use mesos_executors::child::{self, Exit, Spawned};
 use mesos_proto::mesos::ExecutorInfo;
 
 /// Why an executor could not be started.
@@ -124,6 +124,91 @@ pub fn launch(l: &Launch<'_>) -> Result<Spawned, LaunchError> {
 pub fn destroy(pgid: u32) {
     if let Err(e) = child::signal_group(pgid, libc::SIGKILL) {
         tracing::debug!(pgid, error = %e, "SIGKILL to executor group failed (already gone?)");
+    }
+}
+
+/// An owned launch request, for sending to the [`Containerizer`] process.
+pub struct LaunchSpec {
+    pub executor: ExecutorInfo,
+    pub framework_id: String,
+    pub agent_id: String,
+    pub agent_pid: Upid,
+    pub directory: std::path::PathBuf,
+    pub checkpoint: bool,
+    pub shutdown_grace_period: Duration,
+    pub http_command_executor: bool,
+}
+
+impl LaunchSpec {
+    fn as_launch(&self) -> Launch<'_> {
+        Launch {
+            executor: &self.executor,
+            framework_id: &self.framework_id,
+            agent_id: &self.agent_id,
+            agent_pid: &self.agent_pid,
+            directory: &self.directory,
+            checkpoint: self.checkpoint,
+            shutdown_grace_period: self.shutdown_grace_period,
+            http_command_executor: self.http_command_executor,
+        }
+    }
+}
+
+/// A launched container: its process group and how it ended.
+pub struct Launched {
+    pub pid: u32,
+    pub exit: tokio::sync::oneshot::Receiver<Exit>,
+}
+
+/// The containerizer process (`mesos-containerizer(N)`): launches executors' containers with
+/// the posix launcher (a new process group each) and owns them until they exit. The agent
+/// asks it to launch and destroy; it reports each container's exit. Isolators will hook in
+/// here (prepare before launch, cleanup after exit).
+#[derive(Default)]
+pub struct Containerizer {
+    /// Container id to process group.
+    containers: std::collections::HashMap<String, u32>,
+}
+
+impl libprocess::Process for Containerizer {
+    /// Containers do not outlive their containerizer (nothing recovers them).
+    fn finalize(&mut self, _ctx: &mut libprocess::Ctx<'_, Self>) {
+        for pgid in self.containers.values() {
+            destroy(*pgid);
+        }
+    }
+}
+
+impl Containerizer {
+    /// Launches a container; its exit is delivered through [`Launched::exit`].
+    pub fn launch(
+        &mut self,
+        ctx: &mut libprocess::Ctx<'_, Self>,
+        container_id: String,
+        spec: LaunchSpec,
+    ) -> Result<Launched, LaunchError> {
+        let spawned = launch(&spec.as_launch())?;
+        self.containers.insert(container_id.clone(), spawned.pid);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        ctx.then(spawned.exit, move |me, _ctx, exit| {
+            me.containers.remove(&container_id);
+            let _ = tx.send(exit.unwrap_or(Exit {
+                raw: -1,
+                code: None,
+                signal: None,
+            }));
+        });
+        Ok(Launched {
+            pid: spawned.pid,
+            exit: rx,
+        })
+    }
+
+    /// Kills a container's whole process group (its exit is then reported as usual).
+    pub fn destroy(&mut self, container_id: &str) {
+        if let Some(pgid) = self.containers.get(container_id) {
+            destroy(*pgid);
+        }
     }
 }
 

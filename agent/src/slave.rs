@@ -30,7 +30,7 @@ use mesos_proto::mesos::{
 use rand::Rng;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::containerizer::{self, Launch};
+use crate::containerizer;
 use crate::paths;
 use crate::status_update_manager::{key_of, StatusUpdateManager, StreamKey};
 
@@ -159,6 +159,8 @@ pub struct Slave {
     retry_timers: HashMap<StreamKey, TimerId>,
     pub(crate) start_time: f64,
     shutdown: Option<mpsc::Sender<String>>,
+    /// Launches and owns executors' containers (spawned in `initialize`).
+    containerizer: Option<libprocess::Pid<containerizer::Containerizer>>,
 }
 
 /// What the agent itself checks of a task group (the master validated the rest).
@@ -215,6 +217,7 @@ impl Slave {
             retry_timers: HashMap::new(),
             start_time: 0.0,
             shutdown,
+            containerizer: None,
         }
     }
 
@@ -769,23 +772,22 @@ impl Slave {
         let is_command_executor = info.command.as_ref().is_some_and(|c| {
             std::path::Path::new(c.value()) == self.config.launcher_dir.join("mesos-executor")
         });
-        let launch = Launch {
-            executor: &info,
-            framework_id: &fw_id.value,
-            agent_id: &agent_id,
-            agent_pid: &agent_pid,
-            directory: &directory,
+        let spec = containerizer::LaunchSpec {
+            executor: info.clone(),
+            framework_id: fw_id.value.clone(),
+            agent_id,
+            agent_pid,
+            directory: directory.clone(),
             checkpoint: false,
             shutdown_grace_period: self.config.executor_shutdown_grace_period,
             // Only the command executor (our own) switches APIs; others choose for themselves.
             http_command_executor: self.config.http_command_executor && is_command_executor,
         };
-        let spawned = match containerizer::launch(&launch) {
-            Ok(s) => s,
-            Err(e) => return fail(self, ctx, format!("Failed to launch container: {e}")),
+        let Some(containerizer) = self.containerizer.clone() else {
+            return fail(self, ctx, "The containerizer is not running".into());
         };
-        tracing::info!(executor = %info.executor_id.value, container = %container_id, pid = spawned.pid,
-            sandbox = %directory.display(), "executor launched");
+        // The record exists before the container does, so tasks for this executor that arrive
+        // while it launches are queued on it rather than starting a second one.
         let fw_key = fw_id.value.clone();
         let ex_key = info.executor_id.value.clone();
         let mut executor = Executor {
@@ -795,7 +797,7 @@ impl Slave {
             state: ExecState::Registering,
             pid: None,
             stream: None,
-            os_pid: Some(spawned.pid),
+            os_pid: None,
             queued: Vec::new(),
             queued_groups: Vec::new(),
             tasks: BTreeMap::new(),
@@ -810,14 +812,18 @@ impl Slave {
         if let Some(fw) = self.frameworks.get_mut(&fw_key) {
             fw.executors.insert(ex_key.clone(), executor);
         }
-        let (f2, e2, c2) = (fw_key.clone(), ex_key.clone(), container_id.clone());
-        ctx.then(spawned.exit, move |me, ctx, exit| {
-            let exit = exit.unwrap_or(Exit {
-                raw: -1,
-                code: None,
-                signal: None,
-            });
-            me.executor_exited(ctx, &f2, &e2, &c2, exit);
+        let cid = container_id.clone();
+        let launched = async move {
+            containerizer
+                .call("launch", move |c, ctx| c.launch(ctx, cid, spec))
+                .await
+        };
+        let (f, e, c) = (fw_key.clone(), ex_key.clone(), container_id.clone());
+        ctx.then(launched, move |me, ctx, result| {
+            let result = result
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()));
+            me.container_launched(ctx, &f, &e, &c, result);
         });
         let timeout = self.config.executor_registration_timeout;
         ctx.delay(timeout, "executor_registration_timeout", move |me, _ctx| {
@@ -832,6 +838,79 @@ impl Slave {
                 }
             }
         });
+    }
+
+    /// The containerizer answered a launch: watch the container, or fail the executor's tasks.
+    fn container_launched(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        fw_key: &str,
+        ex_key: &str,
+        container_id: &str,
+        result: Result<containerizer::Launched, String>,
+    ) {
+        let current = self
+            .executor_mut(fw_key, ex_key)
+            .filter(|e| e.container_id == container_id);
+        match (result, current) {
+            (Ok(launched), Some(ex)) => {
+                tracing::info!(executor = %ex_key, container = %container_id, pid = launched.pid,
+                    sandbox = %ex.directory.display(), "executor launched");
+                ex.os_pid = Some(launched.pid);
+                if ex.state == ExecState::Terminating {
+                    // Killed while it was being launched.
+                    containerizer::destroy(launched.pid);
+                }
+                let (f, e, c) = (
+                    fw_key.to_string(),
+                    ex_key.to_string(),
+                    container_id.to_string(),
+                );
+                ctx.then(launched.exit, move |me, ctx, exit| {
+                    let exit = exit.unwrap_or(Exit {
+                        raw: -1,
+                        code: None,
+                        signal: None,
+                    });
+                    me.executor_exited(ctx, &f, &e, &c, exit);
+                });
+            }
+            (Ok(launched), None) => {
+                // The executor's record went away meanwhile (framework shut down).
+                containerizer::destroy(launched.pid);
+            }
+            (Err(why), Some(ex)) => {
+                let why = format!("Failed to launch container: {why}");
+                tracing::error!(executor = %ex_key, %why, "executor launch failed");
+                let executor_id = ex.info.executor_id.clone();
+                let mut task_ids: Vec<TaskId> = ex.queued.drain(..).map(|t| t.task_id).collect();
+                task_ids.extend(
+                    ex.queued_groups
+                        .drain(..)
+                        .flat_map(|g| g.tasks.into_iter().map(|t| t.task_id)),
+                );
+                if let Some(fw) = self.frameworks.get_mut(fw_key) {
+                    fw.executors.remove(ex_key);
+                }
+                let fw_id = FrameworkId {
+                    value: fw_key.to_string(),
+                };
+                for task_id in &task_ids {
+                    self.agent_update(
+                        ctx,
+                        &fw_id,
+                        Some(executor_id.clone()),
+                        task_id,
+                        TaskState::TaskFailed,
+                        task_status::Reason::ContainerLaunchFailed,
+                        &why,
+                    );
+                }
+            }
+            (Err(why), None) => {
+                tracing::warn!(executor = %ex_key, %why, "launch failed for an executor already gone");
+            }
+        }
     }
 
     /// Gives a task to a registered executor.
@@ -1520,6 +1599,16 @@ impl Slave {
 impl Process for Slave {
     fn initialize(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.start_time = ctx.clock().now_secs();
+        let id = ctx.runtime().generate_id("mesos-containerizer");
+        match ctx
+            .runtime()
+            .spawn(id, containerizer::Containerizer::default())
+        {
+            Ok(pid) => self.containerizer = Some(pid),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the containerizer; executors cannot launch")
+            }
+        }
         ctx.install::<SlaveRegisteredMessage>(Self::registered);
         ctx.install::<SlaveReregisteredMessage>(Self::reregistered);
         ctx.install::<PingSlaveMessage>(Self::ping);
