@@ -261,4 +261,55 @@ mod tests {
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[tokio::test]
+    async fn the_containerizer_process_launches_reports_exits_and_destroys() {
+        let dir = std::env::temp_dir().join(format!("agent-containerizer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rt = libprocess::Runtime::start(libprocess::Config::local()).unwrap();
+        let cz = rt
+            .spawn("mesos-containerizer(1)", Containerizer::default())
+            .unwrap();
+        let spec = |cmd: &str| LaunchSpec {
+            executor: ExecutorInfo {
+                executor_id: ExecutorId { value: "e".into() },
+                command: Some(CommandInfo {
+                    value: Some(cmd.into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            framework_id: "f".into(),
+            agent_id: "a".into(),
+            agent_pid: "slave(1)@127.0.0.1:5051".parse().unwrap(),
+            directory: dir.clone(),
+            checkpoint: false,
+            shutdown_grace_period: Duration::from_secs(5),
+            http_command_executor: false,
+        };
+        let quick = spec("exit 7");
+        let done = cz
+            .call("launch", move |c, ctx| c.launch(ctx, "c1".into(), quick))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.exit.await.unwrap().code, Some(7));
+
+        let slow = spec("sleep 30");
+        let running = cz
+            .call("launch", move |c, ctx| c.launch(ctx, "c2".into(), slow))
+            .await
+            .unwrap()
+            .unwrap();
+        cz.dispatch("destroy", |c, _| c.destroy("c2"));
+        let exit = tokio::time::timeout(Duration::from_secs(10), running.exit)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(exit.signal, Some(libc::SIGKILL));
+        let left = cz.call("count", |c, _| c.containers.len()).await.unwrap();
+        assert_eq!(left, 0, "exited containers are forgotten");
+        rt.shutdown();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
