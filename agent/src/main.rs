@@ -4,13 +4,7 @@ use anyhow::Context;
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MESOS_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    libprocess::logging::init("MESOS_LOG", "info");
     let flags = mesos_agent::Flags::parse();
     let agent = mesos_agent::run(&flags).context("failed to start the agent")?;
     tracing::info!(pid = %agent.slave.upid(), "mesos-agent started");

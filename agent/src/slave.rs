@@ -560,37 +560,13 @@ impl Slave {
         let ex_key = executor_info.executor_id.value.clone();
         tracing::info!(task = %task.task_id.value, framework = %fw_key, executor = %ex_key, "launching task");
 
-        let existing = self
-            .frameworks
-            .get(&fw_key)
-            .and_then(|f| f.executors.get(&ex_key))
-            .map(|e| e.state);
-        match existing {
-            Some(ExecState::Running) => self.send_task(ctx, &fw_key, &ex_key, task),
-            Some(ExecState::Registering) => {
-                if let Some(ex) = self.executor_mut(&fw_key, &ex_key) {
-                    ex.queued.push(task);
-                }
-            }
-            Some(ExecState::Terminating) | Some(ExecState::Terminated) => {
-                self.agent_update(
-                    ctx,
-                    &fw_id,
-                    Some(executor_info.executor_id.clone()),
-                    &task.task_id,
-                    TaskState::TaskLost,
-                    task_status::Reason::ExecutorTerminated,
-                    "Executor is shutting down",
-                );
-            }
-            None => self.launch_executor(
-                ctx,
-                &fw_id,
-                executor_info,
-                command_executor,
-                Pending::Task(Box::new(task)),
-            ),
-        }
+        self.deliver_or_launch(
+            ctx,
+            &fw_id,
+            executor_info,
+            command_executor,
+            Pending::Task(Box::new(task)),
+        );
     }
 
     /// Records (or refreshes) a framework the master sends work for.
@@ -698,32 +674,56 @@ impl Slave {
             .map(|t| t.task_id.value.as_str())
             .collect();
         tracing::info!(tasks = ?names, framework = %fw_key, executor = %ex_key, "launching task group");
+        self.deliver_or_launch(ctx, &fw_id, executor_info, false, Pending::Group(group));
+    }
+
+    /// Hands work to its executor: now if it runs, queued while it registers, LOST if it is
+    /// going away, else after launching it.
+    fn deliver_or_launch(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        fw_id: &FrameworkId,
+        executor_info: ExecutorInfo,
+        command_executor: bool,
+        pending: Pending,
+    ) {
+        let (fw_key, ex_key) = (fw_id.value.clone(), executor_info.executor_id.value.clone());
         let existing = self
             .frameworks
             .get(&fw_key)
             .and_then(|f| f.executors.get(&ex_key))
             .map(|e| e.state);
-        match existing {
-            Some(ExecState::Running) => self.send_group(ctx, &fw_key, &ex_key, group),
-            Some(ExecState::Registering) => {
+        match (existing, pending) {
+            (Some(ExecState::Running), Pending::Task(t)) => {
+                self.send_task(ctx, &fw_key, &ex_key, *t)
+            }
+            (Some(ExecState::Running), Pending::Group(g)) => {
+                self.send_group(ctx, &fw_key, &ex_key, g)
+            }
+            (Some(ExecState::Registering), pending) => {
                 if let Some(ex) = self.executor_mut(&fw_key, &ex_key) {
-                    ex.queued_groups.push(group);
+                    match pending {
+                        Pending::Task(t) => ex.queued.push(*t),
+                        Pending::Group(g) => ex.queued_groups.push(g),
+                    }
                 }
             }
-            Some(ExecState::Terminating) | Some(ExecState::Terminated) => {
-                for t in &group.tasks {
+            (Some(ExecState::Terminating | ExecState::Terminated), pending) => {
+                for task_id in pending.task_ids() {
                     self.agent_update(
                         ctx,
-                        &fw_id,
-                        Some(ex_id.clone()),
-                        &t.task_id,
+                        fw_id,
+                        Some(executor_info.executor_id.clone()),
+                        &task_id,
                         TaskState::TaskLost,
                         task_status::Reason::ExecutorTerminated,
                         "Executor is shutting down",
                     );
                 }
             }
-            None => self.launch_executor(ctx, &fw_id, executor_info, false, Pending::Group(group)),
+            (None, pending) => {
+                self.launch_executor(ctx, fw_id, executor_info, command_executor, pending)
+            }
         }
     }
 

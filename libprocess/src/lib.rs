@@ -14,6 +14,7 @@
 //! - [`clock`]: pausable, advanceable time for every timer (tests never sleep).
 //! - [`filter`]: drop/hold/observe messages and dispatches (fault injection in tests).
 //! - [`metrics`]: counters, gauges, timers; `/metrics/snapshot`.
+//! - [`logging`]: structured logs to stderr, one setup for every binary.
 //! - [`config`]: bind/advertise addresses from flags and `LIBPROCESS_*`.
 //!
 //! # Threads
@@ -30,6 +31,7 @@ pub mod encoder;
 pub mod filter;
 pub mod http;
 pub mod http_client;
+pub mod logging;
 pub mod metrics;
 mod outbound;
 pub mod pid;

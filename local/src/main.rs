@@ -59,13 +59,7 @@ struct Flags {
 
 fn main() -> anyhow::Result<()> {
     if let Some(executor) = executor_invocation() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_env("MESOS_LOG")
-                    .unwrap_or_else(|_| "info".into()),
-            )
-            .with_writer(std::io::stderr)
-            .try_init();
+        libprocess::logging::init("MESOS_LOG", "info");
         let code = match executor {
             COMMAND_EXECUTOR => {
                 mesos_executors::run().map_err(|e| anyhow::anyhow!("{COMMAND_EXECUTOR}: {e}"))?
@@ -76,12 +70,7 @@ fn main() -> anyhow::Result<()> {
         std::process::exit(code);
     }
     let flags = Flags::parse();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    libprocess::logging::init("RUST_LOG", "warn");
     let started = Instant::now();
 
     let work_dir = match &flags.work_dir {

@@ -10,13 +10,7 @@ fn main() -> anyhow::Result<()> {
         "ERROR" => "error",
         _ => "info",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    libprocess::logging::init("RUST_LOG", level);
     let master = mesos_master::start(flags).context("failed to start the master")?;
     println!(
         "mesos-master: serving as {} (id {})",

@@ -11,12 +11,7 @@ use crate::resources::{scalar, take_scalar};
 
 /// Starts logging (RUST_LOG, default warn) and a runtime honouring `LIBPROCESS_*`.
 pub fn start_runtime() -> anyhow::Result<Runtime> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    libprocess::logging::init("RUST_LOG", "warn");
     let rt = Runtime::start(Config::local().from_env()?)?;
     rt.set_validator(|name, body| mesos_proto::check(name, body).map_err(|e| e.to_string()));
     Ok(rt)

@@ -489,9 +489,8 @@ fn feed(port: u16, bytes: &[u8], piece: usize, expect: usize) -> Vec<u8> {
             Err(_) => {}
         }
     }
-    // Anything more would be a stray response.
-    std::thread::sleep(Duration::from_millis(50));
-    s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    // Anything arriving within another 70 ms would be a stray response.
+    s.set_read_timeout(Some(Duration::from_millis(70))).unwrap();
     if let Ok(n) = s.read(&mut buf) {
         got.extend_from_slice(&buf[..n]);
     }

@@ -3,13 +3,7 @@
 //! executor API; flags such as `--launcher_dir` are accepted and ignored.
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MESOS_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    libprocess::logging::init("MESOS_LOG", "info");
     if std::env::args().any(|a| a == "--help" || a == "-h") {
         println!("mesos-default-executor: the Mesos default executor (task groups). Run by an agent, which sets MESOS_FRAMEWORK_ID, MESOS_EXECUTOR_ID, MESOS_SLAVE_PID, MESOS_AGENT_ENDPOINT, MESOS_SANDBOX, ...");
         return;

@@ -3,13 +3,7 @@
 //! ignored.
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MESOS_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    libprocess::logging::init("MESOS_LOG", "info");
     if std::env::args().any(|a| a == "--help" || a == "-h") {
         println!("mesos-executor: the Mesos command executor. Run by an agent, which sets MESOS_FRAMEWORK_ID, MESOS_EXECUTOR_ID, MESOS_SLAVE_PID, MESOS_DIRECTORY, ...");
         return;
