@@ -16,7 +16,7 @@ use mesos_proto::mesos::internal::{
 };
 use mesos_proto::mesos::scheduler::{call, Call};
 use mesos_proto::mesos::{
-    offer, ExecutorInfo, Filters, FrameworkId, FrameworkInfo, MasterInfo, Offer, OfferId,
+    offer, ExecutorInfo, Filters, FrameworkId, FrameworkInfo, MasterInfo, Offer, OfferId, SlaveId,
     TaskGroupInfo, TaskId, TaskInfo, TaskStatus,
 };
 use rand::Rng;
@@ -385,16 +385,8 @@ impl Driver {
         // A framework that stopped in the callback has torn down: nothing left to acknowledge.
         if self.implicit_acks && !uuid.is_empty() && from_agent && self.done.is_some() {
             if let Some(agent) = update.slave_id.clone().or(status.slave_id.clone()) {
-                let call = Call {
-                    framework_id: self.framework_id.clone(),
-                    r#type: Some(call::Type::Acknowledge as i32),
-                    acknowledge: Some(call::Acknowledge {
-                        slave_id: agent,
-                        task_id: status.task_id.clone(),
-                        uuid,
-                    }),
-                    ..Default::default()
-                };
+                let mut call = acknowledge(agent, status.task_id.clone(), uuid);
+                call.framework_id = self.framework_id.clone();
                 ctx.send(&self.master, &call);
             }
         }
@@ -456,5 +448,18 @@ impl Process for Driver {
             ctx.link(&me.master.clone());
             me.subscribe(ctx);
         });
+    }
+}
+
+/// The ACKNOWLEDGE call for an agent-originated status update (both APIs ack the same way).
+pub(crate) fn acknowledge(agent: SlaveId, task_id: TaskId, uuid: Vec<u8>) -> Call {
+    Call {
+        r#type: Some(call::Type::Acknowledge as i32),
+        acknowledge: Some(call::Acknowledge {
+            slave_id: agent,
+            task_id,
+            uuid,
+        }),
+        ..Default::default()
     }
 }

@@ -206,17 +206,16 @@ fn handle_event(
                 &mut DriverHandle::new(queue, framework_id.clone(), stop),
                 &status,
             );
-            // Updates with a uuid came from an agent and need an acknowledgement.
-            if let (Some(uuid), Some(agent)) = (status.uuid.clone(), status.slave_id.clone()) {
-                queue.0.push(Call {
-                    r#type: Some(call::Type::Acknowledge as i32),
-                    acknowledge: Some(call::Acknowledge {
-                        slave_id: agent,
-                        task_id: status.task_id.clone(),
-                        uuid,
-                    }),
-                    ..Default::default()
-                });
+            // Updates with a uuid came from an agent and need an acknowledgement, unless the
+            // framework stopped in the callback (it tears down instead).
+            if let (Some(uuid), Some(agent), None) =
+                (status.uuid.clone(), status.slave_id.clone(), *stop)
+            {
+                queue.0.push(crate::driver::acknowledge(
+                    agent,
+                    status.task_id.clone(),
+                    uuid,
+                ));
             }
         }
         Some(event::Type::Failure) => {
