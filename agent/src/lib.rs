@@ -9,6 +9,8 @@
 //! - [`status_update_manager`]: per-task update streams with retries until acknowledged.
 //! - [`slave`]: the `slave(1)` process: registration, pings, tasks, v0 executors.
 //! - `executor_api`: the v1 HTTP executor API.
+//! - `kill`: `KillTaskMessage` cases (queued, launched, unknown to the agent).
+//! - `termination`: the terminal status of tasks whose executor ended.
 //! - `http`: `/state`, `/health`, `/files/*`.
 //! - [`run`]: starting an agent from flags (what `mesos-agent` does).
 #![deny(unsafe_code)]
@@ -17,10 +19,12 @@ pub mod containerizer;
 mod executor_api;
 pub mod flags;
 mod http;
+mod kill;
 pub mod paths;
 pub mod resources;
 pub mod slave;
 pub mod status_update_manager;
+mod termination;
 
 pub use executor_api::record;
 pub use flags::Flags;

@@ -33,6 +33,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::containerizer;
 use crate::paths;
 use crate::status_update_manager::{key_of, StatusUpdateManager, StreamKey};
+use crate::termination::{executor_terminated_status, PendingTermination};
 
 /// Mesos version this agent reports.
 pub const VERSION: &str = "1.11.0";
@@ -117,8 +118,8 @@ pub(crate) struct Executor {
     pub tasks: BTreeMap<String, Task>,
     pub completed_tasks: Vec<Task>,
     pub command_executor: bool,
-    /// Why the agent ended the executor, if it did.
-    pub end_reason: Option<task_status::Reason>,
+    /// Why the agent ended the executor, if it did: its tasks' terminal state says so.
+    pub pending_termination: Option<PendingTermination>,
 }
 
 /// What a newly launched executor is started for.
@@ -727,7 +728,7 @@ impl Slave {
         }
     }
 
-    fn executor_mut(&mut self, fw: &str, ex: &str) -> Option<&mut Executor> {
+    pub(crate) fn executor_mut(&mut self, fw: &str, ex: &str) -> Option<&mut Executor> {
         self.frameworks
             .get_mut(fw)
             .and_then(|f| f.executors.get_mut(ex))
@@ -803,7 +804,7 @@ impl Slave {
             tasks: BTreeMap::new(),
             completed_tasks: Vec::new(),
             command_executor,
-            end_reason: None,
+            pending_termination: None,
         };
         match pending {
             Pending::Task(t) => executor.queued.push(*t),
@@ -830,7 +831,14 @@ impl Slave {
             if let Some(ex) = me.executor_mut(&fw_key, &ex_key) {
                 if ex.container_id == container_id && ex.state == ExecState::Registering {
                     tracing::warn!(executor = %ex_key, ?timeout, "executor did not register in time; killing it");
-                    ex.end_reason = Some(task_status::Reason::ExecutorRegistrationTimeout);
+                    ex.pending_termination = Some(PendingTermination {
+                        state: TaskState::TaskFailed,
+                        reason: task_status::Reason::ExecutorRegistrationTimeout,
+                        message: format!(
+                            "Executor did not register within {}",
+                            mesos_executors::duration::format(timeout)
+                        ),
+                    });
                     ex.state = ExecState::Terminating;
                     if let Some(pid) = ex.os_pid {
                         containerizer::destroy(pid);
@@ -867,11 +875,8 @@ impl Slave {
                     container_id.to_string(),
                 );
                 ctx.then(launched.exit, move |me, ctx, exit| {
-                    let exit = exit.unwrap_or(Exit {
-                        raw: -1,
-                        code: None,
-                        signal: None,
-                    });
+                    // The containerizer dropped the container without reporting its exit.
+                    let exit = exit.map_err(|_| "unknown container".to_string());
                     me.executor_exited(ctx, &f, &e, &c, exit);
                 });
             }
@@ -1132,7 +1137,7 @@ impl Slave {
 
     /// An update the agent generates itself (invalid task, executor gone, ...).
     #[allow(clippy::too_many_arguments)]
-    fn agent_update(
+    pub(crate) fn agent_update(
         &mut self,
         ctx: &mut Ctx<'_, Self>,
         fw_id: &FrameworkId,
@@ -1274,78 +1279,6 @@ impl Slave {
         }
     }
 
-    fn kill_task(&mut self, ctx: &mut Ctx<'_, Self>, from: Upid, msg: KillTaskMessage) {
-        if from.address() != self.config.master.address() {
-            tracing::warn!(%from, "ignoring KillTaskMessage not from the master");
-            return;
-        }
-        let fw_key = msg.framework_id.value.clone();
-        let task_key = msg.task_id.value.clone();
-        let Some(fw) = self.frameworks.get_mut(&fw_key) else {
-            tracing::warn!(task = %task_key, "kill for a task of an unknown framework");
-            return;
-        };
-        let mut queued_in = None;
-        let mut running_in = None;
-        // Killing a task of a queued group kills the whole group.
-        let mut killed = vec![msg.task_id.clone()];
-        for (key, ex) in fw.executors.iter_mut() {
-            if let Some(pos) = ex.queued.iter().position(|t| t.task_id.value == task_key) {
-                ex.queued.remove(pos);
-                queued_in = Some((key.clone(), ex.info.executor_id.clone()));
-                break;
-            }
-            if let Some(pos) = ex
-                .queued_groups
-                .iter()
-                .position(|g| g.tasks.iter().any(|t| t.task_id.value == task_key))
-            {
-                let group = ex.queued_groups.remove(pos);
-                killed = group.tasks.into_iter().map(|t| t.task_id).collect();
-                queued_in = Some((key.clone(), ex.info.executor_id.clone()));
-                break;
-            }
-            if ex.tasks.contains_key(&task_key) {
-                running_in = Some(key.clone());
-                break;
-            }
-        }
-        if let Some((ex_key, ex_id)) = queued_in {
-            tracing::info!(task = %task_key, "killing a task before its executor registered");
-            for task_id in &killed {
-                self.agent_update(
-                    ctx,
-                    &msg.framework_id,
-                    Some(ex_id.clone()),
-                    task_id,
-                    TaskState::TaskKilled,
-                    task_status::Reason::TaskKilledDuringLaunch,
-                    "Killed before delivery to the executor",
-                );
-            }
-            let empty = self.executor_mut(&fw_key, &ex_key).is_some_and(|e| {
-                e.queued.is_empty() && e.queued_groups.is_empty() && e.tasks.is_empty()
-            });
-            if empty {
-                self.shutdown_executor(ctx, &fw_key, &ex_key);
-            }
-            return;
-        }
-        match running_in {
-            Some(ex_key) => {
-                let Some(ex) = self.executor_mut(&fw_key, &ex_key) else {
-                    return;
-                };
-                if let Some(pid) = ex.pid.clone() {
-                    ctx.send(&pid, &msg);
-                } else if let Some(stream) = &ex.stream {
-                    crate::executor_api::send_kill(stream, &msg);
-                }
-            }
-            None => tracing::warn!(task = %task_key, "kill for an unknown task"),
-        }
-    }
-
     fn shutdown_framework(
         &mut self,
         ctx: &mut Ctx<'_, Self>,
@@ -1439,7 +1372,7 @@ impl Slave {
         fw_key: &str,
         ex_key: &str,
         container_id: &str,
-        exit: Exit,
+        exit: Result<Exit, String>,
     ) {
         let Some(ex) = self
             .executor_mut(fw_key, ex_key)
@@ -1447,19 +1380,17 @@ impl Slave {
         else {
             return;
         };
-        tracing::info!(executor = %ex_key, status = %exit.describe(), "executor exited");
+        let described = match &exit {
+            Ok(e) => e.describe(),
+            Err(why) => why.clone(),
+        };
+        tracing::info!(executor = %ex_key, status = %described, "executor exited");
         ex.state = ExecState::Terminated;
         ex.os_pid = None;
         ex.stream = None;
         let ex_id = ex.info.executor_id.clone();
-        let reason = ex
-            .end_reason
-            .unwrap_or(task_status::Reason::ExecutorTerminated);
-        let lost_state = if ex.command_executor {
-            TaskState::TaskFailed
-        } else {
-            TaskState::TaskLost
-        };
+        let (task_state, reason, message) =
+            executor_terminated_status(ex.pending_termination.as_ref(), &exit);
         let mut orphans: Vec<TaskId> = ex.queued.drain(..).map(|t| t.task_id).collect();
         orphans.extend(
             ex.queued_groups
@@ -1485,24 +1416,18 @@ impl Slave {
                         slave_id: id,
                         framework_id: fw_id.clone(),
                         executor_id: ex_id.clone(),
-                        status: exit.raw,
+                        status: exit.as_ref().map_or(-1, |e| e.raw),
                     },
                 );
             }
         }
-        let message = match reason {
-            task_status::Reason::ExecutorRegistrationTimeout => {
-                "Executor did not register within the timeout".to_string()
-            }
-            _ => format!("Executor terminated: {}", exit.describe()),
-        };
         for task_id in orphans {
             self.agent_update(
                 ctx,
                 &fw_id,
                 Some(ex_id.clone()),
                 &task_id,
-                lost_state,
+                task_state,
                 reason,
                 &message,
             );
