@@ -586,7 +586,7 @@ async fn http_executor_subscribes_gets_its_task_and_updates_are_acknowledged() {
 }
 
 #[tokio::test]
-async fn executor_that_never_registers_is_killed_and_its_task_lost() {
+async fn executor_that_never_registers_is_killed_and_its_task_failed() {
     let mut m = FakeMaster::start();
     let agent = start_agent(&m.master, scratch("regtimeout")).await;
     let clock = agent.runtime.clock().clone();
@@ -625,10 +625,14 @@ async fn executor_that_never_registers_is_killed_and_its_task_lost() {
         mesos_proto::mesos::internal::ExitedExecutorMessage::decode(body.as_ref()).unwrap();
     assert_eq!(exited.executor_id.value, "silent");
     let u = update(&m.next("StatusUpdateMessage").await.1);
-    assert_eq!(u.update.status.state(), TaskState::TaskLost);
+    assert_eq!(u.update.status.state(), TaskState::TaskFailed);
     assert_eq!(
         u.update.status.reason(),
         mesos_proto::mesos::task_status::Reason::ExecutorRegistrationTimeout
+    );
+    assert_eq!(
+        u.update.status.message.as_deref(),
+        Some("Executor did not register within 1mins")
     );
     agent.runtime.shutdown();
     m.rt.shutdown();

@@ -1,0 +1,364 @@
+//! The agent's task lifecycle against a scripted master (another runtime in this test
+//! process, clocks paused): kills of tasks the agent never received, the terminal state of
+//! tasks whose executor ended, and the bounds on what the agent remembers of finished work.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use libprocess::{Config, Ctx, Process, Runtime, Upid};
+use mesos_agent::{Agent, SlaveConfig};
+use mesos_proto::mesos::internal::{
+    KillTaskMessage, MasterSlaveConnection, RunTaskMessage, SlaveRegisteredMessage,
+    StatusUpdateAcknowledgementMessage, StatusUpdateMessage,
+};
+use mesos_proto::mesos::{
+    framework_info, task_status, CommandInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo,
+    SlaveId, TaskId, TaskInfo, TaskState,
+};
+use prost::Message;
+use tokio::sync::mpsc;
+
+const NAMES: [&str; 6] = [
+    "mesos.internal.RegisterSlaveMessage",
+    "mesos.internal.ReregisterSlaveMessage",
+    "mesos.internal.PongSlaveMessage",
+    "mesos.internal.StatusUpdateMessage",
+    "mesos.internal.ExitedExecutorMessage",
+    "mesos.internal.UnregisterSlaveMessage",
+];
+
+/// Records whatever the agent sends it.
+struct Recorder {
+    tx: mpsc::UnboundedSender<(Upid, String, Bytes)>,
+}
+
+impl Process for Recorder {
+    fn initialize(&mut self, ctx: &mut Ctx<'_, Self>) {
+        for name in NAMES {
+            ctx.install_raw(name, move |me, _ctx, from, body| {
+                let _ = me.tx.send((from, name.to_string(), body));
+            });
+        }
+    }
+}
+
+struct FakeMaster {
+    rt: Runtime,
+    master: Upid,
+    rx: mpsc::UnboundedReceiver<(Upid, String, Bytes)>,
+}
+
+impl FakeMaster {
+    fn start() -> FakeMaster {
+        let rt = Runtime::start(Config::local()).unwrap();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let master = rt.spawn("master", Recorder { tx }).unwrap().upid().clone();
+        FakeMaster { rt, master, rx }
+    }
+
+    fn send<M: Message + prost::Name>(&self, from: &Upid, to: &Upid, msg: &M) {
+        self.rt
+            .send(from, to, &M::full_name(), Bytes::from(msg.encode_to_vec()));
+    }
+
+    /// The next message of this name (others are skipped), within 10 s of real time.
+    async fn next(&mut self, name: &str) -> (Upid, Bytes) {
+        let full = format!("mesos.internal.{name}");
+        loop {
+            let got = tokio::time::timeout(Duration::from_secs(10), self.rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no {name} arrived"))
+                .expect("recorder gone");
+            if got.1 == full {
+                return (got.0, got.2);
+            }
+        }
+    }
+
+    /// Whether a message of this name arrives within `wait` of real time.
+    async fn arrives(&mut self, name: &str, wait: Duration) -> bool {
+        let full = format!("mesos.internal.{name}");
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Ok(Some(got)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            if got.1 == full {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "agent-lifecycle-test-{name}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d.canonicalize().unwrap()
+}
+
+/// Starts an agent with its clock paused, once its process has initialized.
+async fn start_agent(master: &Upid, work: PathBuf) -> Agent {
+    let launcher_dir = PathBuf::from(env!("CARGO_BIN_EXE_mesos-executor"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let config = SlaveConfig {
+        master: master.clone(),
+        resources: mesos_agent::resources::parse("cpus:2;mem:1024;disk:1024;ports:[31000-31010]")
+            .unwrap(),
+        attributes: Vec::new(),
+        work_dir: work,
+        hostname: "localhost".into(),
+        launcher_dir,
+        registration_backoff_factor: Duration::from_secs(1),
+        executor_registration_timeout: Duration::from_secs(60),
+        executor_shutdown_grace_period: Duration::from_secs(5),
+        http_command_executor: false,
+        flags: Vec::new(),
+    };
+    let agent = mesos_agent::start(Config::local(), config).unwrap();
+    agent.slave.call("initialized", |_, _| ()).await.unwrap();
+    agent
+}
+
+/// Registers the agent (the first RegisterSlaveMessage, answered with `ping_timeout`).
+async fn register(m: &mut FakeMaster, agent: &Agent, ping_timeout: f64) -> SlaveId {
+    let clock = agent.runtime.clock();
+    clock.advance(Duration::from_secs(1));
+    let (from, _) = m.next("RegisterSlaveMessage").await;
+    assert_eq!(&from, agent.slave.upid());
+    let id = SlaveId {
+        value: "M-S0".into(),
+    };
+    m.send(
+        &m.master,
+        &from,
+        &SlaveRegisteredMessage {
+            slave_id: id.clone(),
+            connection: Some(MasterSlaveConnection {
+                total_ping_timeout_seconds: Some(ping_timeout),
+            }),
+        },
+    );
+    wait_registered(agent).await;
+    id
+}
+
+async fn wait_registered(agent: &Agent) {
+    for _ in 0..200 {
+        let registered = agent
+            .slave
+            .call("registered?", |me, _| {
+                me.agent_id().is_some() && me.state() == mesos_agent::slave::RegState::Registered
+            })
+            .await
+            .unwrap();
+        if registered {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("agent never registered");
+}
+
+fn framework() -> FrameworkInfo {
+    FrameworkInfo {
+        user: "root".into(),
+        name: "test".into(),
+        id: Some(FrameworkId {
+            value: "F-0000".into(),
+        }),
+        ..Default::default()
+    }
+}
+
+fn run_task(task: TaskInfo) -> RunTaskMessage {
+    RunTaskMessage {
+        #[allow(deprecated)]
+        framework_id: None,
+        framework: framework(),
+        pid: Some(String::new()),
+        task,
+        resource_version_uuids: Vec::new(),
+        launch_executor: None,
+    }
+}
+
+fn task(id: &str, command: Option<&str>, executor: Option<ExecutorInfo>) -> TaskInfo {
+    TaskInfo {
+        name: id.into(),
+        task_id: TaskId { value: id.into() },
+        slave_id: SlaveId {
+            value: "M-S0".into(),
+        },
+        resources: mesos_agent::resources::parse("cpus:0.1;mem:32").unwrap(),
+        command: command.map(|c| CommandInfo {
+            value: Some(c.into()),
+            ..Default::default()
+        }),
+        executor,
+        ..Default::default()
+    }
+}
+
+fn update(body: &Bytes) -> StatusUpdateMessage {
+    StatusUpdateMessage::decode(body.as_ref()).unwrap()
+}
+
+fn ack(m: &FakeMaster, agent: &Agent, u: &StatusUpdateMessage) {
+    m.send(
+        &m.master,
+        agent.slave.upid(),
+        &StatusUpdateAcknowledgementMessage {
+            slave_id: u.update.slave_id.clone().unwrap(),
+            framework_id: u.update.framework_id.clone(),
+            task_id: u.update.status.task_id.clone(),
+            uuid: u.update.uuid.clone().unwrap(),
+        },
+    );
+}
+
+fn kill(task: &str) -> KillTaskMessage {
+    KillTaskMessage {
+        framework_id: FrameworkId {
+            value: "F-0000".into(),
+        },
+        task_id: TaskId { value: task.into() },
+        kill_policy: None,
+    }
+}
+
+/// A custom executor running `command` (it never registers unless the command is one).
+fn executor(id: &str, command: &str) -> ExecutorInfo {
+    ExecutorInfo {
+        executor_id: ExecutorId { value: id.into() },
+        command: Some(CommandInfo {
+            value: Some(command.into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The next status update, checked to be the agent's own for `task`.
+async fn agent_update_for(m: &mut FakeMaster, task: &str) -> StatusUpdateMessage {
+    let u = update(&m.next("StatusUpdateMessage").await.1);
+    assert_eq!(u.update.status.task_id.value, task, "{u:?}");
+    assert_eq!(u.update.status.source(), task_status::Source::Slave);
+    u
+}
+
+#[tokio::test]
+async fn kill_of_a_task_the_agent_never_received_is_answered_task_lost_until_acknowledged() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("kill-unknown")).await;
+    let clock = agent.runtime.clock().clone();
+    register(&mut m, &agent, 75.0).await;
+    // A kill for a framework the agent does not know is ignored, as the genuine agent does.
+    m.send(&m.master, agent.slave.upid(), &kill("nobody"));
+    assert!(
+        !m.arrives("StatusUpdateMessage", Duration::from_millis(300))
+            .await,
+        "update for an unknown framework"
+    );
+    // The framework becomes known through another task (queued on a silent executor); the
+    // RunTaskMessage of "ghost" never arrived.
+    m.send(
+        &m.master,
+        agent.slave.upid(),
+        &run_task(task("keeper", None, Some(executor("silent", "sleep 30")))),
+    );
+    m.send(&m.master, agent.slave.upid(), &kill("ghost"));
+    let u = agent_update_for(&mut m, "ghost").await;
+    assert_eq!(u.update.status.state(), TaskState::TaskLost);
+    assert_eq!(
+        u.update.status.reason(),
+        task_status::Reason::ExecutorTerminated
+    );
+    assert_eq!(
+        u.update.status.message.as_deref(),
+        Some("Cannot find executor")
+    );
+    assert_eq!(u.update.executor_id, None);
+    // Sent through the status update manager: resent until acknowledged.
+    clock.advance(Duration::from_secs(10));
+    let again = agent_update_for(&mut m, "ghost").await;
+    assert_eq!(again.update.uuid, u.update.uuid);
+    ack(&m, &agent, &u);
+    clock.settle().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    clock.advance(Duration::from_secs(600));
+    assert!(
+        !m.arrives("StatusUpdateMessage", Duration::from_millis(300))
+            .await,
+        "resent after the ack"
+    );
+    agent.slave.terminate();
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
+async fn kill_of_a_task_never_received_by_a_partition_aware_framework_is_task_dropped() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("kill-dropped")).await;
+    register(&mut m, &agent, 75.0).await;
+    let mut run = run_task(task("keeper", None, Some(executor("silent", "sleep 30"))));
+    run.framework.capabilities.push(framework_info::Capability {
+        r#type: Some(framework_info::capability::Type::PartitionAware as i32),
+    });
+    m.send(&m.master, agent.slave.upid(), &run);
+    m.send(&m.master, agent.slave.upid(), &kill("ghost"));
+    let u = agent_update_for(&mut m, "ghost").await;
+    assert_eq!(u.update.status.state(), TaskState::TaskDropped);
+    assert_eq!(
+        u.update.status.reason(),
+        task_status::Reason::ExecutorTerminated
+    );
+    assert_eq!(
+        u.update.status.message.as_deref(),
+        Some("Cannot find executor")
+    );
+    agent.slave.terminate();
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
+async fn tasks_of_an_executor_that_exits_fail_with_reason_executor_terminated() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("exec-exit")).await;
+    register(&mut m, &agent, 75.0).await;
+    m.send(
+        &m.master,
+        agent.slave.upid(),
+        &run_task(task("doomed", None, Some(executor("quitter", "exit 3")))),
+    );
+    let (_, body) = m.next("ExitedExecutorMessage").await;
+    let exited =
+        mesos_proto::mesos::internal::ExitedExecutorMessage::decode(body.as_ref()).unwrap();
+    assert_eq!(exited.status, 3 << 8);
+    let u = agent_update_for(&mut m, "doomed").await;
+    assert_eq!(u.update.status.state(), TaskState::TaskFailed);
+    assert_eq!(
+        u.update.status.reason(),
+        task_status::Reason::ExecutorTerminated
+    );
+    assert_eq!(
+        u.update.status.message.as_deref(),
+        Some("Executor terminated")
+    );
+    assert_eq!(
+        u.update
+            .status
+            .executor_id
+            .as_ref()
+            .map(|e| e.value.as_str()),
+        Some("quitter")
+    );
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
