@@ -17,9 +17,11 @@ pub(crate) fn install_routes(ctx: &mut Ctx<'_, Slave>) {
     });
     ctx.route("/health", |_, _, _| Response::ok("").into());
     ctx.route("/files/browse", |me, _, req| me.files_browse(&req).into());
-    ctx.route("/files/read", |me, _, req| me.files_read(&req).into());
+    ctx.route("/files/read", |me, _, req| {
+        crate::files::read(me.config.work_dir.clone(), req)
+    });
     ctx.route("/files/download", |me, _, req| {
-        me.files_download(&req).into()
+        crate::files::download(me.config.work_dir.clone(), req)
     });
 }
 
@@ -151,67 +153,10 @@ impl Slave {
         out.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
         json_reply_now(req, Json::Array(out))
     }
-
-    fn files_read(&self, req: &Request) -> Response {
-        let path = match self.confined(req) {
-            Ok(p) => p,
-            Err(r) => return r,
-        };
-        if path.is_dir() {
-            return Response::bad_request("Cannot read a directory.");
-        }
-        let Ok(data) = std::fs::read(&path) else {
-            return Response::not_found();
-        };
-        let offset: i64 = match req.query("offset").map(str::parse).transpose() {
-            Ok(o) => o.unwrap_or(0),
-            Err(_) => return Response::bad_request("Failed to parse offset"),
-        };
-        let length: Option<usize> = match req.query("length").map(str::parse::<i64>).transpose() {
-            Ok(l) => l.filter(|l| *l >= 0).map(|l| l as usize),
-            Err(_) => return Response::bad_request("Failed to parse length"),
-        };
-        if offset == -1 {
-            return json_reply_now(req, json!({"data": "", "offset": data.len()}));
-        }
-        if offset < 0 {
-            return Response::bad_request("Negative offset provided");
-        }
-        let start = (offset as usize).min(data.len());
-        let end = length
-            .map(|l| start.saturating_add(l).min(data.len()))
-            .unwrap_or(data.len());
-        let chunk = String::from_utf8_lossy(&data[start..end]).into_owned();
-        json_reply_now(req, json!({"data": chunk, "offset": start}))
-    }
-
-    fn files_download(&self, req: &Request) -> Response {
-        let path = match self.confined(req) {
-            Ok(p) => p,
-            Err(r) => return r,
-        };
-        if path.is_dir() {
-            return Response::bad_request("Cannot download a directory.");
-        }
-        match std::fs::read(&path) {
-            Ok(data) => {
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                Response::ok(data)
-                    .with_header("Content-Type", "application/octet-stream")
-                    .with_header(
-                        "Content-Disposition",
-                        format!("attachment; filename={name}"),
-                    )
-            }
-            Err(_) => Response::not_found(),
-        }
-    }
 }
 
-fn json_reply_now(req: &Request, value: Json) -> Response {
+/// A JSON response now, honouring `?jsonp=callback`.
+pub(crate) fn json_reply_now(req: &Request, value: Json) -> Response {
     let body = value.to_string();
     match req.query("jsonp") {
         Some(cb) if !cb.is_empty() => {

@@ -11,12 +11,14 @@
 //! - `executor_api`: the v1 HTTP executor API.
 //! - `kill`: `KillTaskMessage` cases (queued, launched, unknown to the agent).
 //! - `termination`: the terminal status of tasks whose executor ended.
-//! - `http`: `/state`, `/health`, `/files/*`.
+//! - `http`: `/state`, `/health`, `/files/browse`.
+//! - `files`: `/files/read` and `/files/download` (off the mailbox, bounded memory).
 //! - [`run`]: starting an agent from flags (what `mesos-agent` does).
 #![deny(unsafe_code)]
 
 pub mod containerizer;
 mod executor_api;
+mod files;
 pub mod flags;
 mod http;
 mod kill;

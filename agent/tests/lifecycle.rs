@@ -362,3 +362,96 @@ async fn tasks_of_an_executor_that_exits_fail_with_reason_executor_terminated() 
     agent.runtime.shutdown();
     m.rt.shutdown();
 }
+
+#[tokio::test]
+async fn files_read_serves_only_the_requested_range_and_download_streams_the_whole_file() {
+    let m = FakeMaster::start();
+    let work = scratch("files");
+    let agent = start_agent(&m.master, work.clone()).await;
+    let port = agent.runtime.address().port();
+    let log = work.join("big.log");
+    let content: Vec<u8> = (0..300_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    std::fs::write(&log, &content).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", work.join("escape")).unwrap();
+    let path = log.display().to_string();
+    let get = move |q: String| {
+        tokio::task::spawn_blocking(move || mesos_tests::native::http_get(port, &q).unwrap())
+    };
+    let json = |body: &[u8]| serde_json::from_slice::<serde_json::Value>(body).unwrap();
+
+    // offset=-1 (and no offset at all) answers the size, as the web UI's pailer expects.
+    for q in [
+        format!("/files/read?path={path}&offset=-1"),
+        format!("/files/read?path={path}"),
+    ] {
+        let (status, body) = get(q).await.unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(
+            json(&body),
+            serde_json::json!({"data": "", "offset": 300_000})
+        );
+    }
+    let (status, body) = get(format!("/files/read?path={path}&offset=27&length=5"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        json(&body),
+        serde_json::json!({"data": "bcdef", "offset": 27})
+    );
+    // Past the end: no data at the asked offset.
+    let (_, body) = get(format!("/files/read?path={path}&offset=999999999&length=5"))
+        .await
+        .unwrap();
+    assert_eq!(
+        json(&body),
+        serde_json::json!({"data": "", "offset": 999_999_999u64})
+    );
+    // No length: capped at 64 KiB.
+    let (_, body) = get(format!("/files/read?path={path}&offset=0"))
+        .await
+        .unwrap();
+    assert_eq!(json(&body)["data"].as_str().unwrap().len(), 65_536);
+    // Bad input: 400 with a message.
+    for (q, says) in [
+        ("&offset=0&length=-2", "Negative length provided: -2."),
+        ("&offset=-3", "Negative offset provided: -3."),
+        ("&offset=ten", "Failed to parse offset"),
+        (
+            "&offset=0&length=99999999999999999999999",
+            "Failed to parse length",
+        ),
+    ] {
+        let (status, body) = get(format!("/files/read?path={path}{q}")).await.unwrap();
+        assert_eq!(status, 400, "{q}");
+        assert!(
+            String::from_utf8_lossy(&body).contains(says),
+            "{q}: {body:?}"
+        );
+    }
+    let escape = work.join("escape").display().to_string();
+    let (status, body) = get(format!("/files/read?path={escape}&offset=0"))
+        .await
+        .unwrap();
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("is inaccessible"));
+    let (status, _) = get("/files/read?path=/etc/hostname&offset=0".into())
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
+    let (status, _) = get(format!("/files/read?path={}&offset=0", work.display()))
+        .await
+        .unwrap();
+    assert_eq!(status, 400);
+
+    let (status, body) = get(format!("/files/download?path={path}")).await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(body.len(), content.len());
+    assert!(body == content, "downloaded bytes differ");
+    let (status, _) = get(format!("/files/download?path={}", work.display()))
+        .await
+        .unwrap();
+    assert_eq!(status, 400);
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}

@@ -414,9 +414,11 @@ async fn command_task_runs_to_finished_with_our_executor() {
         .contains("hello-from-task"));
     // The sandbox is readable over /files; paths outside the work dir are not.
     let port = agent.runtime.address().port();
-    let (status, body) =
-        mesos_tests::native::http_get(port, &format!("/files/read?path={}", latest.display()))
-            .unwrap();
+    let (status, body) = mesos_tests::native::http_get(
+        port,
+        &format!("/files/read?path={}&offset=0", latest.display()),
+    )
+    .unwrap();
     assert_eq!(status, 200);
     let read: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert!(
