@@ -77,6 +77,11 @@ pub struct Flags {
     #[arg(long, env = "MESOS_HTTP_COMMAND_EXECUTOR", default_value = "false", action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub http_command_executor: bool,
+
+    /// Exited executors remembered per framework (for `/state`); the oldest go first.
+    #[arg(long, env = "MESOS_MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK",
+          default_value_t = crate::history::DEFAULT_MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK)]
+    pub max_completed_executors_per_framework: usize,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -123,6 +128,10 @@ impl Flags {
             (
                 "http_command_executor".into(),
                 self.http_command_executor.to_string(),
+            ),
+            (
+                "max_completed_executors_per_framework".into(),
+                self.max_completed_executors_per_framework.to_string(),
             ),
         ];
         let opt = |v: &mut Vec<(String, String)>, k: &str, x: Option<String>| {
@@ -259,6 +268,7 @@ mod tests {
         assert_eq!(f.port, 5051);
         assert_eq!(f.executor_registration_timeout, Duration::from_secs(60));
         assert_eq!(f.registration_backoff_factor, Duration::from_secs(1));
+        assert_eq!(f.max_completed_executors_per_framework, 150);
         assert!(f.validate().is_ok());
         let bad = Flags::try_parse_from([
             "mesos-agent",

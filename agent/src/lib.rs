@@ -7,6 +7,7 @@
 //! - [`paths`]: the sandbox layout under the work dir; path confinement for `/files`.
 //! - [`containerizer`]: the posix launcher (process groups, executor environment).
 //! - [`status_update_manager`]: per-task update streams with retries until acknowledged.
+//! - [`history`]: the bounds on completed frameworks, executors and tasks.
 //! - [`slave`]: the `slave(1)` process: registration, pings, tasks, v0 executors.
 //! - `executor_api`: the v1 HTTP executor API.
 //! - `kill`: `KillTaskMessage` cases (queued, launched, unknown to the agent).
@@ -20,6 +21,7 @@ pub mod containerizer;
 mod executor_api;
 mod files;
 pub mod flags;
+pub mod history;
 mod http;
 mod kill;
 pub mod paths;
@@ -100,6 +102,7 @@ pub fn config_from_flags(flags: &Flags) -> Result<SlaveConfig, StartError> {
         executor_registration_timeout: flags.executor_registration_timeout,
         executor_shutdown_grace_period: flags.executor_shutdown_grace_period,
         http_command_executor: flags.http_command_executor,
+        max_completed_executors_per_framework: flags.max_completed_executors_per_framework,
         flags: flags.to_map(),
     })
 }

@@ -5,7 +5,7 @@
 //! (registration backoff, ping timeout, executor registration timeout, status update
 //! retries, shutdown grace periods), so tests can drive them with a paused clock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -31,6 +31,7 @@ use rand::Rng;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::containerizer;
+use crate::history;
 use crate::paths;
 use crate::status_update_manager::{key_of, StatusUpdateManager, StreamKey};
 use crate::termination::{executor_terminated_status, PendingTermination};
@@ -74,6 +75,8 @@ pub struct SlaveConfig {
     pub executor_shutdown_grace_period: Duration,
     /// Command executors use the v1 HTTP executor API (`--http_command_executor`).
     pub http_command_executor: bool,
+    /// Exited executors remembered per framework (`--max_completed_executors_per_framework`).
+    pub max_completed_executors_per_framework: usize,
     /// `name -> value`, shown in `/state`.
     pub flags: Vec<(String, String)>,
 }
@@ -116,7 +119,8 @@ pub(crate) struct Executor {
     pub queued_groups: Vec<TaskGroupInfo>,
     /// Tasks given to the executor, by task id.
     pub tasks: BTreeMap<String, Task>,
-    pub completed_tasks: Vec<Task>,
+    /// The newest terminal tasks (at most `MAX_COMPLETED_TASKS_PER_EXECUTOR`).
+    pub completed_tasks: VecDeque<Task>,
     pub command_executor: bool,
     /// Why the agent ended the executor, if it did: its tasks' terminal state says so.
     pub pending_termination: Option<PendingTermination>,
@@ -141,7 +145,8 @@ pub(crate) struct Framework {
     pub info: FrameworkInfo,
     pub pid: Option<String>,
     pub executors: BTreeMap<String, Executor>,
-    pub completed_executors: Vec<Executor>,
+    /// The newest exited executors (at most `--max_completed_executors_per_framework`).
+    pub completed_executors: VecDeque<Executor>,
 }
 
 /// The agent.
@@ -155,7 +160,8 @@ pub struct Slave {
     ping_timeout: Duration,
     resource_version_uuid: Vec<u8>,
     pub(crate) frameworks: BTreeMap<String, Framework>,
-    pub(crate) completed_frameworks: Vec<Framework>,
+    /// The newest removed frameworks (at most `MAX_COMPLETED_FRAMEWORKS`).
+    pub(crate) completed_frameworks: VecDeque<Framework>,
     pub(crate) sum: StatusUpdateManager,
     retry_timers: HashMap<StreamKey, TimerId>,
     pub(crate) start_time: f64,
@@ -213,7 +219,7 @@ impl Slave {
             ping_timeout: DEFAULT_PING_TIMEOUT,
             resource_version_uuid: uuid::Uuid::new_v4().as_bytes().to_vec(),
             frameworks: BTreeMap::new(),
-            completed_frameworks: Vec::new(),
+            completed_frameworks: VecDeque::new(),
             sum: StatusUpdateManager::new(),
             retry_timers: HashMap::new(),
             start_time: 0.0,
@@ -579,7 +585,7 @@ impl Slave {
                 info: info.clone(),
                 pid: None,
                 executors: BTreeMap::new(),
-                completed_executors: Vec::new(),
+                completed_executors: VecDeque::new(),
             });
         fw.info = info.clone();
         fw.info.id = Some(fw_id.clone());
@@ -802,7 +808,7 @@ impl Slave {
             queued: Vec::new(),
             queued_groups: Vec::new(),
             tasks: BTreeMap::new(),
-            completed_tasks: Vec::new(),
+            completed_tasks: VecDeque::new(),
             command_executor,
             pending_termination: None,
         };
@@ -1190,7 +1196,11 @@ impl Slave {
                     task.status_update_uuid = update.uuid.clone();
                     if is_terminal(state) {
                         if let Some(t) = ex.tasks.remove(&task_key) {
-                            ex.completed_tasks.push(t);
+                            history::push_bounded(
+                                &mut ex.completed_tasks,
+                                t,
+                                history::MAX_COMPLETED_TASKS_PER_EXECUTOR,
+                            );
                         }
                     }
                     break;
@@ -1434,7 +1444,11 @@ impl Slave {
         }
         if let Some(fw) = self.frameworks.get_mut(fw_key) {
             if let Some(ex) = fw.executors.remove(ex_key) {
-                fw.completed_executors.push(ex);
+                history::push_bounded(
+                    &mut fw.completed_executors,
+                    ex,
+                    self.config.max_completed_executors_per_framework,
+                );
             }
         }
         self.cleanup_framework(fw_key);
@@ -1459,10 +1473,11 @@ impl Slave {
         if let Some(fw) = self.frameworks.remove(fw_key) {
             tracing::info!(framework = %fw_key, "framework removed from the agent");
             self.sum.remove_framework(fw_key);
-            self.completed_frameworks.push(fw);
-            if self.completed_frameworks.len() > 50 {
-                self.completed_frameworks.remove(0);
-            }
+            history::push_bounded(
+                &mut self.completed_frameworks,
+                fw,
+                history::MAX_COMPLETED_FRAMEWORKS,
+            );
         }
     }
 

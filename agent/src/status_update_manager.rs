@@ -1,6 +1,10 @@
 //! Reliable status updates: one stream per task, one update in flight per stream, resent
 //! (10 s doubling up to 10 min) until the master forwards the framework's acknowledgement.
 //!
+//! A stream is forgotten once its terminal update is acknowledged (as Mesos does); only its
+//! key is remembered, among the last [`MAX_CLOSED_STREAMS`], to refuse late updates for the
+//! finished task. Memory thus tracks live tasks, not every task the agent ever ran.
+//!
 //! This module is the bookkeeping only; the `Slave` sends the heads it returns and drives
 //! the retry timers with the runtime clock, so tests can pause and advance it.
 
@@ -14,6 +18,9 @@ use mesos_proto::mesos::TaskState;
 pub const RETRY_MIN: Duration = Duration::from_secs(10);
 /// Cap of the retry interval.
 pub const RETRY_MAX: Duration = Duration::from_secs(600);
+
+/// Keys of closed streams remembered (to refuse updates for finished tasks).
+pub const MAX_CLOSED_STREAMS: usize = 10_000;
 
 /// `(framework id, task id)`.
 pub type StreamKey = (String, String);
@@ -39,7 +46,6 @@ struct Stream {
     seen: HashSet<Vec<u8>>,
     /// Delay before the next resend of the head.
     next_retry: Duration,
-    closed: bool,
 }
 
 /// The result of an acknowledgement.
@@ -54,9 +60,19 @@ pub struct Acked {
 }
 
 /// All streams of this agent.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StatusUpdateManager {
     streams: BTreeMap<StreamKey, Stream>,
+    /// Recently closed streams, oldest first, at most `closed_cap`.
+    closed: VecDeque<StreamKey>,
+    closed_set: HashSet<StreamKey>,
+    closed_cap: usize,
+}
+
+impl Default for StatusUpdateManager {
+    fn default() -> Self {
+        Self::with_closed_cap(MAX_CLOSED_STREAMS)
+    }
 }
 
 fn terminal(u: &StatusUpdate) -> bool {
@@ -73,6 +89,37 @@ impl StatusUpdateManager {
         Self::default()
     }
 
+    /// A manager remembering at most `cap` closed streams.
+    pub fn with_closed_cap(cap: usize) -> Self {
+        StatusUpdateManager {
+            streams: BTreeMap::new(),
+            closed: VecDeque::new(),
+            closed_set: HashSet::new(),
+            closed_cap: cap,
+        }
+    }
+
+    /// Streams still open (some update not yet acknowledged as terminal).
+    pub fn open_streams(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Closed streams remembered.
+    pub fn closed_streams(&self) -> usize {
+        self.closed.len()
+    }
+
+    fn remember_closed(&mut self, key: StreamKey) {
+        if self.closed_set.insert(key.clone()) {
+            self.closed.push_back(key);
+        }
+        while self.closed.len() > self.closed_cap {
+            if let Some(old) = self.closed.pop_front() {
+                self.closed_set.remove(&old);
+            }
+        }
+    }
+
     /// Queues an update. Returns it back if it became the head (send it now).
     pub fn update(&mut self, update: StatusUpdate) -> Result<Option<StatusUpdate>, UpdateError> {
         let uuid = update
@@ -81,10 +128,10 @@ impl StatusUpdateManager {
             .filter(|u| !u.is_empty())
             .ok_or(UpdateError::NoUuid)?;
         let key = key_of(&update);
-        let stream = self.streams.entry(key.clone()).or_default();
-        if stream.closed {
+        if self.closed_set.contains(&key) {
             return Err(UpdateError::Closed(key.1));
         }
+        let stream = self.streams.entry(key.clone()).or_default();
         if !stream.seen.insert(uuid) {
             return Err(UpdateError::Duplicate);
         }
@@ -134,12 +181,16 @@ impl StatusUpdateManager {
             .pop_front()
             .ok_or_else(|| UpdateError::Mismatch(key.1.clone()))?;
         let closed = terminal(&acked);
-        if closed {
-            s.closed = true;
-            s.pending.clear();
-        }
         s.next_retry = RETRY_MIN;
-        let next = s.pending.front().cloned();
+        let next = if closed {
+            None
+        } else {
+            s.pending.front().cloned()
+        };
+        if closed {
+            self.streams.remove(key);
+            self.remember_closed(key.clone());
+        }
         Ok(Acked {
             acked,
             next,
@@ -155,6 +206,8 @@ impl StatusUpdateManager {
     /// Forgets a framework's streams (framework removed).
     pub fn remove_framework(&mut self, framework_id: &str) {
         self.streams.retain(|(f, _), _| f != framework_id);
+        self.closed.retain(|(f, _)| f != framework_id);
+        self.closed_set.retain(|(f, _)| f != framework_id);
     }
 
     /// The latest state queued for a task, if any.
@@ -247,5 +300,30 @@ mod tests {
             .map(|_| m.next_retry(&key).unwrap().as_secs())
             .collect();
         assert_eq!(seq, vec![10, 20, 40, 80, 160, 320, 600, 600]);
+    }
+
+    #[test]
+    fn acknowledged_terminal_streams_are_forgotten_and_only_the_newest_keys_kept() {
+        let mut m = StatusUpdateManager::with_closed_cap(3);
+        for i in 0..10u8 {
+            let task = format!("t{i}");
+            m.update(upd(&task, TaskState::TaskRunning, 2 * i + 1))
+                .unwrap();
+            m.update(upd(&task, TaskState::TaskFinished, 2 * i + 2))
+                .unwrap();
+            let key = ("f".to_string(), task);
+            m.acknowledge(&key, &[2 * i + 1; 16]).unwrap();
+            assert!(m.acknowledge(&key, &[2 * i + 2; 16]).unwrap().closed);
+        }
+        assert_eq!(m.open_streams(), 0);
+        assert_eq!(m.closed_streams(), 3);
+        // The newest closed streams still refuse updates; the oldest were forgotten.
+        assert_eq!(
+            m.update(upd("t9", TaskState::TaskRunning, 100)),
+            Err(UpdateError::Closed("t9".into()))
+        );
+        assert!(m.update(upd("t0", TaskState::TaskRunning, 101)).is_ok());
+        m.remove_framework("f");
+        assert_eq!((m.open_streams(), m.closed_streams()), (0, 0));
     }
 }

@@ -101,6 +101,7 @@ async fn kill_after_a_lost_run_task_message_ends_the_task_lost_instead_of_stagin
             executor_registration_timeout: Duration::from_secs(60),
             executor_shutdown_grace_period: Duration::from_secs(5),
             http_command_executor: false,
+            max_completed_executors_per_framework: 150,
             flags: Vec::new(),
         },
     )

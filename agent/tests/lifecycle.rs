@@ -101,6 +101,11 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Starts an agent with its clock paused, once its process has initialized.
 async fn start_agent(master: &Upid, work: PathBuf) -> Agent {
+    start_agent_with(master, work, 150).await
+}
+
+/// `start_agent` remembering at most `max_completed_executors` exited executors per framework.
+async fn start_agent_with(master: &Upid, work: PathBuf, max_completed_executors: usize) -> Agent {
     let launcher_dir = PathBuf::from(env!("CARGO_BIN_EXE_mesos-executor"))
         .parent()
         .unwrap()
@@ -117,6 +122,7 @@ async fn start_agent(master: &Upid, work: PathBuf) -> Agent {
         executor_registration_timeout: Duration::from_secs(60),
         executor_shutdown_grace_period: Duration::from_secs(5),
         http_command_executor: false,
+        max_completed_executors_per_framework: max_completed_executors,
         flags: Vec::new(),
     };
     let agent = mesos_agent::start(Config::local(), config).unwrap();
@@ -452,6 +458,205 @@ async fn files_read_serves_only_the_requested_range_and_download_streams_the_who
         .await
         .unwrap();
     assert_eq!(status, 400);
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+/// Plays a v0 executor from the test's runtime: records what the agent sends it.
+struct FakeExecutor {
+    tx: mpsc::UnboundedSender<(Upid, String, Bytes)>,
+}
+
+impl Process for FakeExecutor {
+    fn initialize(&mut self, ctx: &mut Ctx<'_, Self>) {
+        for name in [
+            "mesos.internal.ExecutorRegisteredMessage",
+            "mesos.internal.RunTaskMessage",
+            "mesos.internal.StatusUpdateAcknowledgementMessage",
+        ] {
+            ctx.install_raw(name, move |me, _ctx, from, body| {
+                let _ = me.tx.send((from, name.to_string(), body));
+            });
+        }
+    }
+}
+
+async fn agent_state(agent: &Agent) -> serde_json::Value {
+    let port = agent.runtime.address().port();
+    let (status, body) =
+        tokio::task::spawn_blocking(move || mesos_tests::native::http_get(port, "/state"))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(status, 200);
+    serde_json::from_slice(&body).unwrap()
+}
+
+#[tokio::test]
+async fn an_executor_keeps_its_200_newest_completed_tasks_and_acked_streams_are_dropped() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("task-cap")).await;
+    register(&mut m, &agent, 75.0).await;
+    const N: usize = 205;
+    for i in 0..N {
+        m.send(
+            &m.master,
+            agent.slave.upid(),
+            &run_task(task(
+                &format!("t{i}"),
+                None,
+                Some(executor("ex", "sleep 30")),
+            )),
+        );
+    }
+    // The test registers as the executor and receives every queued task.
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let exec = m.rt.spawn("executor(1)", FakeExecutor { tx }).unwrap();
+    let fw = FrameworkId {
+        value: "F-0000".into(),
+    };
+    m.send(
+        exec.upid(),
+        agent.slave.upid(),
+        &mesos_proto::mesos::internal::RegisterExecutorMessage {
+            framework_id: fw.clone(),
+            executor_id: ExecutorId { value: "ex".into() },
+        },
+    );
+    let mut tasks = 0;
+    while tasks < N {
+        let (_, name, _) = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("the agent stopped sending tasks")
+            .unwrap();
+        tasks += usize::from(name.ends_with("RunTaskMessage"));
+    }
+    for i in 0..N {
+        let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
+        let status = mesos_proto::mesos::TaskStatus {
+            task_id: TaskId {
+                value: format!("t{i}"),
+            },
+            state: TaskState::TaskFinished as i32,
+            uuid: Some(uuid.clone()),
+            ..Default::default()
+        };
+        let msg = StatusUpdateMessage {
+            update: mesos_proto::mesos::internal::StatusUpdate {
+                framework_id: fw.clone(),
+                executor_id: Some(ExecutorId { value: "ex".into() }),
+                slave_id: Some(SlaveId {
+                    value: "M-S0".into(),
+                }),
+                status,
+                timestamp: 1.0,
+                uuid: Some(uuid),
+                latest_state: None,
+            },
+            pid: Some(exec.upid().to_string()),
+        };
+        m.send(exec.upid(), agent.slave.upid(), &msg);
+    }
+    for _ in 0..N {
+        let u = update(&m.next("StatusUpdateMessage").await.1);
+        ack(&m, &agent, &u);
+    }
+    let state = agent_state(&agent).await;
+    let ex = &state["frameworks"][0]["executors"][0];
+    let completed: Vec<&str> = ex["completed_tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(completed.len(), 200);
+    assert_eq!((completed[0], completed[199]), ("t5", "t204"));
+    // Every stream ended with an acknowledged terminal update: none stays open.
+    for _ in 0..100 {
+        let (open, _) = agent
+            .slave
+            .call("streams", |me, _| me.update_streams())
+            .await
+            .unwrap();
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let streams = agent
+        .slave
+        .call("streams", |me, _| me.update_streams())
+        .await
+        .unwrap();
+    assert_eq!(streams, (0, N));
+    agent.slave.terminate();
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
+async fn a_framework_keeps_only_its_newest_completed_executors_up_to_the_flag() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent_with(&m.master, scratch("executor-cap"), 2).await;
+    register(&mut m, &agent, 75.0).await;
+    // Four executors that exit at once; their tasks' updates stay unacknowledged, so the
+    // framework stays on the agent and collects completed executors.
+    for i in 0..4 {
+        m.send(
+            &m.master,
+            agent.slave.upid(),
+            &run_task(task(
+                &format!("t{i}"),
+                None,
+                Some(executor(&format!("e{i}"), "exit 0")),
+            )),
+        );
+        m.next("ExitedExecutorMessage").await;
+        m.next("StatusUpdateMessage").await;
+    }
+    let state = agent_state(&agent).await;
+    let ids: Vec<&str> = state["frameworks"][0]["completed_executors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["e2", "e3"]);
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
+async fn the_agent_keeps_only_the_50_newest_completed_frameworks() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("framework-cap")).await;
+    register(&mut m, &agent, 75.0).await;
+    // Each framework's only task is invalid (TASK_ERROR); acknowledging it ends the framework.
+    for i in 0..53 {
+        let mut run = run_task(task("bad", None, None));
+        run.framework.id = Some(FrameworkId {
+            value: format!("F-{i:04}"),
+        });
+        m.send(&m.master, agent.slave.upid(), &run);
+        let u = update(&m.next("StatusUpdateMessage").await.1);
+        ack(&m, &agent, &u);
+    }
+    let mut completed = Vec::new();
+    for _ in 0..100 {
+        let state = agent_state(&agent).await;
+        completed = state["completed_frameworks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect();
+        if completed.last().map(String::as_str) == Some("F-0052") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(completed.len(), 50);
+    assert_eq!(completed[0], "F-0003");
     agent.runtime.shutdown();
     m.rt.shutdown();
 }

@@ -131,6 +131,7 @@ async fn start_agent(master: &Upid, work: PathBuf) -> Agent {
         executor_registration_timeout: Duration::from_secs(60),
         executor_shutdown_grace_period: Duration::from_secs(5),
         http_command_executor: false,
+        max_completed_executors_per_framework: 150,
         flags: Vec::new(),
     };
     let agent = mesos_agent::start(Config::local(), config).unwrap();
