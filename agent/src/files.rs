@@ -63,8 +63,11 @@ pub fn parse_range(req: &Request) -> Result<ReadRange, FilesError> {
         let Some(text) = req.query(name) else {
             return Ok(None);
         };
-        let n: i64 = text.trim().parse().map_err(|e| {
-            FilesError::BadRequest(format!("Failed to parse {name}: {e} ('{text}')."))
+        // The genuine agent's wording (stout's numify).
+        let n: i64 = text.trim().parse().map_err(|_| {
+            FilesError::BadRequest(format!(
+                "Failed to parse {name}: Failed to convert '{text}' to number."
+            ))
         })?;
         if n < -1 {
             return Err(FilesError::BadRequest(format!(
@@ -312,6 +315,12 @@ mod tests {
                 "{bad} accepted"
             );
         }
+        assert_eq!(
+            range("offset=abc"),
+            Err(FilesError::BadRequest(
+                "Failed to parse offset: Failed to convert 'abc' to number.".into()
+            ))
+        );
         assert_eq!(
             range("offset=-7"),
             Err(FilesError::BadRequest(

@@ -13,6 +13,7 @@ use mesos_proto::mesos::internal::KillTaskMessage;
 use mesos_proto::mesos::{framework_info, task_status, ExecutorId, TaskId, TaskState};
 
 use crate::slave::{ExecState, Framework, Slave};
+use crate::status_update_manager::StatusUpdateManager;
 
 /// Where the agent knows a task from.
 enum Found {
@@ -24,7 +25,7 @@ enum Found {
         killed: Vec<TaskId>,
         group: bool,
     },
-    /// Given to an executor (or terminal with the executor still known).
+    /// Given to an executor (or terminal, its terminal update not yet acknowledged).
     Launched { ex_key: String },
     /// No executor of the framework knows the task.
     Unknown,
@@ -44,8 +45,16 @@ pub(crate) fn never_launched_state(fw: &Framework) -> TaskState {
     }
 }
 
-/// Finds the task and takes it out of its executor's queue if it is queued there.
-fn take_queued_or_find(fw: &mut Framework, task_key: &str, task_id: &TaskId) -> Found {
+/// Finds the task and takes it out of its executor's queue if it is queued there. A
+/// terminal task whose updates were all acknowledged is unknown, as in Mesos.
+fn take_queued_or_find(
+    fw: &mut Framework,
+    sum: &StatusUpdateManager,
+    fw_key: &str,
+    task_key: &str,
+    task_id: &TaskId,
+) -> Found {
+    let unacked = sum.has_pending(&(fw_key.to_string(), task_key.to_string()));
     for (key, ex) in fw.executors.iter_mut() {
         if let Some(pos) = ex.queued.iter().position(|t| t.task_id.value == task_key) {
             ex.queued.remove(pos);
@@ -70,10 +79,11 @@ fn take_queued_or_find(fw: &mut Framework, task_key: &str, task_id: &TaskId) -> 
             };
         }
         if ex.tasks.contains_key(task_key)
-            || ex
-                .completed_tasks
-                .iter()
-                .any(|t| t.task_id.value == task_key)
+            || (unacked
+                && ex
+                    .completed_tasks
+                    .iter()
+                    .any(|t| t.task_id.value == task_key))
         {
             return Found::Launched {
                 ex_key: key.clone(),
@@ -97,7 +107,7 @@ impl Slave {
                 "ignoring kill: no such framework is running");
             return;
         };
-        match take_queued_or_find(fw, &task_key, &msg.task_id) {
+        match take_queued_or_find(fw, &self.sum, &fw_key, &task_key, &msg.task_id) {
             Found::Unknown => {
                 let state = never_launched_state(fw);
                 tracing::warn!(task = %task_key, framework = %fw_key, ?state,

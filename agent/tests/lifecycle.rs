@@ -473,6 +473,7 @@ impl Process for FakeExecutor {
             "mesos.internal.ExecutorRegisteredMessage",
             "mesos.internal.RunTaskMessage",
             "mesos.internal.StatusUpdateAcknowledgementMessage",
+            "mesos.internal.KillTaskMessage",
         ] {
             ctx.install_raw(name, move |me, _ctx, from, body| {
                 let _ = me.tx.send((from, name.to_string(), body));
@@ -494,6 +495,8 @@ async fn agent_state(agent: &Agent) -> serde_json::Value {
 
 #[tokio::test]
 async fn an_executor_keeps_its_200_newest_completed_tasks_and_acked_streams_are_dropped() {
+    // Also: a kill for a terminal task reaches its executor only while the terminal update
+    // is unacknowledged; afterwards the task is unknown and its closed stream takes no update.
     let mut m = FakeMaster::start();
     let agent = start_agent(&m.master, scratch("task-cap")).await;
     register(&mut m, &agent, 75.0).await;
@@ -557,6 +560,17 @@ async fn an_executor_keeps_its_200_newest_completed_tasks_and_acked_streams_are_
         };
         m.send(exec.upid(), agent.slave.upid(), &msg);
     }
+    m.send(&m.master, agent.slave.upid(), &kill("t204"));
+    let killed = loop {
+        let (_, name, body) = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("the kill of an unacknowledged terminal task did not reach the executor")
+            .unwrap();
+        if name.ends_with("KillTaskMessage") {
+            break KillTaskMessage::decode(body.as_ref()).unwrap();
+        }
+    };
+    assert_eq!(killed.task_id.value, "t204");
     for _ in 0..N {
         let u = update(&m.next("StatusUpdateMessage").await.1);
         ack(&m, &agent, &u);
@@ -589,6 +603,18 @@ async fn an_executor_keeps_its_200_newest_completed_tasks_and_acked_streams_are_
         .await
         .unwrap();
     assert_eq!(streams, (0, N));
+    m.send(&m.master, agent.slave.upid(), &kill("t203"));
+    assert!(
+        !m.arrives("StatusUpdateMessage", Duration::from_millis(300))
+            .await,
+        "an update for a task whose stream closed"
+    );
+    while let Ok((_, name, _)) = rx.try_recv() {
+        assert!(
+            !name.ends_with("KillTaskMessage"),
+            "kill sent for an acknowledged task"
+        );
+    }
     agent.slave.terminate();
     agent.runtime.shutdown();
     m.rt.shutdown();
