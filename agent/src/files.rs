@@ -101,11 +101,24 @@ pub fn resolve(work_dir: &Path, req: &Request) -> Result<PathBuf, FilesError> {
     })
 }
 
+/// Refuses FIFOs, sockets and devices: opening or reading one could block a thread forever.
+fn regular_file(path: &Path) -> Result<(), FilesError> {
+    match std::fs::metadata(path) {
+        Ok(md) if md.is_file() => Ok(()),
+        Ok(_) => Err(FilesError::BadRequest(format!(
+            "'{}' is not a regular file.",
+            path.display()
+        ))),
+        Err(_) => Err(FilesError::NotFound),
+    }
+}
+
 /// Reads `range` of the file: `(file size, bytes)`; at most [`MAX_READ`] bytes.
 pub fn read_range(path: &Path, range: ReadRange) -> Result<(u64, Vec<u8>), FilesError> {
     if path.is_dir() {
         return Err(FilesError::BadRequest("Cannot read a directory.".into()));
     }
+    regular_file(path)?;
     let open_err = |e: std::io::Error| {
         FilesError::Internal(format!("Failed to open file at '{}': {e}", path.display()))
     };
@@ -162,6 +175,7 @@ pub(crate) fn download(work_dir: PathBuf, req: Request) -> Reply {
                     "Cannot download a directory.".into(),
                 ));
             }
+            regular_file(&path)?;
             let file = File::open(&path).map_err(|e| {
                 FilesError::Internal(format!("Failed to open file at '{}': {e}", path.display()))
             })?;
@@ -359,6 +373,17 @@ mod tests {
         assert!(matches!(
             read_range(&d, r(Some(0), None)),
             Err(FilesError::BadRequest(_))
+        ));
+        // A FIFO would block the reading thread until a writer came: refused.
+        let fifo = d.join("fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        assert!(matches!(
+            read_range(&fifo, r(Some(0), None)),
+            Err(FilesError::BadRequest(m)) if m.contains("not a regular file")
         ));
         std::fs::remove_dir_all(&d).unwrap();
     }
