@@ -10,7 +10,8 @@
 //! - [`frameworks`]: framework records, (re-)subscription, failover timeouts, removal, and
 //!   sending events to a framework over either transport (v0 messages or v1 stream).
 //! - [`offers`]: turning allocations into offers, rescinding, offer timeouts.
-//! - [`tasks`]: launching (ACCEPT), status updates, acknowledgements, kills, reconciliation.
+//! - [`tasks`]: launching (ACCEPT), status updates, acknowledgements, kills.
+//! - [`reconciliation`]: answering RECONCILE with what the master knows of each task.
 //! - [`validation`]: checks on ACCEPT operations before anything reaches an agent.
 //! - [`scheduler_v0`]: libprocess messages from the v0 scheduler driver.
 //! - [`scheduler_http`]: the v1 scheduler API (`/api/v1/scheduler`, RecordIO streams).
@@ -29,6 +30,7 @@ pub mod frameworks;
 pub mod http;
 pub mod master;
 pub mod offers;
+pub mod reconciliation;
 pub mod resources;
 pub mod scheduler_http;
 pub mod scheduler_v0;

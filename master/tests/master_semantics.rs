@@ -1,0 +1,250 @@
+//! Mesos semantics of the master, in one process on a paused clock: reconciliation answers,
+//! role changes and failovers, agent re-registration, relays and unsupported operations.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{advance, master, metric, peer, PeerHandle, AGENT_MESSAGES, SCHEDULER_MESSAGES};
+use mesos_allocator::Resources;
+use mesos_master::MasterHandle;
+use mesos_proto::mesos::internal::{
+    FrameworkRegisteredMessage, RegisterSlaveMessage, ResourceOffersMessage, RunTaskMessage,
+    SlaveRegisteredMessage, StatusUpdate, StatusUpdateMessage,
+};
+use mesos_proto::mesos::scheduler::{call, Call};
+use mesos_proto::mesos::{
+    offer, task_status, CommandInfo, FrameworkId, FrameworkInfo, Offer, OfferId, SlaveId,
+    SlaveInfo, TaskId, TaskInfo, TaskState, TaskStatus,
+};
+
+fn slave_info() -> SlaveInfo {
+    SlaveInfo {
+        hostname: "localhost".into(),
+        port: Some(5051),
+        resources: Resources::parse("cpus:4;mem:4096;disk:10000;ports:[31000-32000]", "*")
+            .unwrap()
+            .to_protos_pre(),
+        ..Default::default()
+    }
+}
+
+async fn register_agent(m: &MasterHandle, id: &str) -> (PeerHandle, String) {
+    let mut agent = peer(&m.runtime, id, AGENT_MESSAGES);
+    agent.send(
+        m.upid(),
+        &RegisterSlaveMessage {
+            slave: slave_info(),
+            version: Some("1.11.0".into()),
+            ..Default::default()
+        },
+    );
+    let (_, reg) = agent.expect::<SlaveRegisteredMessage>().await;
+    (agent, reg.slave_id.value)
+}
+
+fn subscribe_call(info: FrameworkInfo) -> Call {
+    Call {
+        r#type: Some(call::Type::Subscribe as i32),
+        framework_id: info.id.clone(),
+        subscribe: Some(call::Subscribe {
+            framework_info: info,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+async fn subscribe(m: &MasterHandle, id: &str, info: FrameworkInfo) -> (PeerHandle, String) {
+    let mut sched = peer(&m.runtime, id, SCHEDULER_MESSAGES);
+    sched.send(m.upid(), &subscribe_call(info));
+    let (_, reg) = sched.expect::<FrameworkRegisteredMessage>().await;
+    (sched, reg.framework_id.value)
+}
+
+fn framework_info() -> FrameworkInfo {
+    FrameworkInfo {
+        user: "test".into(),
+        name: "test-framework".into(),
+        ..Default::default()
+    }
+}
+
+/// Advances the clock an allocation interval at a time until offers arrive.
+async fn next_offers(m: &MasterHandle, sched: &mut PeerHandle) -> ResourceOffersMessage {
+    for _ in 0..20 {
+        advance(&m.runtime, Duration::from_secs(1)).await;
+        if let Some(offers) = sched
+            .maybe::<ResourceOffersMessage>(Duration::from_millis(50))
+            .await
+        {
+            return offers;
+        }
+    }
+    panic!("no offers after 20 allocation intervals");
+}
+
+fn call_of(framework_id: &str, t: call::Type) -> Call {
+    Call {
+        framework_id: Some(FrameworkId {
+            value: framework_id.into(),
+        }),
+        r#type: Some(t as i32),
+        ..Default::default()
+    }
+}
+
+fn accept_ops(framework_id: &str, offer_ids: Vec<OfferId>, ops: Vec<offer::Operation>) -> Call {
+    let mut c = call_of(framework_id, call::Type::Accept);
+    c.accept = Some(call::Accept {
+        offer_ids,
+        operations: ops,
+        filters: None,
+    });
+    c
+}
+
+fn launch(tasks: Vec<TaskInfo>) -> offer::Operation {
+    offer::Operation {
+        r#type: Some(offer::operation::Type::Launch as i32),
+        launch: Some(offer::operation::Launch { task_infos: tasks }),
+        ..Default::default()
+    }
+}
+
+fn task(id: &str, offer: &Offer, resources: &str) -> TaskInfo {
+    TaskInfo {
+        name: id.into(),
+        task_id: TaskId { value: id.into() },
+        slave_id: offer.slave_id.clone(),
+        resources: Resources::parse(resources, "*").unwrap().to_protos_pre(),
+        command: Some(CommandInfo {
+            value: Some("echo ok".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A status update as an agent sends it (`latest_state` set when it differs).
+fn agent_update(
+    framework_id: &str,
+    agent_id: &str,
+    task_id: &str,
+    state: TaskState,
+    latest: Option<TaskState>,
+) -> StatusUpdate {
+    let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
+    StatusUpdate {
+        framework_id: FrameworkId {
+            value: framework_id.into(),
+        },
+        slave_id: Some(SlaveId {
+            value: agent_id.into(),
+        }),
+        status: TaskStatus {
+            task_id: TaskId {
+                value: task_id.into(),
+            },
+            state: state as i32,
+            uuid: Some(uuid.clone()),
+            source: Some(task_status::Source::Executor as i32),
+            ..Default::default()
+        },
+        executor_id: None,
+        timestamp: 1.0,
+        uuid: Some(uuid),
+        latest_state: latest.map(|s| s as i32),
+    }
+}
+
+/// An agent, a framework, and one task of it launched on the agent.
+struct Launched {
+    m: MasterHandle,
+    agent: PeerHandle,
+    agent_id: String,
+    sched: PeerHandle,
+    fid: String,
+}
+
+async fn launched(flags: &[&str], info: FrameworkInfo) -> Launched {
+    let m = master(flags);
+    let (mut agent, agent_id) = register_agent(&m, "slave(1)").await;
+    let (mut sched, fid) = subscribe(&m, "scheduler-1", info).await;
+    let offer = next_offers(&m, &mut sched).await.offers[0].clone();
+    sched.send(
+        m.upid(),
+        &accept_ops(
+            &fid,
+            vec![offer.id.clone()],
+            vec![launch(vec![task("t1", &offer, "cpus:1;mem:128")])],
+        ),
+    );
+    agent.expect::<RunTaskMessage>().await;
+    Launched {
+        m,
+        agent,
+        agent_id,
+        sched,
+        fid,
+    }
+}
+
+#[tokio::test]
+async fn reconciliation_answers_with_the_status_update_state_not_the_latest_state() {
+    let Launched {
+        m,
+        agent,
+        agent_id,
+        mut sched,
+        fid,
+    } = launched(&[], framework_info()).await;
+    // The agent forwards TASK_RUNNING while the task already finished (latest_state).
+    let update = agent_update(
+        &fid,
+        &agent_id,
+        "t1",
+        TaskState::TaskRunning,
+        Some(TaskState::TaskFinished),
+    );
+    agent.send(
+        m.upid(),
+        &StatusUpdateMessage {
+            update,
+            pid: Some(agent.upid().to_string()),
+        },
+    );
+    let (_, forwarded) = sched.expect::<StatusUpdateMessage>().await;
+    assert_eq!(forwarded.update.status.state(), TaskState::TaskRunning);
+
+    // Implicit (v0 call) and explicit (v0 ReconcileTasksMessage) reconciliation.
+    let mut implicit = call_of(&fid, call::Type::Reconcile);
+    implicit.reconcile = Some(call::Reconcile { tasks: vec![] });
+    sched.send(m.upid(), &implicit);
+    sched.send(
+        m.upid(),
+        &mesos_proto::mesos::internal::ReconcileTasksMessage {
+            framework_id: FrameworkId { value: fid.clone() },
+            framework: None,
+            statuses: vec![TaskStatus {
+                task_id: TaskId { value: "t1".into() },
+                state: TaskState::TaskStaging as i32,
+                ..Default::default()
+            }],
+        },
+    );
+    for kind in ["implicit", "explicit"] {
+        let (_, u) = sched.expect::<StatusUpdateMessage>().await;
+        let s = &u.update.status;
+        assert_eq!(s.state(), TaskState::TaskRunning, "{kind}");
+        assert_eq!(s.reason(), task_status::Reason::Reconciliation, "{kind}");
+        assert_eq!(s.source(), task_status::Source::Master, "{kind}");
+        assert_eq!(
+            s.message.as_deref(),
+            Some("Reconciliation: Latest task state"),
+            "{kind}"
+        );
+        assert!(s.uuid.is_none() && u.update.uuid.is_none(), "{kind}");
+    }
+    m.shutdown();
+}
