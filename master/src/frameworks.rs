@@ -40,6 +40,8 @@ pub struct HttpStream {
     pub stream_id: String,
     /// JSON records (else protobuf).
     pub json: bool,
+    /// Dropped with the stream: ends the watcher that reports the client going away.
+    pub stop_watch: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl HttpStream {
@@ -420,6 +422,7 @@ impl Master {
             ctx.unlink(p);
         }
         let timeout = framework.info.failover_timeout.unwrap_or(0.0);
+        // Its offers are rescinded, so the allocator offers them to others right away.
         self.deactivate_framework(ctx, id);
         if timeout <= 0.0 {
             self.remove_framework(ctx, id, "failover timeout 0 and the framework disconnected");
@@ -450,7 +453,7 @@ impl Master {
             framework.active = false;
             self.allocator().deactivate_framework(id);
         }
-        self.rescind_framework_offers(ctx, id, false);
+        self.rescind_framework_offers(ctx, id, true);
         self.changed();
     }
 

@@ -248,3 +248,81 @@ async fn reconciliation_answers_with_the_status_update_state_not_the_latest_stat
     }
     m.shutdown();
 }
+
+/// Opens a v1 SUBSCRIBE stream over real TCP and reads it until the first OFFERS event,
+/// advancing the paused clock meanwhile. Returns the open stream and that event.
+async fn v1_subscriber_with_offers(
+    m: &MasterHandle,
+    framework_info: serde_json::Value,
+) -> (common::Stream, serde_json::Value) {
+    let addr = m.address();
+    let body = serde_json::json!({
+        "type": "SUBSCRIBE",
+        "subscribe": { "framework_info": framework_info }
+    })
+    .to_string();
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut s = common::Stream::open(
+            addr,
+            "/api/v1/scheduler",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        );
+        loop {
+            let event = s.json();
+            if event["type"] == "OFFERS" {
+                return (s, event);
+            }
+        }
+    });
+    for _ in 0..10 {
+        if reader.is_finished() {
+            break;
+        }
+        advance(&m.runtime, Duration::from_secs(1)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    reader.await.expect("v1 subscriber got offers")
+}
+
+#[tokio::test]
+async fn a_v1_scheduler_closing_its_socket_is_disconnected_at_once_and_its_offers_go_to_others() {
+    let m = master(&[]);
+    let (_agent, _) = register_agent(&m, "slave(1)").await;
+    let (stream, offers) = v1_subscriber_with_offers(
+        &m,
+        serde_json::json!({"user": "test", "name": "v1-crasher", "failover_timeout": 3600.0}),
+    )
+    .await;
+    assert_eq!(offers["offers"]["offers"].as_array().map(Vec::len), Some(1));
+
+    // A second framework gets nothing: the first holds the whole agent.
+    let (mut other, _) = subscribe(&m, "scheduler-2", framework_info()).await;
+    for _ in 0..2 {
+        advance(&m.runtime, Duration::from_secs(1)).await;
+    }
+    assert!(other
+        .maybe::<ResourceOffersMessage>(Duration::from_millis(100))
+        .await
+        .is_none());
+
+    // The first scheduler's socket closes (a crash). Well before the 15 s heartbeat the
+    // master has noticed, and the other framework is offered the agent.
+    drop(stream);
+    let mut got = None;
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        advance(&m.runtime, Duration::from_secs(1)).await;
+        got = other
+            .maybe::<ResourceOffersMessage>(Duration::from_millis(50))
+            .await;
+        if got.is_some() {
+            break;
+        }
+    }
+    assert!(got.is_some(), "no offer to the other framework within 4 s");
+    assert_eq!(metric(&m.runtime, "master/frameworks_disconnected"), 1.0);
+    assert_eq!(metric(&m.runtime, "master/frameworks_inactive"), 1.0);
+    assert_eq!(metric(&m.runtime, "master/offers_rescinded"), 1.0);
+    m.shutdown();
+}
