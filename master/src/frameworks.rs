@@ -13,7 +13,7 @@ use libprocess::{Ctx, TimerId, Upid};
 use mesos_proto::mesos::internal::{
     ExecutorToFrameworkMessage, ExitedExecutorMessage, FrameworkErrorMessage, LostSlaveMessage,
     RescindResourceOfferMessage, ResourceOffersMessage, ShutdownFrameworkMessage, StatusUpdate,
-    StatusUpdateMessage, UpdateFrameworkMessage,
+    StatusUpdateMessage,
 };
 use mesos_proto::mesos::scheduler::{event, Event};
 use mesos_proto::mesos::{
@@ -235,7 +235,7 @@ impl Master {
                 return Err("Framework has been removed".into());
             }
             if self.frameworks.registered.contains_key(&id) {
-                self.reconnect_framework(ctx, &id, info, conn, now);
+                self.reconnect_framework(ctx, &id, info, &suppressed_roles, conn, now);
                 return Ok(Subscribed {
                     framework_id: id,
                     reregistered: had_id,
@@ -301,16 +301,20 @@ impl Master {
         &mut self,
         ctx: &mut Ctx<'_, Self>,
         id: &str,
-        mut info: FrameworkInfo,
+        info: FrameworkInfo,
+        suppressed_roles: &[String],
         conn: Conn,
         now: f64,
     ) {
+        if !self.frameworks.registered.contains_key(id) {
+            return;
+        }
+        // As Mesos: the new FrameworkInfo first (roles to the allocator, offers to roles
+        // it left rescinded), then the connection.
+        self.update_framework(ctx, id, info, suppressed_roles);
         let Some(framework) = self.frameworks.registered.get_mut(id) else {
             return;
         };
-        info.id = Some(FrameworkId {
-            value: id.to_string(),
-        });
         if let Some(timer) = framework.failover_timer.take() {
             ctx.cancel(timer);
         }
@@ -341,37 +345,22 @@ impl Master {
         if let Conn::Pid(p) = &framework.conn {
             ctx.link(p);
         }
-        framework.info = info;
         framework.connected = true;
         framework.recovered = false;
         framework.reregistered_time = Some(now);
         let was_active = framework.active;
         framework.active = true;
-        let new_pid = framework.pid().map(|p| p.to_string()).unwrap_or_default();
-        let update = UpdateFrameworkMessage {
-            framework_id: FrameworkId {
-                value: id.to_string(),
-            },
-            pid: Some(new_pid),
-            framework_info: Some(framework.info.clone()),
-        };
-        let agents: BTreeSet<Upid> = framework
-            .tasks
-            .values()
-            .filter_map(|t| {
-                self.agents
-                    .registered
-                    .get(&t.slave_id.value)
-                    .map(|a| a.pid.clone())
-            })
-            .collect();
-        for agent in agents {
-            ctx.send(&agent, &update);
+        if same_pid {
+            // The driver may have answered offers it then dropped while disconnected.
+            self.rescind_framework_offers(ctx, id, true);
+        } else {
+            self.discard_framework_offers(ctx, id);
         }
         if !was_active {
             self.allocator().activate_framework(id);
         }
-        tracing::info!(framework = %id, "framework re-subscribed");
+        self.send_framework_updates(ctx, id);
+        tracing::info!(framework = %id, failover = !same_pid, "framework re-subscribed");
         self.changed();
     }
 

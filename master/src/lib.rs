@@ -9,6 +9,8 @@
 //!   `slave-observer(N)` processes that ping agents and count pongs.
 //! - [`frameworks`]: framework records, (re-)subscription, failover timeouts, removal, and
 //!   sending events to a framework over either transport (v0 messages or v1 stream).
+//! - [`framework_updates`]: new FrameworkInfo (roles to the allocator, offers to dropped
+//!   roles rescinded), scheduler failover (its offers discarded), updates to agents.
 //! - [`offers`]: turning allocations into offers, rescinding, offer timeouts.
 //! - [`tasks`]: launching (ACCEPT), status updates, acknowledgements, kills.
 //! - [`reconciliation`]: answering RECONCILE with what the master knows of each task.
@@ -26,6 +28,7 @@
 pub mod agents;
 pub mod allocation;
 pub mod flags;
+pub mod framework_updates;
 pub mod frameworks;
 pub mod http;
 pub mod master;

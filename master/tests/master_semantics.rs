@@ -326,3 +326,117 @@ async fn a_v1_scheduler_closing_its_socket_is_disconnected_at_once_and_its_offer
     assert_eq!(metric(&m.runtime, "master/offers_rescinded"), 1.0);
     m.shutdown();
 }
+
+fn multi_role(roles: &[&str]) -> FrameworkInfo {
+    FrameworkInfo {
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        capabilities: vec![mesos_proto::mesos::framework_info::Capability {
+            r#type: Some(mesos_proto::mesos::framework_info::capability::Type::MultiRole as i32),
+        }],
+        ..framework_info()
+    }
+}
+
+fn offer_role(offer: &Offer) -> Option<&str> {
+    offer
+        .allocation_info
+        .as_ref()
+        .and_then(|a| a.role.as_deref())
+}
+
+#[tokio::test]
+async fn update_framework_with_other_roles_rescinds_offers_of_dropped_roles_and_reoffers_to_new_ones(
+) {
+    let m = master(&[]);
+    let (_agent, _) = register_agent(&m, "slave(1)").await;
+    let (mut sched, fid) = subscribe(&m, "scheduler-1", multi_role(&["a"])).await;
+    let first = next_offers(&m, &mut sched).await.offers[0].clone();
+    assert_eq!(offer_role(&first), Some("a"));
+
+    let mut info = multi_role(&["b"]);
+    info.id = Some(FrameworkId { value: fid.clone() });
+    let mut update = call_of(&fid, call::Type::UpdateFramework);
+    update.update_framework = Some(call::UpdateFramework {
+        framework_info: info,
+        suppressed_roles: vec![],
+        offer_constraints: None,
+    });
+    sched.send(m.upid(), &update);
+    let (_, rescind) = sched
+        .expect::<mesos_proto::mesos::internal::RescindResourceOfferMessage>()
+        .await;
+    assert_eq!(rescind.offer_id, first.id);
+    let again = next_offers(&m, &mut sched).await.offers[0].clone();
+    assert_eq!(
+        offer_role(&again),
+        Some("b"),
+        "the allocator knows the new role"
+    );
+    m.shutdown();
+}
+
+#[tokio::test]
+async fn a_v0_scheduler_failing_over_to_a_new_pid_with_a_changed_role_gets_fresh_offers_for_it() {
+    let m = master(&[]);
+    let (_agent, _) = register_agent(&m, "slave(1)").await;
+    let mut info = multi_role(&["a"]);
+    info.failover_timeout = Some(3600.0);
+    let (mut old, fid) = subscribe(&m, "scheduler-1", info.clone()).await;
+    let first = next_offers(&m, &mut old).await.offers[0].clone();
+
+    // A new scheduler process re-registers the framework with another role.
+    let mut new = peer(&m.runtime, "scheduler-2", SCHEDULER_MESSAGES);
+    let mut changed = multi_role(&["b"]);
+    changed.failover_timeout = Some(3600.0);
+    changed.id = Some(FrameworkId { value: fid.clone() });
+    let mut resubscribe = subscribe_call(changed);
+    if let Some(s) = resubscribe.subscribe.as_mut() {
+        s.force = Some(true);
+    }
+    new.send(m.upid(), &resubscribe);
+    let (_, error) = old
+        .expect::<mesos_proto::mesos::internal::FrameworkErrorMessage>()
+        .await;
+    assert_eq!(error.message, "Framework failed over");
+    new.expect::<mesos_proto::mesos::internal::FrameworkReregisteredMessage>()
+        .await;
+    // The old scheduler's offer is discarded (the new one never saw it) and its
+    // resources are offered to the new scheduler, for the new role.
+    let again = next_offers(&m, &mut new).await.offers[0].clone();
+    assert_ne!(again.id, first.id);
+    assert_eq!(offer_role(&again), Some("b"));
+    assert!(new
+        .maybe::<mesos_proto::mesos::internal::RescindResourceOfferMessage>(Duration::from_millis(
+            50
+        ))
+        .await
+        .is_none());
+    assert_eq!(metric(&m.runtime, "master/outstanding_offers"), 1.0);
+    m.shutdown();
+}
+
+#[tokio::test]
+async fn a_v1_scheduler_failing_over_to_a_new_stream_gets_the_offers_of_the_old_one() {
+    let m = master(&[]);
+    let (_agent, _) = register_agent(&m, "slave(1)").await;
+    let (old, first) = v1_subscriber_with_offers(
+        &m,
+        serde_json::json!({"user": "test", "name": "v1", "failover_timeout": 3600.0}),
+    )
+    .await;
+    let fid = first["offers"]["offers"][0]["framework_id"]["value"]
+        .as_str()
+        .expect("framework id")
+        .to_string();
+    let first_id = first["offers"]["offers"][0]["id"]["value"].clone();
+    let (_new, again) = v1_subscriber_with_offers(
+        &m,
+        serde_json::json!({"user": "test", "name": "v1", "failover_timeout": 3600.0,
+                           "id": {"value": fid}}),
+    )
+    .await;
+    assert_ne!(again["offers"]["offers"][0]["id"]["value"], first_id);
+    assert_eq!(metric(&m.runtime, "master/outstanding_offers"), 1.0);
+    drop(old);
+    m.shutdown();
+}
