@@ -7,6 +7,8 @@
 //!   `MasterInfo`, the handler table, metrics, and what happens on `exited`.
 //! - [`agents`]: agent (re-)registration, disconnection and removal; the per-agent
 //!   `slave-observer(N)` processes that ping agents and count pongs.
+//! - [`agent_reregistration`]: a known agent re-registering: unreported tasks reconciled
+//!   through the agent, unreported executors removed, its new total to the allocator.
 //! - [`frameworks`]: framework records, (re-)subscription, failover timeouts, removal, and
 //!   sending events to a framework over either transport (v0 messages or v1 stream).
 //! - [`framework_updates`]: new FrameworkInfo (roles to the allocator, offers to dropped
@@ -25,6 +27,7 @@
 //!   allocator crate's `Resources`.
 #![forbid(unsafe_code)]
 
+pub mod agent_reregistration;
 pub mod agents;
 pub mod allocation;
 pub mod flags;

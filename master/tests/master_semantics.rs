@@ -440,3 +440,138 @@ async fn a_v1_scheduler_failing_over_to_a_new_stream_gets_the_offers_of_the_old_
     drop(old);
     m.shutdown();
 }
+
+fn cpus(offers: &[Offer]) -> f64 {
+    offers
+        .iter()
+        .flat_map(|o| o.resources.iter())
+        .filter(|r| r.name == "cpus")
+        .filter_map(|r| r.scalar.as_ref().map(|s| s.value))
+        .sum()
+}
+
+/// Offers arriving over `seconds` allocation intervals, all together.
+async fn offers_within(m: &MasterHandle, sched: &mut PeerHandle, seconds: u32) -> Vec<Offer> {
+    let mut all = Vec::new();
+    for _ in 0..seconds {
+        advance(&m.runtime, Duration::from_secs(1)).await;
+        while let Some(o) = sched
+            .maybe::<ResourceOffersMessage>(Duration::from_millis(50))
+            .await
+        {
+            all.extend(o.offers);
+        }
+    }
+    all
+}
+
+fn reregistration(
+    agent_id: &str,
+    resources: &str,
+) -> mesos_proto::mesos::internal::ReregisterSlaveMessage {
+    let mut info = slave_info();
+    info.id = Some(SlaveId {
+        value: agent_id.into(),
+    });
+    info.resources = Resources::parse(resources, "*").unwrap().to_protos_pre();
+    mesos_proto::mesos::internal::ReregisterSlaveMessage {
+        slave: info,
+        version: Some("1.11.0".into()),
+        ..Default::default()
+    }
+}
+
+const AGENT_RESOURCES: &str = "cpus:4;mem:4096;disk:10000;ports:[31000-32000]";
+
+#[tokio::test]
+async fn a_known_agent_reregistering_without_a_task_is_asked_to_reconcile_it_and_its_lost_executor_is_removed(
+) {
+    let m = master(&[]);
+    let (mut agent, agent_id) = register_agent(&m, "slave(1)").await;
+    let (mut sched, fid) = subscribe(&m, "scheduler-1", framework_info()).await;
+    let offer = next_offers(&m, &mut sched).await.offers[0].clone();
+    let mut t1 = task("t1", &offer, "cpus:1;mem:128");
+    t1.command = None;
+    t1.executor = Some(mesos_proto::mesos::ExecutorInfo {
+        executor_id: mesos_proto::mesos::ExecutorId { value: "e1".into() },
+        command: Some(CommandInfo {
+            value: Some("run-executor".into()),
+            ..Default::default()
+        }),
+        resources: Resources::parse("cpus:0.5;mem:32", "*")
+            .unwrap()
+            .to_protos_pre(),
+        ..Default::default()
+    });
+    let mut accept = accept_ops(&fid, vec![offer.id.clone()], vec![launch(vec![t1])]);
+    if let Some(a) = accept.accept.as_mut() {
+        a.filters = Some(mesos_proto::mesos::Filters {
+            refuse_seconds: Some(0.0),
+        });
+    }
+    sched.send(m.upid(), &accept);
+    agent.expect::<RunTaskMessage>().await;
+    // The rest of the agent comes back at once; the framework keeps that offer.
+    let rest = next_offers(&m, &mut sched).await;
+    assert_eq!(cpus(&rest.offers), 2.5);
+
+    // The agent restarts, knowing neither the task nor its executor.
+    agent.send(m.upid(), &reregistration(&agent_id, AGENT_RESOURCES));
+    let (_, reregistered) = agent
+        .expect::<mesos_proto::mesos::internal::SlaveReregisteredMessage>()
+        .await;
+    assert_eq!(reregistered.reconciliations.len(), 1);
+    let reconcile = &reregistered.reconciliations[0];
+    assert_eq!(reconcile.framework_id.value, fid);
+    assert!(
+        reconcile.framework.is_some(),
+        "the agent needs the FrameworkInfo"
+    );
+    assert_eq!(reconcile.statuses.len(), 1);
+    let status = &reconcile.statuses[0];
+    assert_eq!(status.task_id.value, "t1");
+    assert_eq!(status.state(), TaskState::TaskStaging);
+    assert_eq!(status.reason(), task_status::Reason::Reconciliation);
+    assert_eq!(status.source(), task_status::Source::Master);
+
+    // The executor the agent no longer runs is forgotten: its 0.5 cpus are offered again.
+    let executor_back = offers_within(&m, &mut sched, 2).await;
+    assert_eq!(cpus(&executor_back), 0.5);
+
+    // The agent answers as a genuine one does: TASK_LOST for the unknown task.
+    let mut lost = agent_update(&fid, &agent_id, "t1", TaskState::TaskLost, None);
+    lost.status.source = Some(task_status::Source::Slave as i32);
+    lost.status.reason = Some(task_status::Reason::Reconciliation as i32);
+    agent.send(
+        m.upid(),
+        &StatusUpdateMessage {
+            update: lost,
+            pid: Some(agent.upid().to_string()),
+        },
+    );
+    let (_, forwarded) = sched.expect::<StatusUpdateMessage>().await;
+    assert_eq!(forwarded.update.status.state(), TaskState::TaskLost);
+    let task_back = offers_within(&m, &mut sched, 2).await;
+    assert_eq!(cpus(&task_back), 1.0);
+    m.shutdown();
+}
+
+#[tokio::test]
+async fn a_known_agent_reregistering_with_more_resources_has_them_offered() {
+    let m = master(&[]);
+    let (agent, agent_id) = register_agent(&m, "slave(1)").await;
+    let (mut sched, _fid) = subscribe(&m, "scheduler-1", framework_info()).await;
+    let first = next_offers(&m, &mut sched).await;
+    assert_eq!(cpus(&first.offers), 4.0);
+    agent.send(
+        m.upid(),
+        &reregistration(&agent_id, "cpus:8;mem:4096;disk:10000;ports:[31000-32000]"),
+    );
+    let more = offers_within(&m, &mut sched, 3).await;
+    assert_eq!(
+        cpus(&more),
+        4.0,
+        "the 4 new cpus, the rest is still offered"
+    );
+    m.shutdown();
+}
