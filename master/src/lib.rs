@@ -16,6 +16,8 @@
 //! - [`offers`]: turning allocations into offers, rescinding, offer timeouts.
 //! - [`tasks`]: launching (ACCEPT), status updates, acknowledgements, kills.
 //! - [`reconciliation`]: answering RECONCILE with what the master knows of each task.
+//! - [`relays`]: executor messages, acknowledgements and framework messages, checked
+//!   before they are relayed.
 //! - [`validation`]: checks on ACCEPT operations before anything reaches an agent.
 //! - [`scheduler_v0`]: libprocess messages from the v0 scheduler driver.
 //! - [`scheduler_http`]: the v1 scheduler API (`/api/v1/scheduler`, RecordIO streams).
@@ -37,6 +39,7 @@ pub mod http;
 pub mod master;
 pub mod offers;
 pub mod reconciliation;
+pub mod relays;
 pub mod resources;
 pub mod scheduler_http;
 pub mod scheduler_v0;

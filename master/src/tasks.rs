@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use libprocess::{Ctx, Upid};
 use mesos_proto::mesos::internal::{
-    ExecutorToFrameworkMessage, ExitedExecutorMessage, FrameworkToExecutorMessage, KillTaskMessage,
-    RunTaskGroupMessage, RunTaskMessage, ShutdownExecutorMessage, StatusUpdate,
-    StatusUpdateAcknowledgementMessage, StatusUpdateMessage,
+    ExitedExecutorMessage, FrameworkToExecutorMessage, KillTaskMessage, RunTaskGroupMessage,
+    RunTaskMessage, ShutdownExecutorMessage, StatusUpdate, StatusUpdateAcknowledgementMessage,
+    StatusUpdateMessage,
 };
 use mesos_proto::mesos::scheduler::call;
 use mesos_proto::mesos::{
@@ -83,7 +83,7 @@ pub fn master_update(framework_id: &str, status: TaskStatus) -> StatusUpdate {
 pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
     ctx.install::<StatusUpdateMessage>(Master::status_update);
     ctx.install::<ExitedExecutorMessage>(Master::exited_executor);
-    ctx.install::<ExecutorToFrameworkMessage>(Master::executor_message);
+    crate::relays::install(ctx);
 }
 
 impl Master {
@@ -565,10 +565,18 @@ impl Master {
         framework_id: &str,
         ack: call::Acknowledge,
     ) {
-        let Some(agent) = self.agents.registered.get(&ack.slave_id.value) else {
-            tracing::warn!(framework = %framework_id, agent = %ack.slave_id.value, "acknowledgement for an unknown agent");
+        let Some(agent) = self.relay_agent(&ack.slave_id.value, "status update acknowledgement")
+        else {
+            self.metrics
+                .metrics
+                .counter("master/invalid_status_update_acknowledgements")
+                .inc();
             return;
         };
+        self.metrics
+            .metrics
+            .counter("master/valid_status_update_acknowledgements")
+            .inc();
         let message = StatusUpdateAcknowledgementMessage {
             slave_id: ack.slave_id.clone(),
             framework_id: FrameworkId {
@@ -641,7 +649,7 @@ impl Master {
         framework_id: &str,
         m: call::Message,
     ) {
-        let Some(agent) = self.agents.registered.get(&m.slave_id.value) else {
+        let Some(agent) = self.relay_agent(&m.slave_id.value, "framework message") else {
             self.metrics.invalid_framework_to_executor_messages.inc();
             return;
         };
@@ -708,16 +716,6 @@ impl Master {
             },
         );
         self.changed();
-    }
-
-    fn executor_message(
-        &mut self,
-        ctx: &mut Ctx<'_, Self>,
-        _from: Upid,
-        msg: ExecutorToFrameworkMessage,
-    ) {
-        let framework_id = msg.framework_id.value.clone();
-        self.send_to_framework(ctx, &framework_id, ToFramework::Message(msg));
     }
 
     /// DECLINE: the offers go back with the framework's filter.

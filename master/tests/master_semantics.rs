@@ -575,3 +575,137 @@ async fn a_known_agent_reregistering_with_more_resources_has_them_offered() {
     );
     m.shutdown();
 }
+
+fn executor_message(
+    fid: &str,
+    agent_id: &str,
+) -> mesos_proto::mesos::internal::ExecutorToFrameworkMessage {
+    mesos_proto::mesos::internal::ExecutorToFrameworkMessage {
+        slave_id: SlaveId {
+            value: agent_id.into(),
+        },
+        framework_id: FrameworkId { value: fid.into() },
+        executor_id: mesos_proto::mesos::ExecutorId { value: "e1".into() },
+        data: b"hello".to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn executor_messages_are_relayed_only_from_the_agent_they_name_and_to_connected_frameworks() {
+    use mesos_proto::mesos::internal::ExecutorToFrameworkMessage;
+    let m = master(&[]);
+    let (agent, agent_id) = register_agent(&m, "slave(1)").await;
+    let (mut sched, fid) = subscribe(&m, "scheduler-1", framework_info()).await;
+
+    // Someone who is not the agent claims to relay for it.
+    let intruder = peer(&m.runtime, "slave(9)", AGENT_MESSAGES);
+    intruder.send(m.upid(), &executor_message(&fid, &agent_id));
+    // A message naming an agent that does not exist.
+    agent.send(m.upid(), &executor_message(&fid, "no-such-agent"));
+    // A message for a framework that does not exist.
+    agent.send(m.upid(), &executor_message("no-such-framework", &agent_id));
+    // The real agent.
+    agent.send(m.upid(), &executor_message(&fid, &agent_id));
+    let (_, relayed) = sched.expect::<ExecutorToFrameworkMessage>().await;
+    assert_eq!(relayed.data, b"hello");
+    assert!(sched
+        .maybe::<ExecutorToFrameworkMessage>(Duration::from_millis(100))
+        .await
+        .is_none());
+    assert_eq!(
+        metric(&m.runtime, "master/invalid_executor_to_framework_messages"),
+        3.0
+    );
+    assert_eq!(
+        metric(&m.runtime, "master/valid_executor_to_framework_messages"),
+        1.0
+    );
+
+    // A disconnected framework gets nothing relayed.
+    let mut info = framework_info();
+    info.failover_timeout = Some(3600.0);
+    let (mut other, other_id) = subscribe(&m, "scheduler-2", info).await;
+    other.pid.terminate();
+    for _ in 0..20 {
+        if metric(&m.runtime, "master/frameworks_disconnected") == 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    agent.send(m.upid(), &executor_message(&other_id, &agent_id));
+    for _ in 0..20 {
+        if metric(&m.runtime, "master/invalid_executor_to_framework_messages") == 4.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        metric(&m.runtime, "master/invalid_executor_to_framework_messages"),
+        4.0
+    );
+    other.drain();
+    m.shutdown();
+}
+
+#[tokio::test]
+async fn acknowledgements_are_not_relayed_to_a_disconnected_agent() {
+    let Launched {
+        m,
+        agent,
+        agent_id,
+        mut sched,
+        fid,
+    } = launched(&[], framework_info()).await;
+    let update = agent_update(&fid, &agent_id, "t1", TaskState::TaskRunning, None);
+    let uuid = update.uuid.clone().unwrap_or_default();
+    agent.send(
+        m.upid(),
+        &StatusUpdateMessage {
+            update,
+            pid: Some(agent.upid().to_string()),
+        },
+    );
+    sched.expect::<StatusUpdateMessage>().await;
+    let acks = m.runtime.filters().count(libprocess::Matcher::message(
+        "mesos.internal.StatusUpdateAcknowledgementMessage",
+    ));
+    let mut ack = call_of(&fid, call::Type::Acknowledge);
+    ack.acknowledge = Some(call::Acknowledge {
+        slave_id: SlaveId {
+            value: agent_id.clone(),
+        },
+        task_id: TaskId { value: "t1".into() },
+        uuid,
+    });
+    // While the agent is connected the acknowledgement is relayed.
+    sched.send(m.upid(), &ack);
+    for _ in 0..50 {
+        if acks.load(std::sync::atomic::Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(acks.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // The agent's link breaks.
+    agent.pid.terminate();
+    for _ in 0..50 {
+        if metric(&m.runtime, "master/slaves_disconnected") == 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(metric(&m.runtime, "master/slaves_disconnected"), 1.0);
+    sched.send(m.upid(), &ack);
+    for _ in 0..50 {
+        if metric(&m.runtime, "master/invalid_status_update_acknowledgements") == 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        metric(&m.runtime, "master/invalid_status_update_acknowledgements"),
+        1.0
+    );
+    assert_eq!(acks.load(std::sync::atomic::Ordering::SeqCst), 1);
+    m.shutdown();
+}
