@@ -17,8 +17,8 @@ use mesos_proto::mesos::internal::{
 };
 use mesos_proto::mesos::scheduler::{event, Event};
 use mesos_proto::mesos::{
-    framework_info, task_status, ExecutorId, FrameworkId, FrameworkInfo, Offer, OfferId, SlaveId,
-    Task, TaskState,
+    framework_info, task_status, ExecutorId, FrameworkId, FrameworkInfo, Offer, OfferId,
+    OperationStatus, SlaveId, Task, TaskState,
 };
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -192,6 +192,8 @@ pub enum ToFramework {
     },
     AgentLost(SlaveId),
     Error(String),
+    /// Feedback on an offer operation (v1 only: v0 drivers have no such message).
+    OperationStatus(OperationStatus),
 }
 
 /// What a subscription resolved to.
@@ -564,6 +566,9 @@ impl Master {
                     ToFramework::Error(message) => {
                         ctx.send(pid, &FrameworkErrorMessage { message })
                     }
+                    ToFramework::OperationStatus(status) => {
+                        tracing::debug!(framework = %framework_id, ?status, "no operation feedback for a v0 driver");
+                    }
                 }
                 true
             }
@@ -644,6 +649,10 @@ pub fn to_event(what: ToFramework) -> Event {
         ToFramework::Error(message) => {
             e.set_type(event::Type::Error);
             e.error = Some(event::Error { message });
+        }
+        ToFramework::OperationStatus(status) => {
+            e.set_type(event::Type::UpdateOperationStatus);
+            e.update_operation_status = Some(event::UpdateOperationStatus { status });
         }
     }
     e

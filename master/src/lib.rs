@@ -14,6 +14,8 @@
 //! - [`framework_updates`]: new FrameworkInfo (roles to the allocator, offers to dropped
 //!   roles rescinded), scheduler failover (its offers discarded), updates to agents.
 //! - [`offers`]: turning allocations into offers, rescinding, offer timeouts.
+//! - [`operations`]: offer operations this master does not carry out, dropped with
+//!   OPERATION_ERROR as Mesos drops invalid ones.
 //! - [`tasks`]: launching (ACCEPT), status updates, acknowledgements, kills.
 //! - [`reconciliation`]: answering RECONCILE with what the master knows of each task.
 //! - [`relays`]: executor messages, acknowledgements and framework messages, checked
@@ -38,6 +40,7 @@ pub mod frameworks;
 pub mod http;
 pub mod master;
 pub mod offers;
+pub mod operations;
 pub mod reconciliation;
 pub mod relays;
 pub mod resources;

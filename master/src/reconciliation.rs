@@ -40,7 +40,7 @@ pub fn reconciliation_status(task: &Task, now: f64) -> TaskStatus {
         executor_id: task.executor_id.clone(),
         timestamp: Some(now),
         healthy: last.and_then(|s| s.healthy),
-        check_status: last.and_then(|s| s.check_status.clone()),
+        check_status: last.and_then(|s| s.check_status),
         container_status: task
             .statuses
             .iter()

@@ -187,7 +187,16 @@ impl Master {
                     );
                 }
                 other => {
-                    tracing::warn!(framework = %framework_id, operation = ?other, "unsupported offer operation ignored");
+                    let message = match &offer_check {
+                        Err(message) => {
+                            format!("Operation attempted with invalid offers: {message}")
+                        }
+                        Ok(()) => format!(
+                            "{} operations are not supported by this master",
+                            other.as_str_name()
+                        ),
+                    };
+                    self.drop_operation(ctx, framework_id, &operation, &message);
                 }
             }
         }

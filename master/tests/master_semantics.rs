@@ -709,3 +709,112 @@ async fn acknowledgements_are_not_relayed_to_a_disconnected_agent() {
     assert_eq!(acks.load(std::sync::atomic::Ordering::SeqCst), 1);
     m.shutdown();
 }
+
+fn reserve(id: Option<&str>) -> offer::Operation {
+    offer::Operation {
+        r#type: Some(offer::operation::Type::Reserve as i32),
+        id: id.map(|v| mesos_proto::mesos::OperationId { value: v.into() }),
+        reserve: Some(offer::operation::Reserve {
+            resources: Resources::parse("cpus:1", "*").unwrap().to_protos_pre(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn unsupported_offer_operations_are_dropped_as_operation_errors_not_ignored() {
+    let m = master(&[]);
+    let (mut agent, _) = register_agent(&m, "slave(1)").await;
+    let (mut sched, fid) = subscribe(&m, "scheduler-1", framework_info()).await;
+    let offer = next_offers(&m, &mut sched).await.offers[0].clone();
+    // RESERVE is dropped; the LAUNCH beside it still runs on the unreserved resources.
+    sched.send(
+        m.upid(),
+        &accept_ops(
+            &fid,
+            vec![offer.id.clone()],
+            vec![
+                reserve(None),
+                launch(vec![task("t1", &offer, "cpus:1;mem:128")]),
+            ],
+        ),
+    );
+    let (_, run) = agent.expect::<RunTaskMessage>().await;
+    assert_eq!(run.task.task_id.value, "t1");
+    assert_eq!(metric(&m.runtime, "master/operations/reserve/error"), 1.0);
+    assert_eq!(metric(&m.runtime, "master/operations/error"), 1.0);
+
+    // A v0 driver asking for operation feedback is told it cannot have it.
+    let again = next_offers(&m, &mut sched).await.offers[0].clone();
+    sched.send(
+        m.upid(),
+        &accept_ops(&fid, vec![again.id.clone()], vec![reserve(Some("op-1"))]),
+    );
+    let (_, error) = sched
+        .expect::<mesos_proto::mesos::internal::FrameworkErrorMessage>()
+        .await;
+    assert!(
+        error.message.contains("operation feedback"),
+        "{}",
+        error.message
+    );
+    assert_eq!(metric(&m.runtime, "master/operations/reserve/error"), 2.0);
+    m.shutdown();
+}
+
+#[tokio::test]
+async fn a_v1_framework_asking_for_feedback_on_an_unsupported_operation_gets_operation_error() {
+    let m = master(&[]);
+    let (_agent, _) = register_agent(&m, "slave(1)").await;
+    let (stream, offers) =
+        v1_subscriber_with_offers(&m, serde_json::json!({"user": "test", "name": "v1-ops"})).await;
+    let offer = &offers["offers"]["offers"][0];
+    let fid = offer["framework_id"]["value"].as_str().unwrap().to_string();
+    let stream_id = stream.header("Mesos-Stream-Id").unwrap().to_string();
+    let accept = serde_json::json!({
+        "type": "ACCEPT",
+        "framework_id": {"value": fid},
+        "accept": {
+            "offer_ids": [offer["id"]],
+            "operations": [{
+                "type": "CREATE",
+                "id": {"value": "op-1"},
+                "create": {"volumes": []}
+            }]
+        }
+    })
+    .to_string();
+    let addr = m.address();
+    let (status, event) = tokio::task::spawn_blocking(move || {
+        let mut stream = stream;
+        let response = common::http(
+            addr,
+            "POST",
+            "/api/v1/scheduler",
+            &[
+                ("Content-Type", "application/json"),
+                ("Mesos-Stream-Id", &stream_id),
+            ],
+            accept.as_bytes(),
+        );
+        loop {
+            let event = stream.json();
+            if event["type"] == "UPDATE_OPERATION_STATUS" {
+                return (response.status, event);
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 202);
+    let s = &event["update_operation_status"]["status"];
+    assert_eq!(s["state"], "OPERATION_ERROR");
+    assert_eq!(s["operation_id"]["value"], "op-1");
+    assert!(
+        s["message"].as_str().is_some_and(|m| m.contains("CREATE")),
+        "{s}"
+    );
+    assert_eq!(metric(&m.runtime, "master/operations/create/error"), 1.0);
+    m.shutdown();
+}
