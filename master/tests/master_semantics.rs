@@ -818,3 +818,93 @@ async fn a_v1_framework_asking_for_feedback_on_an_unsupported_operation_gets_ope
     assert_eq!(metric(&m.runtime, "master/operations/create/error"), 1.0);
     m.shutdown();
 }
+
+/// POSTs a v1 call for the framework of `stream` and returns the HTTP status.
+fn v1_call(addr: std::net::SocketAddrV4, stream: &common::Stream, call: serde_json::Value) -> u16 {
+    let stream_id = stream.header("Mesos-Stream-Id").unwrap_or("").to_string();
+    common::http(
+        addr,
+        "POST",
+        "/api/v1/scheduler",
+        &[
+            ("Content-Type", "application/json"),
+            ("Mesos-Stream-Id", &stream_id),
+        ],
+        call.to_string().as_bytes(),
+    )
+    .status
+}
+
+/// The next event of `kind` on the stream.
+fn next_event(stream: &mut common::Stream, kind: &str) -> serde_json::Value {
+    loop {
+        let event = stream.json();
+        if event["type"] == kind {
+            return event;
+        }
+    }
+}
+
+#[tokio::test]
+async fn v1_implicit_reconciliation_answers_with_the_status_update_state() {
+    let m = master(&[]);
+    let (mut agent, agent_id) = register_agent(&m, "slave(1)").await;
+    let (stream, offers) =
+        v1_subscriber_with_offers(&m, serde_json::json!({"user": "test", "name": "v1-rec"})).await;
+    let offer = offers["offers"]["offers"][0].clone();
+    let fid = offer["framework_id"]["value"].as_str().unwrap().to_string();
+    let addr = m.address();
+    let accept = serde_json::json!({
+        "type": "ACCEPT",
+        "framework_id": {"value": fid},
+        "accept": {
+            "offer_ids": [offer["id"]],
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": [{
+                "name": "t1", "task_id": {"value": "t1"}, "agent_id": offer["agent_id"],
+                "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1}}],
+                "command": {"value": "sleep 100"}
+            }]}}]
+        }
+    });
+    let (status, stream) = tokio::task::spawn_blocking(move || {
+        let status = v1_call(addr, &stream, accept);
+        (status, stream)
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 202);
+    agent.expect::<RunTaskMessage>().await;
+    agent.send(
+        m.upid(),
+        &StatusUpdateMessage {
+            update: agent_update(
+                &fid,
+                &agent_id,
+                "t1",
+                TaskState::TaskRunning,
+                Some(TaskState::TaskFailed),
+            ),
+            pid: Some(agent.upid().to_string()),
+        },
+    );
+    let reconcile = serde_json::json!({
+        "type": "RECONCILE",
+        "framework_id": {"value": fid},
+        "reconcile": {"tasks": []}
+    });
+    let (forwarded, reconciled) = tokio::task::spawn_blocking(move || {
+        let mut stream = stream;
+        let forwarded = next_event(&mut stream, "UPDATE");
+        assert_eq!(v1_call(addr, &stream, reconcile), 202);
+        (forwarded, next_event(&mut stream, "UPDATE"))
+    })
+    .await
+    .unwrap();
+    assert_eq!(forwarded["update"]["status"]["state"], "TASK_RUNNING");
+    let s = &reconciled["update"]["status"];
+    assert_eq!(s["state"], "TASK_RUNNING", "{s}");
+    assert_eq!(s["reason"], "REASON_RECONCILIATION");
+    assert_eq!(s["source"], "SOURCE_MASTER");
+    assert!(s.get("uuid").is_none(), "nothing to acknowledge: {s}");
+    m.shutdown();
+}
