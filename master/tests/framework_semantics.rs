@@ -112,6 +112,10 @@ async fn a_v1_scheduler_closing_its_socket_is_disconnected_at_once_and_its_offer
     assert_eq!(metric(&m.runtime, "master/frameworks_disconnected"), 1.0);
     assert_eq!(metric(&m.runtime, "master/frameworks_inactive"), 1.0);
     assert_eq!(metric(&m.runtime, "master/offers_rescinded"), 1.0);
+    // Its failover timeout started when the socket closed: an hour later it is removed.
+    advance(&m.runtime, Duration::from_secs(3600)).await;
+    assert_eq!(metric(&m.runtime, "master/frameworks_inactive"), 0.0);
+    assert_eq!(metric(&m.runtime, "master/frameworks_active"), 1.0);
     m.shutdown();
 }
 
