@@ -79,7 +79,7 @@ pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
 }
 
 impl Master {
-    pub(crate) fn connection(&self) -> MasterSlaveConnection {
+    fn connection(&self) -> MasterSlaveConnection {
         MasterSlaveConnection {
             total_ping_timeout_seconds: Some(
                 self.flags.agent_ping_timeout.0.as_secs_f64()
