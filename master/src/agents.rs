@@ -208,30 +208,12 @@ impl Master {
             reconciliations: Vec::new(),
             connection: Some(self.connection()),
         };
-        if let Some(agent) = self.agents.registered.get_mut(&id) {
+        if self.agents.registered.contains_key(&id) {
             // A known agent came back (new link, possibly a new pid after a restart).
-            let old_pid = agent.pid.clone();
-            agent.pid = from.clone();
-            agent.info = msg.slave;
-            agent.version = version;
-            agent.reregistered_time = Some(ctx.clock().now_secs());
-            let was_active = agent.active;
-            agent.connected = true;
-            agent.active = true;
-            let observer = agent.observer.clone();
-            if old_pid != from {
-                self.agents.by_pid.remove(&old_pid);
-                self.agents.by_pid.insert(from.clone(), id.clone());
-                observer.dispatch("repoint", {
-                    let pid = from.clone();
-                    move |o, _| o.agent_pid = pid
-                });
-            }
-            observer.dispatch("reconnected", |o, _| o.set_connected(true));
-            ctx.link(&from);
-            if !was_active {
-                self.allocator().activate_agent(&id);
-            }
+            self.reregister_known_agent(ctx, from.clone(), msg, version, reply);
+            self.metrics.slave_reregistrations.inc();
+            self.changed();
+            return;
         } else {
             // Unknown to us (e.g. this master restarted): admit it with what it runs.
             // Frameworks first, so the allocator can account their resources on the agent.
@@ -408,7 +390,7 @@ pub struct SlaveObserver {
 }
 
 impl SlaveObserver {
-    fn set_connected(&mut self, connected: bool) {
+    pub(crate) fn set_connected(&mut self, connected: bool) {
         self.connected = connected;
     }
 

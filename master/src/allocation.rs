@@ -37,10 +37,14 @@ pub trait AllocatorApi: Send {
         suppressed_roles: &[String],
         active: bool,
     );
+    /// New roles and suppressed roles of a subscribed framework.
+    fn update_framework(&mut self, framework: &str, roles: &[String], suppressed_roles: &[String]);
     fn remove_framework(&mut self, framework: &str);
     fn activate_framework(&mut self, framework: &str);
     fn deactivate_framework(&mut self, framework: &str);
     fn add_agent(&mut self, agent: &str, total: &[Resource], used: &[(String, Vec<Resource>)]);
+    /// An agent's new total resources (e.g. reported on re-registration).
+    fn update_agent(&mut self, agent: &str, total: &[Resource]);
     fn remove_agent(&mut self, agent: &str);
     fn activate_agent(&mut self, agent: &str);
     fn deactivate_agent(&mut self, agent: &str);
@@ -143,6 +147,9 @@ impl AllocatorApi for ProcessAllocator {
         self.0
             .add_framework(framework, roles, suppressed_roles, active);
     }
+    fn update_framework(&mut self, framework: &str, roles: &[String], suppressed_roles: &[String]) {
+        self.0.update_framework(framework, roles, suppressed_roles);
+    }
     fn remove_framework(&mut self, framework: &str) {
         self.0.remove_framework(framework);
     }
@@ -155,6 +162,9 @@ impl AllocatorApi for ProcessAllocator {
     fn add_agent(&mut self, agent: &str, total: &[Resource], used: &[(String, Vec<Resource>)]) {
         let used = used.iter().map(|(f, r)| (f.clone(), res(r))).collect();
         self.0.add_agent(agent, res(total), used);
+    }
+    fn update_agent(&mut self, agent: &str, total: &[Resource]) {
+        self.0.update_agent(agent, res(total));
     }
     fn remove_agent(&mut self, agent: &str) {
         self.0.remove_agent(agent);

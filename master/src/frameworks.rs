@@ -13,12 +13,12 @@ use libprocess::{Ctx, TimerId, Upid};
 use mesos_proto::mesos::internal::{
     ExecutorToFrameworkMessage, ExitedExecutorMessage, FrameworkErrorMessage, LostSlaveMessage,
     RescindResourceOfferMessage, ResourceOffersMessage, ShutdownFrameworkMessage, StatusUpdate,
-    StatusUpdateMessage, UpdateFrameworkMessage,
+    StatusUpdateMessage,
 };
 use mesos_proto::mesos::scheduler::{event, Event};
 use mesos_proto::mesos::{
-    framework_info, task_status, ExecutorId, FrameworkId, FrameworkInfo, Offer, OfferId, SlaveId,
-    Task, TaskState,
+    framework_info, task_status, ExecutorId, FrameworkId, FrameworkInfo, Offer, OfferId,
+    OperationStatus, SlaveId, Task, TaskState,
 };
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -40,6 +40,8 @@ pub struct HttpStream {
     pub stream_id: String,
     /// JSON records (else protobuf).
     pub json: bool,
+    /// Dropped with the stream: ends the watcher that reports the client going away.
+    pub stop_watch: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl HttpStream {
@@ -190,6 +192,8 @@ pub enum ToFramework {
     },
     AgentLost(SlaveId),
     Error(String),
+    /// Feedback on an offer operation (v1 only: v0 drivers have no such message).
+    OperationStatus(OperationStatus),
 }
 
 /// What a subscription resolved to.
@@ -233,7 +237,7 @@ impl Master {
                 return Err("Framework has been removed".into());
             }
             if self.frameworks.registered.contains_key(&id) {
-                self.reconnect_framework(ctx, &id, info, conn, now);
+                self.reconnect_framework(ctx, &id, info, &suppressed_roles, conn, now);
                 return Ok(Subscribed {
                     framework_id: id,
                     reregistered: had_id,
@@ -299,16 +303,20 @@ impl Master {
         &mut self,
         ctx: &mut Ctx<'_, Self>,
         id: &str,
-        mut info: FrameworkInfo,
+        info: FrameworkInfo,
+        suppressed_roles: &[String],
         conn: Conn,
         now: f64,
     ) {
+        if !self.frameworks.registered.contains_key(id) {
+            return;
+        }
+        // As Mesos: the new FrameworkInfo first (roles to the allocator, offers to roles
+        // it left rescinded), then the connection.
+        self.update_framework(ctx, id, info, suppressed_roles);
         let Some(framework) = self.frameworks.registered.get_mut(id) else {
             return;
         };
-        info.id = Some(FrameworkId {
-            value: id.to_string(),
-        });
         if let Some(timer) = framework.failover_timer.take() {
             ctx.cancel(timer);
         }
@@ -339,37 +347,22 @@ impl Master {
         if let Conn::Pid(p) = &framework.conn {
             ctx.link(p);
         }
-        framework.info = info;
         framework.connected = true;
         framework.recovered = false;
         framework.reregistered_time = Some(now);
         let was_active = framework.active;
         framework.active = true;
-        let new_pid = framework.pid().map(|p| p.to_string()).unwrap_or_default();
-        let update = UpdateFrameworkMessage {
-            framework_id: FrameworkId {
-                value: id.to_string(),
-            },
-            pid: Some(new_pid),
-            framework_info: Some(framework.info.clone()),
-        };
-        let agents: BTreeSet<Upid> = framework
-            .tasks
-            .values()
-            .filter_map(|t| {
-                self.agents
-                    .registered
-                    .get(&t.slave_id.value)
-                    .map(|a| a.pid.clone())
-            })
-            .collect();
-        for agent in agents {
-            ctx.send(&agent, &update);
+        if same_pid {
+            // The driver may have answered offers it then dropped while disconnected.
+            self.rescind_framework_offers(ctx, id, true);
+        } else {
+            self.discard_framework_offers(ctx, id);
         }
         if !was_active {
             self.allocator().activate_framework(id);
         }
-        tracing::info!(framework = %id, "framework re-subscribed");
+        self.send_framework_updates(ctx, id);
+        tracing::info!(framework = %id, failover = !same_pid, "framework re-subscribed");
         self.changed();
     }
 
@@ -420,6 +413,7 @@ impl Master {
             ctx.unlink(p);
         }
         let timeout = framework.info.failover_timeout.unwrap_or(0.0);
+        // Its offers are rescinded, so the allocator offers them to others right away.
         self.deactivate_framework(ctx, id);
         if timeout <= 0.0 {
             self.remove_framework(ctx, id, "failover timeout 0 and the framework disconnected");
@@ -450,7 +444,7 @@ impl Master {
             framework.active = false;
             self.allocator().deactivate_framework(id);
         }
-        self.rescind_framework_offers(ctx, id, false);
+        self.rescind_framework_offers(ctx, id, true);
         self.changed();
     }
 
@@ -572,6 +566,9 @@ impl Master {
                     ToFramework::Error(message) => {
                         ctx.send(pid, &FrameworkErrorMessage { message })
                     }
+                    ToFramework::OperationStatus(status) => {
+                        tracing::debug!(framework = %framework_id, ?status, "no operation feedback for a v0 driver");
+                    }
                 }
                 true
             }
@@ -652,6 +649,10 @@ pub fn to_event(what: ToFramework) -> Event {
         ToFramework::Error(message) => {
             e.set_type(event::Type::Error);
             e.error = Some(event::Error { message });
+        }
+        ToFramework::OperationStatus(status) => {
+            e.set_type(event::Type::UpdateOperationStatus);
+            e.update_operation_status = Some(event::UpdateOperationStatus { status });
         }
     }
     e

@@ -7,10 +7,19 @@
 //!   `MasterInfo`, the handler table, metrics, and what happens on `exited`.
 //! - [`agents`]: agent (re-)registration, disconnection and removal; the per-agent
 //!   `slave-observer(N)` processes that ping agents and count pongs.
+//! - [`agent_reregistration`]: a known agent re-registering: unreported tasks reconciled
+//!   through the agent, unreported executors removed, its new total to the allocator.
 //! - [`frameworks`]: framework records, (re-)subscription, failover timeouts, removal, and
 //!   sending events to a framework over either transport (v0 messages or v1 stream).
+//! - [`framework_updates`]: new FrameworkInfo (roles to the allocator, offers to dropped
+//!   roles rescinded), scheduler failover (its offers discarded), updates to agents.
 //! - [`offers`]: turning allocations into offers, rescinding, offer timeouts.
-//! - [`tasks`]: launching (ACCEPT), status updates, acknowledgements, kills, reconciliation.
+//! - [`operations`]: offer operations this master does not carry out, dropped with
+//!   OPERATION_ERROR as Mesos drops invalid ones.
+//! - [`tasks`]: launching (ACCEPT), status updates, acknowledgements, kills.
+//! - [`reconciliation`]: answering RECONCILE with what the master knows of each task.
+//! - [`relays`]: executor messages, acknowledgements and framework messages, checked
+//!   before they are relayed.
 //! - [`validation`]: checks on ACCEPT operations before anything reaches an agent.
 //! - [`scheduler_v0`]: libprocess messages from the v0 scheduler driver.
 //! - [`scheduler_http`]: the v1 scheduler API (`/api/v1/scheduler`, RecordIO streams).
@@ -22,13 +31,18 @@
 //!   allocator crate's `Resources`.
 #![forbid(unsafe_code)]
 
+pub mod agent_reregistration;
 pub mod agents;
 pub mod allocation;
 pub mod flags;
+pub mod framework_updates;
 pub mod frameworks;
 pub mod http;
 pub mod master;
 pub mod offers;
+pub mod operations;
+pub mod reconciliation;
+pub mod relays;
 pub mod resources;
 pub mod scheduler_http;
 pub mod scheduler_v0;

@@ -162,15 +162,25 @@ impl Master {
         let response = response
             .with_header("Content-Type", if json { JSON } else { PROTOBUF })
             .with_header("Mesos-Stream-Id", stream_id.clone());
+        let (stop_watch, stopped) = tokio::sync::oneshot::channel();
+        let watched = tx.clone();
         let conn = Conn::Http(HttpStream {
             tx,
             stream_id: stream_id.clone(),
             json,
+            stop_watch: Some(stop_watch),
         });
         let subscribed = match self.subscribe(ctx, info, subscribe.suppressed_roles, conn) {
             Ok(s) => s,
             Err(message) => return Response::bad_request(message),
         };
+        self.watch_stream(
+            ctx,
+            subscribed.framework_id.clone(),
+            stream_id.clone(),
+            watched,
+            stopped,
+        );
         let interval = self.flags.http_framework_heartbeat_interval.0;
         let event = Event {
             r#type: Some(event::Type::Subscribed as i32),
@@ -192,6 +202,45 @@ impl Master {
         }
         self.heartbeat(ctx, subscribed.framework_id, stream_id);
         response
+    }
+
+    /// Reports the client of a SUBSCRIBE stream going away as soon as it does, as Mesos
+    /// watches the connection: the HTTP server drops the stream's receiver when the socket
+    /// closes, which resolves `closed()`. Without this a dead scheduler would hold its
+    /// offers until the next heartbeat write failed. `stopped` fires when the master drops
+    /// the stream itself (failover, removal), so the watcher never outlives it.
+    fn watch_stream(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        framework_id: String,
+        stream_id: String,
+        watched: tokio::sync::mpsc::UnboundedSender<Bytes>,
+        stopped: tokio::sync::oneshot::Receiver<()>,
+    ) {
+        let closed = async move {
+            tokio::select! {
+                _ = watched.closed() => true,
+                _ = stopped => false,
+            }
+        };
+        ctx.then(closed, move |m, ctx, closed| {
+            if closed {
+                m.http_stream_closed(ctx, &framework_id, &stream_id);
+            }
+        });
+    }
+
+    /// The client of stream `stream_id` went away: if it is still the framework's current
+    /// stream, the framework is disconnected (deactivated, offers rescinded, failover
+    /// timeout started).
+    fn http_stream_closed(&mut self, ctx: &mut Ctx<'_, Self>, framework_id: &str, stream_id: &str) {
+        let current = self.frameworks.get(framework_id).is_some_and(|f| {
+            f.connected && matches!(&f.conn, Conn::Http(s) if s.stream_id == stream_id)
+        });
+        if current {
+            tracing::info!(framework = %framework_id, stream = %stream_id, "event stream closed by the client");
+            self.framework_disconnected(ctx, framework_id);
+        }
     }
 
     /// Sends a HEARTBEAT on the framework's current stream and schedules the next one.

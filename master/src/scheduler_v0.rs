@@ -248,14 +248,20 @@ impl Master {
                 {
                     return Err("'framework_info.id' does not match the framework".into());
                 }
-                if let Some(f) = self.frameworks.get_mut(framework_id) {
-                    let mut info = update.framework_info;
-                    info.id = Some(FrameworkId {
-                        value: framework_id.to_string(),
-                    });
-                    f.info = info;
+                let changed = self.frameworks.get(framework_id).is_some_and(|f| {
+                    let mut current = f.info.clone();
+                    current.id = update.framework_info.id.clone();
+                    current != update.framework_info
+                });
+                self.update_framework(
+                    ctx,
+                    framework_id,
+                    update.framework_info,
+                    &update.suppressed_roles,
+                );
+                if changed {
+                    self.send_framework_updates(ctx, framework_id);
                 }
-                self.changed();
             }
             call::Type::Subscribe => return Err("SUBSCRIBE is not valid here".into()),
             other => return Err(format!("Unsupported call type {}", other.as_str_name())),

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use libprocess::{Ctx, Upid};
 use mesos_proto::mesos::internal::{
-    ExecutorToFrameworkMessage, ExitedExecutorMessage, FrameworkToExecutorMessage, KillTaskMessage,
-    RunTaskGroupMessage, RunTaskMessage, ShutdownExecutorMessage, StatusUpdate,
-    StatusUpdateAcknowledgementMessage, StatusUpdateMessage,
+    ExitedExecutorMessage, FrameworkToExecutorMessage, KillTaskMessage, RunTaskGroupMessage,
+    RunTaskMessage, ShutdownExecutorMessage, StatusUpdate, StatusUpdateAcknowledgementMessage,
+    StatusUpdateMessage,
 };
 use mesos_proto::mesos::scheduler::call;
 use mesos_proto::mesos::{
@@ -83,7 +83,7 @@ pub fn master_update(framework_id: &str, status: TaskStatus) -> StatusUpdate {
 pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
     ctx.install::<StatusUpdateMessage>(Master::status_update);
     ctx.install::<ExitedExecutorMessage>(Master::exited_executor);
-    ctx.install::<ExecutorToFrameworkMessage>(Master::executor_message);
+    crate::relays::install(ctx);
 }
 
 impl Master {
@@ -187,7 +187,16 @@ impl Master {
                     );
                 }
                 other => {
-                    tracing::warn!(framework = %framework_id, operation = ?other, "unsupported offer operation ignored");
+                    let message = match &offer_check {
+                        Err(message) => {
+                            format!("Operation attempted with invalid offers: {message}")
+                        }
+                        Ok(()) => format!(
+                            "{} operations are not supported by this master",
+                            other.as_str_name()
+                        ),
+                    };
+                    self.drop_operation(ctx, framework_id, &operation, &message);
                 }
             }
         }
@@ -565,10 +574,18 @@ impl Master {
         framework_id: &str,
         ack: call::Acknowledge,
     ) {
-        let Some(agent) = self.agents.registered.get(&ack.slave_id.value) else {
-            tracing::warn!(framework = %framework_id, agent = %ack.slave_id.value, "acknowledgement for an unknown agent");
+        let Some(agent) = self.relay_agent(&ack.slave_id.value, "status update acknowledgement")
+        else {
+            self.metrics
+                .metrics
+                .counter("master/invalid_status_update_acknowledgements")
+                .inc();
             return;
         };
+        self.metrics
+            .metrics
+            .counter("master/valid_status_update_acknowledgements")
+            .inc();
         let message = StatusUpdateAcknowledgementMessage {
             slave_id: ack.slave_id.clone(),
             framework_id: FrameworkId {
@@ -634,94 +651,6 @@ impl Master {
         ctx.send(&agent.pid, &message);
     }
 
-    /// RECONCILE: the latest known state of the given tasks (all tasks if none given).
-    pub(crate) fn reconcile(
-        &mut self,
-        ctx: &mut Ctx<'_, Self>,
-        framework_id: &str,
-        reconcile: call::Reconcile,
-    ) {
-        let now = ctx.clock().now_secs();
-        let Some(framework) = self.frameworks.get(framework_id) else {
-            return;
-        };
-        let aware = framework.partition_aware();
-        let reason = task_status::Reason::Reconciliation;
-        let mut statuses = Vec::new();
-        if reconcile.tasks.is_empty() {
-            for task in framework.tasks.values() {
-                let state = TaskState::try_from(task.state).unwrap_or(TaskState::TaskLost);
-                let mut status = master_status(
-                    task,
-                    state,
-                    reason,
-                    "Reconciliation: Latest task state",
-                    now,
-                );
-                status.message = None;
-                statuses.push(status);
-            }
-        } else {
-            for wanted in &reconcile.tasks {
-                if let Some(task) = framework.tasks.get(&wanted.task_id.value) {
-                    let state = TaskState::try_from(task.state).unwrap_or(TaskState::TaskLost);
-                    statuses.push(master_status(
-                        task,
-                        state,
-                        reason,
-                        "Reconciliation: Latest task state",
-                        now,
-                    ));
-                    continue;
-                }
-                let agent = wanted.slave_id.as_ref().map(|s| s.value.as_str());
-                let (state, message) = match agent {
-                    Some(a) if self.agents.unreachable.contains_key(a) => (
-                        if aware {
-                            TaskState::TaskUnreachable
-                        } else {
-                            TaskState::TaskLost
-                        },
-                        "Reconciliation: Task is unreachable",
-                    ),
-                    Some(a) if self.agents.registered.contains_key(a) => (
-                        if aware {
-                            TaskState::TaskGone
-                        } else {
-                            TaskState::TaskLost
-                        },
-                        "Reconciliation: Task is unknown to the agent",
-                    ),
-                    _ => (
-                        if aware {
-                            TaskState::TaskUnknown
-                        } else {
-                            TaskState::TaskLost
-                        },
-                        "Reconciliation: Task is unknown",
-                    ),
-                };
-                statuses.push(TaskStatus {
-                    task_id: wanted.task_id.clone(),
-                    state: state as i32,
-                    message: Some(message.to_string()),
-                    source: Some(task_status::Source::Master as i32),
-                    reason: Some(reason as i32),
-                    slave_id: wanted.slave_id.clone(),
-                    timestamp: Some(now),
-                    ..Default::default()
-                });
-            }
-        }
-        for status in statuses {
-            self.send_to_framework(
-                ctx,
-                framework_id,
-                ToFramework::Update(Box::new(master_update(framework_id, status)), None),
-            );
-        }
-    }
-
     /// MESSAGE: framework to executor, through the agent.
     pub(crate) fn framework_message(
         &mut self,
@@ -729,7 +658,7 @@ impl Master {
         framework_id: &str,
         m: call::Message,
     ) {
-        let Some(agent) = self.agents.registered.get(&m.slave_id.value) else {
+        let Some(agent) = self.relay_agent(&m.slave_id.value, "framework message") else {
             self.metrics.invalid_framework_to_executor_messages.inc();
             return;
         };
@@ -796,16 +725,6 @@ impl Master {
             },
         );
         self.changed();
-    }
-
-    fn executor_message(
-        &mut self,
-        ctx: &mut Ctx<'_, Self>,
-        _from: Upid,
-        msg: ExecutorToFrameworkMessage,
-    ) {
-        let framework_id = msg.framework_id.value.clone();
-        self.send_to_framework(ctx, &framework_id, ToFramework::Message(msg));
     }
 
     /// DECLINE: the offers go back with the framework's filter.
