@@ -334,6 +334,48 @@ async fn pings_get_pongs_and_silence_makes_the_agent_reregister() {
 }
 
 #[tokio::test]
+async fn huge_ping_timeout_from_the_master_is_capped_not_a_panic() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("huge-ping")).await;
+    let clock = agent.runtime.clock().clone();
+    register(&mut m, &agent, 1e300).await;
+    // The agent survived the number and still answers pings.
+    let observer = m.observer.clone();
+    m.send(
+        &observer,
+        agent.slave.upid(),
+        &PingSlaveMessage { connected: true },
+    );
+    let (from, _) = m.next("PongSlaveMessage").await;
+    assert_eq!(&from, agent.slave.upid());
+    // Capped, not zero: a long silence is still within the timeout.
+    clock.advance(Duration::from_secs(3600));
+    assert!(
+        !m.arrives("ReregisterSlaveMessage", Duration::from_millis(200))
+            .await
+    );
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
+async fn nan_ping_timeout_from_the_master_keeps_the_default() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("nan-ping")).await;
+    let clock = agent.runtime.clock().clone();
+    register(&mut m, &agent, f64::NAN).await;
+    // The default total ping timeout (75 s) applies: silence past it re-registers.
+    clock.advance(Duration::from_secs(76));
+    clock.advance(Duration::from_secs(1));
+    let (_, body) = m.next("ReregisterSlaveMessage").await;
+    let rereg =
+        mesos_proto::mesos::internal::ReregisterSlaveMessage::decode(body.as_ref()).unwrap();
+    assert_eq!(rereg.slave.id.unwrap().value, "M-S0");
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
 async fn status_updates_are_retried_until_acknowledged() {
     let mut m = FakeMaster::start();
     let agent = start_agent(&m.master, scratch("retry")).await;
