@@ -6,7 +6,6 @@
 //! through [`Master::send_to_framework`] with a transport-neutral [`ToFramework`].
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::time::Duration;
 
 use bytes::Bytes;
 use libprocess::{Ctx, TimerId, Upid};
@@ -427,7 +426,7 @@ impl Master {
         }
         let fid = id.to_string();
         let timer = ctx.delay(
-            Duration::from_secs_f64(timeout.min(1e9)),
+            crate::numbers::saturating_secs(timeout).unwrap_or_default(),
             "framework_failover_timeout",
             move |m, ctx| {
                 if m.frameworks.get(&fid).is_some_and(|f| !f.connected) {

@@ -9,6 +9,7 @@
 //!   `slave-observer(N)` processes that ping agents and count pongs.
 //! - [`frameworks`]: framework records, (re-)subscription, failover timeouts, removal, and
 //!   sending events to a framework over either transport (v0 messages or v1 stream).
+//! - [`numbers`]: durations from peers' numbers, saturated or defaulted, never a panic.
 //! - [`offers`]: turning allocations into offers, rescinding, offer timeouts.
 //! - [`tasks`]: launching (ACCEPT), status updates, acknowledgements, kills, reconciliation.
 //! - [`validation`]: checks on ACCEPT operations before anything reaches an agent.
@@ -28,6 +29,7 @@ pub mod flags;
 pub mod frameworks;
 pub mod http;
 pub mod master;
+pub mod numbers;
 pub mod offers;
 pub mod resources;
 pub mod scheduler_http;

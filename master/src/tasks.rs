@@ -6,7 +6,6 @@
 //! that terminal update.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use libprocess::{Ctx, Upid};
 use mesos_proto::mesos::internal::{
@@ -16,12 +15,13 @@ use mesos_proto::mesos::internal::{
 };
 use mesos_proto::mesos::scheduler::call;
 use mesos_proto::mesos::{
-    offer, task_status, ExecutorInfo, Filters, FrameworkId, Resource, SlaveId, Task, TaskInfo,
-    TaskState, TaskStatus,
+    offer, task_status, ExecutorInfo, FrameworkId, Resource, SlaveId, Task, TaskInfo, TaskState,
+    TaskStatus,
 };
 
 use crate::frameworks::ToFramework;
 use crate::master::Master;
+use crate::numbers::refuse_duration;
 use crate::resources;
 use crate::validation::{self, TaskCheck};
 
@@ -837,12 +837,6 @@ impl Master {
         }
         self.changed();
     }
-}
-
-/// `Filters.refuse_seconds` (default 5 s) as a duration; none if not positive.
-pub fn refuse_duration(filters: Option<&Filters>) -> Option<Duration> {
-    let secs = filters.map(|f| f.refuse_seconds()).unwrap_or(5.0);
-    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs.min(1e9)))
 }
 
 fn push_status(task: &mut Task, status: TaskStatus) {
