@@ -7,6 +7,7 @@
 //!   `MasterInfo`, the handler table, metrics, and what happens on `exited`.
 //! - [`agents`]: agent (re-)registration, disconnection and removal; the per-agent
 //!   `slave-observer(N)` processes that ping agents and count pongs.
+//! - [`agent_validation`]: checks on agent (re-)registrations (resources, ids, what runs).
 //! - [`frameworks`]: framework records, (re-)subscription, failover timeouts, removal, and
 //!   sending events to a framework over either transport (v0 messages or v1 stream).
 //! - [`numbers`]: durations from peers' numbers, saturated or defaulted, never a panic.
@@ -23,6 +24,7 @@
 //!   allocator crate's `Resources`.
 #![forbid(unsafe_code)]
 
+pub mod agent_validation;
 pub mod agents;
 pub mod allocation;
 pub mod flags;
