@@ -137,6 +137,16 @@ pub struct Flags {
     )]
     pub http_framework_heartbeat_interval: StoutDuration,
 
+    /// Bytes of events a v1 subscriber may leave unread before it is disconnected (not a
+    /// Mesos flag: bounds the master's memory per slow subscriber).
+    #[arg(
+        long,
+        env = "MESOS_HTTP_FRAMEWORK_MAX_QUEUED_BYTES",
+        hide = true,
+        default_value_t = 16 * 1024 * 1024
+    )]
+    pub http_framework_max_queued_bytes: usize,
+
     /// Completed frameworks kept for `/state`.
     #[arg(long, env = "MESOS_MAX_COMPLETED_FRAMEWORKS", default_value_t = 50)]
     pub max_completed_frameworks: usize,

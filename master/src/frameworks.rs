@@ -21,6 +21,7 @@ use mesos_proto::mesos::{
 };
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::event_stream::Budget;
 use crate::master::Master;
 
 /// How a framework is reached.
@@ -39,15 +40,30 @@ pub struct HttpStream {
     pub stream_id: String,
     /// JSON records (else protobuf).
     pub json: bool,
+    /// What this stream may hold unwritten before its subscriber counts as gone.
+    pub budget: Budget,
 }
 
 impl HttpStream {
-    /// Writes one event as a RecordIO record; false if the client went away.
+    /// Writes one event as a RecordIO record; false if the client went away or has left
+    /// more than its budget unread (the caller then disconnects the framework).
     pub fn write(&self, event: &Event) -> bool {
-        match crate::scheduler_http::encode_event(event, self.json) {
-            Some(record) => self.tx.send(record).is_ok(),
-            None => true,
+        let Some(record) = crate::scheduler_http::encode_event(event, self.json) else {
+            return true;
+        };
+        match self.budget.admit(record) {
+            Ok(record) => self.tx.send(record).is_ok(),
+            Err(overflow) => {
+                tracing::warn!(stream = %self.stream_id, %overflow, "disconnecting a subscriber that does not read its event stream");
+                false
+            }
         }
+    }
+
+    /// Ends the stream: the connection sends what it holds, then the end of the response.
+    pub fn close(&mut self) {
+        let (closed, _) = tokio::sync::mpsc::unbounded_channel();
+        self.tx = closed;
     }
 }
 
@@ -415,8 +431,10 @@ impl Master {
         }
         tracing::info!(framework = %id, "framework disconnected");
         framework.connected = false;
-        if let Conn::Pid(p) = &framework.conn {
-            ctx.unlink(p);
+        match &mut framework.conn {
+            Conn::Pid(p) => ctx.unlink(p),
+            Conn::Http(stream) => stream.close(),
+            Conn::None => {}
         }
         let timeout = framework.info.failover_timeout.unwrap_or(0.0);
         self.deactivate_framework(ctx, id);

@@ -11,6 +11,7 @@
 //! - [`frameworks`]: framework records, (re-)subscription, failover timeouts, removal, and
 //!   sending events to a framework over either transport (v0 messages or v1 stream).
 //! - [`numbers`]: durations from peers' numbers, saturated or defaulted, never a panic.
+//! - [`event_stream`]: the memory budget of each v1 event stream (slow readers are cut off).
 //! - [`offers`]: turning allocations into offers, rescinding, offer timeouts.
 //! - [`tasks`]: launching (ACCEPT), status updates, acknowledgements, kills, reconciliation.
 //! - [`validation`]: checks on ACCEPT operations before anything reaches an agent.
@@ -27,6 +28,7 @@
 pub mod agent_validation;
 pub mod agents;
 pub mod allocation;
+pub mod event_stream;
 pub mod flags;
 pub mod frameworks;
 pub mod http;

@@ -166,6 +166,7 @@ impl Master {
             tx,
             stream_id: stream_id.clone(),
             json,
+            budget: crate::event_stream::Budget::new(self.flags.http_framework_max_queued_bytes),
         });
         let subscribed = match self.subscribe(ctx, info, subscribe.suppressed_roles, conn) {
             Ok(s) => s,

@@ -4,17 +4,21 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::{SocketAddrV4, TcpStream};
 use std::time::Duration;
 
 use common::{advance, master, metric, peer, PeerHandle, AGENT_MESSAGES, SCHEDULER_MESSAGES};
 use mesos_allocator::Resources;
 use mesos_master::MasterHandle;
 use mesos_proto::mesos::internal::{
-    FrameworkRegisteredMessage, RegisterSlaveMessage, ReregisterSlaveMessage,
-    SlaveRegisteredMessage, SlaveReregisteredMessage,
+    ExecutorToFrameworkMessage, FrameworkRegisteredMessage, RegisterSlaveMessage,
+    ReregisterSlaveMessage, SlaveRegisteredMessage, SlaveReregisteredMessage,
 };
 use mesos_proto::mesos::scheduler::{call, Call};
-use mesos_proto::mesos::{value, FrameworkInfo, Resource, SlaveId, SlaveInfo};
+use mesos_proto::mesos::{
+    value, ExecutorId, FrameworkId, FrameworkInfo, Resource, SlaveId, SlaveInfo,
+};
 
 fn slave_info() -> SlaveInfo {
     SlaveInfo {
@@ -153,5 +157,130 @@ async fn agents_reregistering_invalid_resources_are_dropped() {
     let (_, rereg) = agent.expect::<SlaveReregisteredMessage>().await;
     assert_eq!(rereg.slave_id.value, "unknown-S7");
     advance(&m.runtime, Duration::from_millis(1)).await;
+    m.shutdown();
+}
+
+/// Opens a v1 SUBSCRIBE stream (protobuf events) on a raw socket and reads only the
+/// response head: afterwards the test decides when, if ever, to read.
+fn open_unread_subscription(addr: SocketAddrV4) -> TcpStream {
+    let body = serde_json::json!({
+        "type": "SUBSCRIBE",
+        "subscribe": { "framework_info": {
+            "user": "test", "name": "never-reads", "failover_timeout": 3600.0
+        } }
+    })
+    .to_string();
+    let mut sock = TcpStream::connect(addr).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let head = format!(
+        "POST /api/v1/scheduler HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Accept: application/x-protobuf\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    sock.write_all(head.as_bytes()).expect("write");
+    sock.write_all(body.as_bytes()).expect("write body");
+    let mut got = Vec::new();
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        assert_eq!(sock.read(&mut b).expect("read head"), 1);
+        got.push(b[0]);
+    }
+    assert!(
+        got.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    sock
+}
+
+/// Reads until the chunked response ends (`0\r\n\r\n`); the bytes read, or None if the
+/// stream was still open when reads timed out.
+fn read_to_end_of_stream(mut sock: TcpStream) -> Option<usize> {
+    sock.set_read_timeout(Some(Duration::from_secs(3))).ok();
+    let mut total = 0usize;
+    let mut tail: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match sock.read(&mut buf) {
+            Ok(0) => return Some(total),
+            Ok(n) => {
+                total += n;
+                tail.extend_from_slice(&buf[..n]);
+                let keep = tail.len().saturating_sub(16);
+                tail.drain(..keep);
+                if tail.ends_with(b"\r\n0\r\n\r\n") {
+                    return Some(total);
+                }
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_v1_subscriber_that_never_reads_is_disconnected_once_its_unread_events_exceed_the_budget()
+{
+    const BUDGET: usize = 1 << 20;
+    const MESSAGE: usize = 512 * 1024;
+    const MESSAGES: usize = 64;
+    let m = master(&[&format!("--http_framework_max_queued_bytes={BUDGET}")]);
+    let addr = m.address();
+    let sock = tokio::task::spawn_blocking(move || open_unread_subscription(addr))
+        .await
+        .unwrap();
+    let mut subscribed = false;
+    for _ in 0..500 {
+        if metric(&m.runtime, "master/frameworks_connected") == 1.0 {
+            subscribed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(subscribed, "the subscription never registered");
+    let fid = {
+        let state =
+            tokio::task::spawn_blocking(move || common::http(addr, "GET", "/state", &[], b""))
+                .await
+                .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&state.body).unwrap();
+        json["frameworks"][0]["id"].as_str().unwrap().to_string()
+    };
+
+    // An executor floods the framework with messages it never reads: 32 MiB in all.
+    let executor = peer(&m.runtime, "executor(1)", &[]);
+    for i in 0..MESSAGES {
+        executor.send(
+            m.upid(),
+            &ExecutorToFrameworkMessage {
+                slave_id: SlaveId { value: "S".into() },
+                framework_id: FrameworkId { value: fid.clone() },
+                executor_id: ExecutorId {
+                    value: format!("e{i}"),
+                },
+                data: vec![b'x'; MESSAGE].into(),
+            },
+        );
+    }
+    let mut disconnected = false;
+    for _ in 0..1000 {
+        if metric(&m.runtime, "master/frameworks_disconnected") == 1.0 {
+            disconnected = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(disconnected, "the slow subscriber was never disconnected");
+    assert_eq!(metric(&m.runtime, "master/frameworks_connected"), 0.0);
+
+    // The stream was ended: the subscriber gets what was queued (its budget plus what the
+    // kernel buffers held), then the end of the response; nowhere near all 32 MiB.
+    let read = tokio::task::spawn_blocking(move || read_to_end_of_stream(sock))
+        .await
+        .unwrap();
+    let read = read.expect("the master never ended the slow subscriber's stream");
+    assert!(
+        read < MESSAGES * MESSAGE / 2,
+        "read {read} bytes: the master queued far beyond its budget"
+    );
     m.shutdown();
 }
