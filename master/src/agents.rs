@@ -368,7 +368,7 @@ impl Master {
         agent.observer.terminate();
         let now = ctx.clock().now_secs();
         if unreachable {
-            self.agents.unreachable.insert(id.to_string(), now);
+            self.mark_agent_unreachable(id, now);
         }
         self.allocator().remove_agent(id);
         self.metrics.slave_removals.inc();

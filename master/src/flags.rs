@@ -159,6 +159,22 @@ pub struct Flags {
     )]
     pub max_completed_tasks_per_framework: usize,
 
+    /// Tasks of unreachable agents kept per framework for `/state`.
+    #[arg(
+        long,
+        env = "MESOS_MAX_UNREACHABLE_TASKS_PER_FRAMEWORK",
+        default_value_t = 1000
+    )]
+    pub max_unreachable_tasks_per_framework: usize,
+
+    /// How long an unreachable agent is remembered.
+    #[arg(long, env = "MESOS_REGISTRY_MAX_AGENT_AGE", default_value = "2weeks")]
+    pub registry_max_agent_age: StoutDuration,
+
+    /// How many unreachable agents are remembered (the oldest are forgotten first).
+    #[arg(long, env = "MESOS_REGISTRY_MAX_AGENT_COUNT", default_value_t = 102400)]
+    pub registry_max_agent_count: usize,
+
     /// Logging level (INFO, WARNING, ERROR); RUST_LOG overrides it.
     #[arg(long, env = "MESOS_LOGGING_LEVEL", default_value = "INFO")]
     pub logging_level: String,
@@ -202,6 +218,18 @@ impl Flags {
             (
                 "max_completed_tasks_per_framework".into(),
                 self.max_completed_tasks_per_framework.to_string(),
+            ),
+            (
+                "max_unreachable_tasks_per_framework".into(),
+                self.max_unreachable_tasks_per_framework.to_string(),
+            ),
+            (
+                "registry_max_agent_age".into(),
+                self.registry_max_agent_age.to_string(),
+            ),
+            (
+                "registry_max_agent_count".into(),
+                self.registry_max_agent_count.to_string(),
             ),
             ("logging_level".into(), self.logging_level.clone()),
         ];
@@ -252,5 +280,10 @@ mod tests {
         assert_eq!(f.port, 0);
         assert_eq!(f.max_agent_ping_timeouts, 5);
         assert_eq!(f.allocation_interval.0, Duration::from_secs(1));
+        assert_eq!(f.max_completed_frameworks, 50);
+        assert_eq!(f.max_completed_tasks_per_framework, 1000);
+        assert_eq!(f.max_unreachable_tasks_per_framework, 1000);
+        assert_eq!(f.registry_max_agent_age.0, Duration::from_secs(14 * 86400));
+        assert_eq!(f.registry_max_agent_count, 100 * 1024);
     }
 }

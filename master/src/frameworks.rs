@@ -80,6 +80,8 @@ pub struct Framework {
     pub unregistered_time: Option<f64>,
     pub tasks: BTreeMap<String, Task>,
     pub completed_tasks: VecDeque<Task>,
+    /// Tasks of agents that became unreachable (see `history`).
+    pub unreachable_tasks: VecDeque<Task>,
     /// Tasks whose resources went back to the allocator already (terminal, not yet acked).
     pub freed: BTreeSet<String>,
     pub offers: BTreeSet<String>,
@@ -298,6 +300,7 @@ impl Master {
                 unregistered_time: None,
                 tasks: BTreeMap::new(),
                 completed_tasks: VecDeque::new(),
+                unreachable_tasks: VecDeque::new(),
                 freed: BTreeSet::new(),
                 offers: BTreeSet::new(),
                 failover_timer: None,
@@ -413,6 +416,7 @@ impl Master {
                 unregistered_time: None,
                 tasks: BTreeMap::new(),
                 completed_tasks: VecDeque::new(),
+                unreachable_tasks: VecDeque::new(),
                 freed: BTreeSet::new(),
                 offers: BTreeSet::new(),
                 failover_timer: None,
@@ -515,7 +519,7 @@ impl Master {
                 ));
                 self.metrics.task_terminal(TaskState::TaskKilled);
             }
-            framework.completed_tasks.push_back(task);
+            framework.complete_task(task, self.flags.max_completed_tasks_per_framework);
         }
         framework.connected = false;
         framework.active = false;

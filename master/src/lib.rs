@@ -12,6 +12,7 @@
 //!   sending events to a framework over either transport (v0 messages or v1 stream).
 //! - [`numbers`]: durations from peers' numbers, saturated or defaulted, never a panic.
 //! - [`event_stream`]: the memory budget of each v1 event stream (slow readers are cut off).
+//! - [`history`]: completed/unreachable tasks and unreachable agents, capped by flags.
 //! - [`offers`]: turning allocations into offers, rescinding, offer timeouts.
 //! - [`tasks`]: launching (ACCEPT), status updates, acknowledgements, kills, reconciliation.
 //! - [`validation`]: checks on ACCEPT operations before anything reaches an agent.
@@ -31,6 +32,7 @@ pub mod allocation;
 pub mod event_stream;
 pub mod flags;
 pub mod frameworks;
+pub mod history;
 pub mod http;
 pub mod master;
 pub mod numbers;

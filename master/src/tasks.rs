@@ -394,6 +394,7 @@ impl Master {
             return;
         };
         let tid = task.task_id.value.clone();
+        f.take_unreachable(&tid);
         f.tasks.insert(tid.clone(), task);
         if let Some(a) = self.agents.registered.get_mut(agent_id) {
             a.tasks.insert((fid, tid));
@@ -462,7 +463,7 @@ impl Master {
             // Already over (its terminal update awaits an ack): just retire it.
             if let Some(task) = framework.tasks.remove(task_id) {
                 framework.freed.remove(task_id);
-                framework.completed_tasks.push_back(task);
+                framework.complete_task(task, self.flags.max_completed_tasks_per_framework);
             }
             return;
         }
@@ -477,11 +478,12 @@ impl Master {
             // The agent is gone: the task is over for the master too.
             if let Some(task) = framework.tasks.remove(task_id) {
                 framework.freed.remove(task_id);
-                framework.completed_tasks.push_back(task);
-                while framework.completed_tasks.len() > self.flags.max_completed_tasks_per_framework
-                {
-                    framework.completed_tasks.pop_front();
-                }
+                framework.complete_task(task, self.flags.max_completed_tasks_per_framework);
+            }
+        } else if state == TaskState::TaskUnreachable {
+            // As in Mesos, it leaves the framework's tasks until its agent comes back.
+            if let Some(task) = framework.tasks.remove(task_id) {
+                framework.unreachable_task(task, self.flags.max_unreachable_tasks_per_framework);
             }
         }
         self.send_to_framework(
@@ -591,11 +593,7 @@ impl Master {
         if done {
             if let Some(task) = framework.tasks.remove(&ack.task_id.value) {
                 framework.freed.remove(&ack.task_id.value);
-                framework.completed_tasks.push_back(task);
-                while framework.completed_tasks.len() > self.flags.max_completed_tasks_per_framework
-                {
-                    framework.completed_tasks.pop_front();
-                }
+                framework.complete_task(task, self.flags.max_completed_tasks_per_framework);
             }
             if let Some(a) = self.agents.registered.get_mut(&agent_id) {
                 a.tasks

@@ -9,15 +9,18 @@ use std::net::{SocketAddrV4, TcpStream};
 use std::time::Duration;
 
 use common::{advance, master, metric, peer, PeerHandle, AGENT_MESSAGES, SCHEDULER_MESSAGES};
+use libprocess::Matcher;
 use mesos_allocator::Resources;
 use mesos_master::MasterHandle;
+use mesos_proto::mesos::internal::ResourceOffersMessage;
 use mesos_proto::mesos::internal::{
     ExecutorToFrameworkMessage, FrameworkRegisteredMessage, RegisterSlaveMessage,
     ReregisterSlaveMessage, SlaveRegisteredMessage, SlaveReregisteredMessage,
 };
 use mesos_proto::mesos::scheduler::{call, Call};
 use mesos_proto::mesos::{
-    value, ExecutorId, FrameworkId, FrameworkInfo, Resource, SlaveId, SlaveInfo,
+    framework_info, offer, value, CommandInfo, ExecutorId, FrameworkId, FrameworkInfo, Offer,
+    Resource, SlaveId, SlaveInfo, TaskId, TaskInfo,
 };
 
 fn slave_info() -> SlaveInfo {
@@ -282,5 +285,173 @@ async fn a_v1_subscriber_that_never_reads_is_disconnected_once_its_unread_events
         read < MESSAGES * MESSAGE / 2,
         "read {read} bytes: the master queued far beyond its budget"
     );
+    m.shutdown();
+}
+
+fn call_of(framework_id: &str, t: call::Type) -> Call {
+    Call {
+        framework_id: Some(FrameworkId {
+            value: framework_id.into(),
+        }),
+        r#type: Some(t as i32),
+        ..Default::default()
+    }
+}
+
+/// Advances the clock an allocation interval at a time until offers arrive.
+async fn next_offers(m: &MasterHandle, sched: &mut PeerHandle) -> ResourceOffersMessage {
+    for _ in 0..20 {
+        advance(&m.runtime, Duration::from_secs(1)).await;
+        if let Some(offers) = sched
+            .maybe::<ResourceOffersMessage>(Duration::from_millis(50))
+            .await
+        {
+            return offers;
+        }
+    }
+    panic!("no offers after 20 allocation intervals");
+}
+
+/// Launches `n` small command tasks from one offer.
+async fn launch(m: &MasterHandle, sched: &mut PeerHandle, fid: &str, n: usize) {
+    let offers = next_offers(m, sched).await;
+    let offer: &Offer = &offers.offers[0];
+    let tasks = (0..n)
+        .map(|i| TaskInfo {
+            name: format!("t{i}"),
+            task_id: TaskId {
+                value: format!("t{i}"),
+            },
+            slave_id: offer.slave_id.clone(),
+            resources: Resources::parse("cpus:0.1;mem:16", "*")
+                .unwrap()
+                .to_protos_pre(),
+            command: Some(CommandInfo {
+                value: Some("sleep 1000".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .collect();
+    let mut c = call_of(fid, call::Type::Accept);
+    c.accept = Some(call::Accept {
+        offer_ids: vec![offer.id.clone()],
+        operations: vec![offer::Operation {
+            r#type: Some(offer::operation::Type::Launch as i32),
+            launch: Some(offer::operation::Launch { task_infos: tasks }),
+            ..Default::default()
+        }],
+        filters: None,
+    });
+    sched.send(m.upid(), &c);
+    advance(&m.runtime, Duration::from_millis(1)).await;
+}
+
+async fn state(m: &MasterHandle) -> serde_json::Value {
+    let addr = m.address();
+    let r = tokio::task::spawn_blocking(move || common::http(addr, "GET", "/state", &[], b""))
+        .await
+        .unwrap();
+    serde_json::from_slice(&r.body).expect("JSON /state")
+}
+
+fn len(v: &serde_json::Value) -> usize {
+    v.as_array().map(|a| a.len()).unwrap_or(usize::MAX)
+}
+
+#[tokio::test]
+async fn completed_frameworks_and_their_completed_tasks_are_capped_by_the_flags() {
+    let m = master(&[
+        "--max_completed_frameworks=1",
+        "--max_completed_tasks_per_framework=2",
+    ]);
+    let (_agent, _) = register_agent(&m, "slave(1)").await;
+    for k in 0..2 {
+        let (mut sched, fid) = subscribe_v0(&m, &format!("scheduler-{k}"), framework_info()).await;
+        launch(&m, &mut sched, &fid, 5).await;
+        sched.send(m.upid(), &call_of(&fid, call::Type::Teardown));
+        advance(&m.runtime, Duration::from_millis(1)).await;
+    }
+    let s = state(&m).await;
+    let completed = &s["completed_frameworks"];
+    assert_eq!(len(completed), 1, "{completed}");
+    assert_eq!(len(&completed[0]["completed_tasks"]), 2);
+    assert_eq!(completed[0]["completed_tasks"][1]["state"], "TASK_KILLED");
+    m.shutdown();
+}
+
+#[tokio::test]
+async fn tasks_of_an_unreachable_agent_are_listed_as_unreachable_up_to_the_flag() {
+    let m = master(&[
+        "--agent_ping_timeout=1secs",
+        "--max_agent_ping_timeouts=2",
+        "--max_unreachable_tasks_per_framework=2",
+    ]);
+    let (_agent, _) = register_agent(&m, "slave(1)").await;
+    let mut info = framework_info();
+    info.capabilities.push(framework_info::Capability {
+        r#type: Some(framework_info::capability::Type::PartitionAware as i32),
+    });
+    let (mut sched, fid) = subscribe_v0(&m, "scheduler-1", info).await;
+    launch(&m, &mut sched, &fid, 5).await;
+    assert_eq!(len(&state(&m).await["frameworks"][0]["tasks"]), 5);
+    m.runtime
+        .filters()
+        .drop_all(Matcher::message("mesos.internal.PongSlaveMessage"));
+    for _ in 0..4 {
+        advance(&m.runtime, Duration::from_secs(1)).await;
+    }
+    assert_eq!(metric(&m.runtime, "master/slaves_unreachable"), 1.0);
+    let s = state(&m).await;
+    let f = &s["frameworks"][0];
+    assert_eq!(len(&f["tasks"]), 0, "{f}");
+    assert_eq!(len(&f["unreachable_tasks"]), 2, "{f}");
+    assert_eq!(f["unreachable_tasks"][0]["state"], "TASK_UNREACHABLE");
+    assert_eq!(metric(&m.runtime, "master/tasks_unreachable"), 2.0);
+    m.shutdown();
+}
+
+async fn make_unreachable(m: &MasterHandle, agents: &[&str]) {
+    let mut peers = Vec::new();
+    for a in agents {
+        peers.push(register_agent(m, a).await);
+    }
+    for (p, _) in &peers {
+        m.runtime
+            .filters()
+            .drop_all(Matcher::message("mesos.internal.PongSlaveMessage").from(p.upid()));
+    }
+    for _ in 0..4 {
+        advance(&m.runtime, Duration::from_secs(1)).await;
+    }
+}
+
+#[tokio::test]
+async fn unreachable_agents_beyond_registry_max_agent_count_are_forgotten() {
+    let m = master(&[
+        "--agent_ping_timeout=1secs",
+        "--max_agent_ping_timeouts=2",
+        "--registry_max_agent_count=2",
+    ]);
+    make_unreachable(&m, &["slave(1)", "slave(2)", "slave(3)", "slave(4)"]).await;
+    assert_eq!(metric(&m.runtime, "master/slave_removals"), 4.0);
+    assert_eq!(metric(&m.runtime, "master/slaves_unreachable"), 2.0);
+    assert_eq!(state(&m).await["unreachable_slaves"], 2);
+    m.shutdown();
+}
+
+#[tokio::test]
+async fn unreachable_agents_older_than_registry_max_agent_age_are_forgotten() {
+    let m = master(&[
+        "--agent_ping_timeout=1secs",
+        "--max_agent_ping_timeouts=2",
+        "--registry_max_agent_age=10secs",
+    ]);
+    make_unreachable(&m, &["slave(1)"]).await;
+    assert_eq!(metric(&m.runtime, "master/slaves_unreachable"), 1.0);
+    advance(&m.runtime, Duration::from_secs(30)).await;
+    make_unreachable(&m, &["slave(2)"]).await;
+    assert_eq!(metric(&m.runtime, "master/slave_removals"), 2.0);
+    assert_eq!(metric(&m.runtime, "master/slaves_unreachable"), 1.0);
     m.shutdown();
 }
