@@ -158,11 +158,12 @@ pub fn validate_framework_info(info: &FrameworkInfo) -> Result<(), String> {
             return Err(format!("Role '{role}' is invalid"));
         }
     }
-    if info
+    // As Mesos: any duration stout can hold is accepted (a negative one acts as zero).
+    if let Some(t) = info
         .failover_timeout
-        .is_some_and(|t| !t.is_finite() || t < 0.0)
+        .filter(|t| !crate::numbers::stout_representable(*t))
     {
-        return Err("'FrameworkInfo.failover_timeout' must be a non-negative number".into());
+        return Err(format!("The framework failover_timeout ({t}) is invalid"));
     }
     Ok(())
 }

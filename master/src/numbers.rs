@@ -13,6 +13,12 @@ pub const MAX_PEER_DURATION: Duration = Duration::from_secs(1_000_000_000);
 /// `Filters.refuse_seconds` when a framework sends none or an invalid one.
 pub const DEFAULT_REFUSE: Duration = Duration::from_secs(5);
 
+/// Whether `secs` is a duration stout can hold (an int64 of nanoseconds, about ±292 years);
+/// genuine Mesos rejects or replaces any other value a peer sends.
+pub fn stout_representable(secs: f64) -> bool {
+    secs.is_finite() && (secs * 1e9).abs() <= i64::MAX as f64
+}
+
 /// `secs` as a duration capped at [`MAX_PEER_DURATION`]; none for NaN or negative values.
 pub fn saturating_secs(secs: f64) -> Option<Duration> {
     if secs.is_nan() {
@@ -27,8 +33,7 @@ pub fn saturating_secs(secs: f64) -> Option<Duration> {
 /// an int64 of nanoseconds) or is negative is replaced by the default 5 s, with a warning.
 pub fn refuse_duration(filters: Option<&Filters>) -> Option<Duration> {
     let secs = filters.map(|f| f.refuse_seconds()).unwrap_or(5.0);
-    let representable = secs.is_finite() && (secs * 1e9).abs() <= i64::MAX as f64;
-    if !representable || secs < 0.0 {
+    if !stout_representable(secs) || secs < 0.0 {
         tracing::warn!(
             refuse_seconds = secs,
             "using the default 'refuse_seconds' (5 s): the value sent is invalid or negative"
@@ -50,6 +55,17 @@ mod tests {
         assert_eq!(saturating_secs(f64::NAN), None);
         assert_eq!(saturating_secs(-0.5), None);
         assert_eq!(saturating_secs(i64::MIN as f64), None);
+    }
+
+    #[test]
+    fn stout_representable_means_finite_and_within_int64_nanoseconds() {
+        assert!(stout_representable(0.0));
+        assert!(stout_representable(-5.0));
+        assert!(stout_representable(9e9));
+        assert!(!stout_representable(1e10));
+        assert!(!stout_representable(-1e300));
+        assert!(!stout_representable(f64::NAN));
+        assert!(!stout_representable(f64::INFINITY));
     }
 
     fn refuse(secs: f64) -> Option<Duration> {

@@ -12,15 +12,17 @@ use common::{advance, master, metric, peer, PeerHandle, AGENT_MESSAGES, SCHEDULE
 use libprocess::Matcher;
 use mesos_allocator::Resources;
 use mesos_master::MasterHandle;
-use mesos_proto::mesos::internal::ResourceOffersMessage;
 use mesos_proto::mesos::internal::{
     ExecutorToFrameworkMessage, FrameworkRegisteredMessage, RegisterSlaveMessage,
     ReregisterSlaveMessage, SlaveRegisteredMessage, SlaveReregisteredMessage,
 };
+use mesos_proto::mesos::internal::{
+    FrameworkErrorMessage, ResourceOffersMessage, StatusUpdateMessage,
+};
 use mesos_proto::mesos::scheduler::{call, Call};
 use mesos_proto::mesos::{
-    framework_info, offer, value, CommandInfo, ExecutorId, FrameworkId, FrameworkInfo, Offer,
-    Resource, SlaveId, SlaveInfo, TaskId, TaskInfo,
+    framework_info, offer, task_status, value, CommandInfo, ExecutorId, Filters, FrameworkId,
+    FrameworkInfo, Offer, Resource, SlaveId, SlaveInfo, TaskId, TaskInfo,
 };
 
 fn slave_info() -> SlaveInfo {
@@ -453,5 +455,131 @@ async fn unreachable_agents_older_than_registry_max_agent_age_are_forgotten() {
     make_unreachable(&m, &["slave(2)"]).await;
     assert_eq!(metric(&m.runtime, "master/slave_removals"), 2.0);
     assert_eq!(metric(&m.runtime, "master/slaves_unreachable"), 1.0);
+    m.shutdown();
+}
+
+#[tokio::test]
+async fn failover_timeouts_beyond_stout_durations_are_refused_and_negative_ones_accepted() {
+    let m = master(&[]);
+    for (i, bad) in [1e300, f64::INFINITY, f64::NAN].into_iter().enumerate() {
+        let mut sched = peer(
+            &m.runtime,
+            &format!("scheduler-bad-{i}"),
+            SCHEDULER_MESSAGES,
+        );
+        let mut info = framework_info();
+        info.failover_timeout = Some(bad);
+        sched.send(
+            m.upid(),
+            &Call {
+                r#type: Some(call::Type::Subscribe as i32),
+                subscribe: Some(call::Subscribe {
+                    framework_info: info,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        );
+        let (_, error) = sched.expect::<FrameworkErrorMessage>().await;
+        assert!(
+            error.message.contains("failover_timeout") && error.message.contains("is invalid"),
+            "{}",
+            error.message
+        );
+    }
+    let mut info = framework_info();
+    info.failover_timeout = Some(-5.0);
+    let (_sched, _fid) = subscribe_v0(&m, "scheduler-negative", info).await;
+    assert_eq!(metric(&m.runtime, "master/frameworks_active"), 1.0);
+    m.shutdown();
+}
+
+async fn decline_all(m: &MasterHandle, sched: &mut PeerHandle, fid: &str, refuse: f64) {
+    let offers = next_offers(m, sched).await;
+    let mut c = call_of(fid, call::Type::Decline);
+    c.decline = Some(call::Decline {
+        offer_ids: offers.offers.iter().map(|o| o.id.clone()).collect(),
+        filters: Some(Filters {
+            refuse_seconds: Some(refuse),
+        }),
+    });
+    sched.send(m.upid(), &c);
+    advance(&m.runtime, Duration::from_millis(1)).await;
+}
+
+#[tokio::test]
+async fn declines_with_nan_infinite_or_huge_refuse_seconds_filter_for_the_default_five_seconds() {
+    let m = master(&[]);
+    let (_agent, _) = register_agent(&m, "slave(1)").await;
+    let (mut sched, fid) = subscribe_v0(&m, "scheduler-1", framework_info()).await;
+    for refuse in [f64::NAN, f64::INFINITY, 1e300, -3.0, i64::MIN as f64] {
+        decline_all(&m, &mut sched, &fid, refuse).await;
+        // Filtered for 5 s: nothing over the next 3 allocation intervals...
+        for _ in 0..3 {
+            advance(&m.runtime, Duration::from_secs(1)).await;
+        }
+        assert!(
+            sched
+                .maybe::<ResourceOffersMessage>(Duration::from_millis(50))
+                .await
+                .is_none(),
+            "re-offered too early after refuse_seconds {refuse}"
+        );
+        // ...and offered again once the 5 s are over (next_offers waits for it).
+    }
+    let _ = next_offers(&m, &mut sched).await;
+    m.shutdown();
+}
+
+#[tokio::test]
+async fn tasks_with_nan_negative_or_huge_resources_get_task_error_with_the_reason() {
+    let m = master(&[]);
+    let (_agent, _) = register_agent(&m, "slave(1)").await;
+    let (mut sched, fid) = subscribe_v0(&m, "scheduler-1", framework_info()).await;
+    for (i, cpus) in [f64::NAN, -1.0, 1e16, f64::INFINITY]
+        .into_iter()
+        .enumerate()
+    {
+        let offers = next_offers(&m, &mut sched).await;
+        let offer = &offers.offers[0];
+        let task = TaskInfo {
+            name: format!("bad{i}"),
+            task_id: TaskId {
+                value: format!("bad{i}"),
+            },
+            slave_id: offer.slave_id.clone(),
+            resources: vec![scalar("cpus", cpus)],
+            command: Some(CommandInfo {
+                value: Some("true".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut c = call_of(&fid, call::Type::Accept);
+        c.accept = Some(call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![offer::Operation {
+                r#type: Some(offer::operation::Type::Launch as i32),
+                launch: Some(offer::operation::Launch {
+                    task_infos: vec![task],
+                }),
+                ..Default::default()
+            }],
+            filters: Some(Filters {
+                refuse_seconds: Some(0.0),
+            }),
+        });
+        sched.send(m.upid(), &c);
+        let (_, update) = sched.expect::<StatusUpdateMessage>().await;
+        let status = update.update.status;
+        assert_eq!(status.task_id.value, format!("bad{i}"));
+        assert_eq!(status.state(), mesos_proto::mesos::TaskState::TaskError);
+        assert_eq!(status.reason(), task_status::Reason::TaskInvalid);
+        let message = status.message.unwrap_or_default();
+        assert!(
+            message.contains("Task uses invalid resources"),
+            "cpus {cpus}: {message}"
+        );
+    }
     m.shutdown();
 }
