@@ -44,7 +44,13 @@ impl std::str::FromStr for StoutDuration {
             "weeks" => 604800.0,
             _ => return Err(DurationError::Syntax(s.to_string())),
         };
-        Duration::try_from_secs_f64(value * scale)
+        // Like stout, only what an int64 of nanoseconds holds (about 292 years): longer
+        // timers would overflow the clock they are added to.
+        let secs = value * scale;
+        if !crate::numbers::stout_representable(secs) {
+            return Err(DurationError::Range(s.to_string()));
+        }
+        Duration::try_from_secs_f64(secs)
             .map(StoutDuration)
             .map_err(|_| DurationError::Range(s.to_string()))
     }
@@ -267,6 +273,15 @@ mod tests {
         assert!(d("15").is_err());
         assert!(d("abc").is_err());
         assert!(d("-1secs").is_err());
+        assert_eq!(
+            d("2e13weeks"),
+            Err(DurationError::Range("2e13weeks".into()))
+        );
+        assert_eq!(
+            d("1e300secs"),
+            Err(DurationError::Range("1e300secs".into()))
+        );
+        assert!(d("100weeks").is_ok());
         assert_eq!(StoutDuration(Duration::from_secs(15)).to_string(), "15secs");
         assert_eq!(
             StoutDuration(Duration::from_millis(500)).to_string(),
