@@ -173,6 +173,10 @@ pub struct Flags {
     )]
     pub max_unreachable_tasks_per_framework: usize,
 
+    /// How often unreachable agents past their age are forgotten.
+    #[arg(long, env = "MESOS_REGISTRY_GC_INTERVAL", default_value = "15mins")]
+    pub registry_gc_interval: StoutDuration,
+
     /// How long an unreachable agent is remembered.
     #[arg(long, env = "MESOS_REGISTRY_MAX_AGENT_AGE", default_value = "2weeks")]
     pub registry_max_agent_age: StoutDuration,
@@ -228,6 +232,10 @@ impl Flags {
             (
                 "max_unreachable_tasks_per_framework".into(),
                 self.max_unreachable_tasks_per_framework.to_string(),
+            ),
+            (
+                "registry_gc_interval".into(),
+                self.registry_gc_interval.to_string(),
             ),
             (
                 "registry_max_agent_age".into(),
@@ -300,5 +308,6 @@ mod tests {
         assert_eq!(f.max_unreachable_tasks_per_framework, 1000);
         assert_eq!(f.registry_max_agent_age.0, Duration::from_secs(14 * 86400));
         assert_eq!(f.registry_max_agent_count, 100 * 1024);
+        assert_eq!(f.registry_gc_interval.0, Duration::from_secs(15 * 60));
     }
 }

@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 
+use libprocess::Ctx;
 use mesos_proto::mesos::Task;
 
 use crate::frameworks::Framework;
@@ -44,11 +45,30 @@ impl Framework {
 }
 
 impl Master {
-    /// Records an agent as unreachable since `now`, then forgets entries older than
-    /// `--registry_max_agent_age` and the oldest beyond `--registry_max_agent_count`.
+    /// Records an agent as unreachable since `now`, then prunes the list.
     pub(crate) fn mark_agent_unreachable(&mut self, id: &str, now: f64) {
+        self.agents.unreachable.insert(id.to_string(), now);
+        self.prune_unreachable_agents(now);
+    }
+
+    /// Prunes unreachable agents every `--registry_gc_interval`, so that old entries age out
+    /// even when no agent becomes unreachable.
+    pub(crate) fn start_registry_gc(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let interval = self.flags.registry_gc_interval.0;
+        ctx.delay(interval, "registry_gc", |m, ctx| {
+            let before = m.agents.unreachable.len();
+            m.prune_unreachable_agents(ctx.clock().now_secs());
+            if m.agents.unreachable.len() != before {
+                m.changed();
+            }
+            m.start_registry_gc(ctx);
+        });
+    }
+
+    /// Forgets unreachable agents older than `--registry_max_agent_age`, then the oldest
+    /// beyond `--registry_max_agent_count`.
+    fn prune_unreachable_agents(&mut self, now: f64) {
         let unreachable = &mut self.agents.unreachable;
-        unreachable.insert(id.to_string(), now);
         let max_age = self.flags.registry_max_agent_age.0.as_secs_f64();
         unreachable.retain(|_, since| now - *since <= max_age);
         let excess = unreachable

@@ -583,3 +583,21 @@ async fn tasks_with_nan_negative_or_huge_resources_get_task_error_with_the_reaso
     }
     m.shutdown();
 }
+
+#[tokio::test]
+async fn the_registry_gc_forgets_unreachable_agents_past_their_age_without_new_ones() {
+    let m = master(&[
+        "--agent_ping_timeout=1secs",
+        "--max_agent_ping_timeouts=2",
+        "--registry_max_agent_age=10secs",
+        "--registry_gc_interval=5secs",
+    ]);
+    make_unreachable(&m, &["slave(1)"]).await;
+    assert_eq!(metric(&m.runtime, "master/slaves_unreachable"), 1.0);
+    for _ in 0..4 {
+        advance(&m.runtime, Duration::from_secs(5)).await;
+    }
+    assert_eq!(metric(&m.runtime, "master/slaves_unreachable"), 0.0);
+    assert_eq!(state(&m).await["unreachable_slaves"], 0);
+    m.shutdown();
+}
