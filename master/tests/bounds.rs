@@ -601,3 +601,63 @@ async fn the_registry_gc_forgets_unreachable_agents_past_their_age_without_new_o
     assert_eq!(state(&m).await["unreachable_slaves"], 0);
     m.shutdown();
 }
+
+#[tokio::test]
+async fn tasks_leave_unreachable_tasks_when_their_agent_reregisters_with_them() {
+    let m = master(&["--agent_ping_timeout=1secs", "--max_agent_ping_timeouts=2"]);
+    let (agent, agent_id) = register_agent(&m, "slave(1)").await;
+    let mut info = framework_info();
+    info.capabilities.push(framework_info::Capability {
+        r#type: Some(framework_info::capability::Type::PartitionAware as i32),
+    });
+    let (mut sched, fid) = subscribe_v0(&m, "scheduler-1", info.clone()).await;
+    launch(&m, &mut sched, &fid, 3).await;
+    m.runtime
+        .filters()
+        .drop_all(Matcher::message("mesos.internal.PongSlaveMessage"));
+    for _ in 0..3 {
+        advance(&m.runtime, Duration::from_secs(1)).await;
+    }
+    let before = state(&m).await;
+    assert_eq!(len(&before["frameworks"][0]["unreachable_tasks"]), 3);
+
+    let tasks: Vec<mesos_proto::mesos::Task> = (0..3)
+        .map(|i| mesos_proto::mesos::Task {
+            name: format!("t{i}"),
+            task_id: TaskId {
+                value: format!("t{i}"),
+            },
+            framework_id: FrameworkId { value: fid.clone() },
+            slave_id: SlaveId {
+                value: agent_id.clone(),
+            },
+            state: mesos_proto::mesos::TaskState::TaskRunning as i32,
+            resources: Resources::parse("cpus:0.1;mem:16", "*")
+                .unwrap()
+                .to_protos_pre(),
+            ..Default::default()
+        })
+        .collect();
+    info.id = Some(FrameworkId { value: fid.clone() });
+    let mut slave = slave_info();
+    slave.id = Some(SlaveId {
+        value: agent_id.clone(),
+    });
+    let mut agent = agent;
+    agent.send(
+        m.upid(),
+        &ReregisterSlaveMessage {
+            slave,
+            tasks,
+            frameworks: vec![info],
+            version: Some("1.11.0".into()),
+            ..Default::default()
+        },
+    );
+    agent.expect::<SlaveReregisteredMessage>().await;
+    let after = state(&m).await;
+    let f = &after["frameworks"][0];
+    assert_eq!(len(&f["unreachable_tasks"]), 0, "{f}");
+    assert_eq!(len(&f["tasks"]), 3, "{f}");
+    m.shutdown();
+}
