@@ -15,8 +15,8 @@ use mesos_proto::mesos::internal::{
     SlaveRegisteredMessage, StatusUpdateAcknowledgementMessage, StatusUpdateMessage,
 };
 use mesos_proto::mesos::{
-    CommandInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo, SlaveId, TaskId, TaskInfo,
-    TaskState,
+    CommandInfo, DurationInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo, KillPolicy,
+    SlaveId, TaskId, TaskInfo, TaskState,
 };
 use prost::Message;
 use tokio::sync::mpsc;
@@ -518,6 +518,52 @@ async fn killed_command_task_reports_killed() {
         Some("Command terminated with signal Terminated")
     );
     ack(&m, &agent, &u);
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
+async fn extreme_kill_grace_periods_from_peers_do_not_crash_the_command_executor() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("kill-extreme")).await;
+    register(&mut m, &agent, 75.0).await;
+    agent.runtime.clock().resume();
+    let grace = |nanoseconds| KillPolicy {
+        grace_period: Some(DurationInfo { nanoseconds }),
+    };
+    // "long": its TaskInfo asks for i64::MAX ns (~292 years), which the kill then uses;
+    // "short": killed with i64::MIN ns (treated as no grace).
+    for id in ["long", "short"] {
+        let mut t = task(id, Some("sleep 30"), None);
+        t.kill_policy = Some(grace(i64::MAX));
+        m.send(&m.master, agent.slave.upid(), &run_task(t));
+    }
+    let mut running = 0;
+    while running < 2 {
+        let u = update(&m.next("StatusUpdateMessage").await.1);
+        ack(&m, &agent, &u);
+        running += usize::from(u.update.status.state() == TaskState::TaskRunning);
+    }
+    for (id, policy) in [("long", None), ("short", Some(grace(i64::MIN)))] {
+        m.send(
+            &m.master,
+            agent.slave.upid(),
+            &KillTaskMessage {
+                framework_id: FrameworkId {
+                    value: "F-0000".into(),
+                },
+                task_id: TaskId { value: id.into() },
+                kill_policy: policy,
+            },
+        );
+    }
+    let mut killed = std::collections::BTreeSet::new();
+    while killed.len() < 2 {
+        let u = update(&m.next("StatusUpdateMessage").await.1);
+        ack(&m, &agent, &u);
+        assert_eq!(u.update.status.state(), TaskState::TaskKilled, "{u:?}");
+        killed.insert(u.update.status.task_id.value.clone());
+    }
     agent.runtime.shutdown();
     m.rt.shutdown();
 }
