@@ -262,7 +262,7 @@ async fn a_v1_subscriber_that_never_reads_is_disconnected_once_its_unread_events
                 executor_id: ExecutorId {
                     value: format!("e{i}"),
                 },
-                data: vec![b'x'; MESSAGE].into(),
+                data: vec![b'x'; MESSAGE],
             },
         );
     }
