@@ -398,8 +398,14 @@ impl Slave {
     fn on_registered(&mut self, ctx: &mut Ctx<'_, Self>, ping_timeout: Option<f64>) {
         self.state = RegState::Registered;
         self.reg_generation += 1;
-        if let Some(secs) = ping_timeout.filter(|s| s.is_finite() && *s > 0.0) {
-            self.ping_timeout = Duration::from_secs_f64(secs);
+        // A nonsensical timeout (NaN, negative, zero) keeps the default; a huge one is capped.
+        match ping_timeout.map(crate::numbers::saturating_secs) {
+            Some(Some(timeout)) if !timeout.is_zero() => self.ping_timeout = timeout,
+            Some(_) => tracing::warn!(
+                value = ?ping_timeout,
+                "ignoring invalid total_ping_timeout_seconds from the master"
+            ),
+            None => {}
         }
         self.reset_ping_timer(ctx);
         // Anything queued while disconnected goes out now.

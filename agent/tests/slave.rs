@@ -15,8 +15,8 @@ use mesos_proto::mesos::internal::{
     SlaveRegisteredMessage, StatusUpdateAcknowledgementMessage, StatusUpdateMessage,
 };
 use mesos_proto::mesos::{
-    CommandInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo, SlaveId, TaskId, TaskInfo,
-    TaskState,
+    CommandInfo, DurationInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo, KillPolicy,
+    SlaveId, TaskId, TaskInfo, TaskState,
 };
 use prost::Message;
 use tokio::sync::mpsc;
@@ -335,6 +335,48 @@ async fn pings_get_pongs_and_silence_makes_the_agent_reregister() {
 }
 
 #[tokio::test]
+async fn huge_ping_timeout_from_the_master_is_capped_not_a_panic() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("huge-ping")).await;
+    let clock = agent.runtime.clock().clone();
+    register(&mut m, &agent, 1e300).await;
+    // The agent survived the number and still answers pings.
+    let observer = m.observer.clone();
+    m.send(
+        &observer,
+        agent.slave.upid(),
+        &PingSlaveMessage { connected: true },
+    );
+    let (from, _) = m.next("PongSlaveMessage").await;
+    assert_eq!(&from, agent.slave.upid());
+    // Capped, not zero: a long silence is still within the timeout.
+    clock.advance(Duration::from_secs(3600));
+    assert!(
+        !m.arrives("ReregisterSlaveMessage", Duration::from_millis(200))
+            .await
+    );
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
+async fn nan_ping_timeout_from_the_master_keeps_the_default() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("nan-ping")).await;
+    let clock = agent.runtime.clock().clone();
+    register(&mut m, &agent, f64::NAN).await;
+    // The default total ping timeout (75 s) applies: silence past it re-registers.
+    clock.advance(Duration::from_secs(76));
+    clock.advance(Duration::from_secs(1));
+    let (_, body) = m.next("ReregisterSlaveMessage").await;
+    let rereg =
+        mesos_proto::mesos::internal::ReregisterSlaveMessage::decode(body.as_ref()).unwrap();
+    assert_eq!(rereg.slave.id.unwrap().value, "M-S0");
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
 async fn status_updates_are_retried_until_acknowledged() {
     let mut m = FakeMaster::start();
     let agent = start_agent(&m.master, scratch("retry")).await;
@@ -479,6 +521,52 @@ async fn killed_command_task_reports_killed() {
         Some("Command terminated with signal Terminated")
     );
     ack(&m, &agent, &u);
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
+async fn extreme_kill_grace_periods_from_peers_do_not_crash_the_command_executor() {
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("kill-extreme")).await;
+    register(&mut m, &agent, 75.0).await;
+    agent.runtime.clock().resume();
+    let grace = |nanoseconds| KillPolicy {
+        grace_period: Some(DurationInfo { nanoseconds }),
+    };
+    // "long": its TaskInfo asks for i64::MAX ns (~292 years), which the kill then uses;
+    // "short": killed with i64::MIN ns (treated as no grace).
+    for id in ["long", "short"] {
+        let mut t = task(id, Some("sleep 30"), None);
+        t.kill_policy = Some(grace(i64::MAX));
+        m.send(&m.master, agent.slave.upid(), &run_task(t));
+    }
+    let mut running = 0;
+    while running < 2 {
+        let u = update(&m.next("StatusUpdateMessage").await.1);
+        ack(&m, &agent, &u);
+        running += usize::from(u.update.status.state() == TaskState::TaskRunning);
+    }
+    for (id, policy) in [("long", None), ("short", Some(grace(i64::MIN)))] {
+        m.send(
+            &m.master,
+            agent.slave.upid(),
+            &KillTaskMessage {
+                framework_id: FrameworkId {
+                    value: "F-0000".into(),
+                },
+                task_id: TaskId { value: id.into() },
+                kill_policy: policy,
+            },
+        );
+    }
+    let mut killed = std::collections::BTreeSet::new();
+    while killed.len() < 2 {
+        let u = update(&m.next("StatusUpdateMessage").await.1);
+        ack(&m, &agent, &u);
+        assert_eq!(u.update.status.state(), TaskState::TaskKilled, "{u:?}");
+        killed.insert(u.update.status.task_id.value.clone());
+    }
     agent.runtime.shutdown();
     m.rt.shutdown();
 }

@@ -1064,7 +1064,7 @@ impl HierarchicalAllocator {
 fn add_quantities(into: &mut Quantities, q: &Quantities) {
     for (name, v) in q {
         match into.iter_mut().find(|(n, _)| n == name) {
-            Some((_, x)) => x.0 += v.0,
+            Some((_, x)) => x.0 = x.0.saturating_add(v.0),
             None => into.push((name.clone(), *v)),
         }
     }

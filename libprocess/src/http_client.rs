@@ -12,6 +12,16 @@ use tokio::net::TcpStream;
 /// Longest RecordIO length line accepted (a u64 in decimal is 20 digits).
 const MAX_LENGTH_LINE: usize = 20;
 
+/// Largest body, chunk or record accepted from a server, whatever length it announces: a
+/// peer's number must neither overflow the arithmetic nor make us buffer without end.
+pub const MAX_RESPONSE_PART: usize = crate::config::DEFAULT_MAX_BODY;
+
+fn too_large(what: &str, len: usize) -> HttpError {
+    HttpError::Malformed(format!(
+        "{what} of {len} bytes exceeds the limit of {MAX_RESPONSE_PART} bytes"
+    ))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error("i/o: {0}")]
@@ -135,6 +145,9 @@ impl HttpConn {
             .header("content-length")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
+        if len > MAX_RESPONSE_PART {
+            return Err(too_large("a body", len));
+        }
         while self.buf.len() < len {
             self.fill().await?;
         }
@@ -150,6 +163,9 @@ impl HttpConn {
                 let size = usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16)
                     .map_err(|_| HttpError::Malformed(format!("chunk size '{line}'")))?;
                 self.buf.advance(end + 2);
+                if size > MAX_RESPONSE_PART {
+                    return Err(too_large("a chunk", size));
+                }
                 break size;
             }
             self.fill().await?;
@@ -198,6 +214,9 @@ impl RecordIoDecoder {
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .ok_or_else(|| HttpError::Malformed("RecordIO length is not a number".into()))?;
+        if len > MAX_RESPONSE_PART {
+            return Err(too_large("a RecordIO record", len));
+        }
         if self.buf.len() < nl + 1 + len {
             return Ok(None);
         }
@@ -232,6 +251,49 @@ mod tests {
         let mut d = RecordIoDecoder::default();
         d.feed(&[b'9'; 25]);
         assert!(d.next_record().is_err());
+    }
+
+    #[test]
+    fn record_lengths_beyond_the_limit_are_errors_not_overflows() {
+        let mut d = RecordIoDecoder::default();
+        d.feed(b"18446744073709551615\n");
+        let err = d.next_record().unwrap_err().to_string();
+        assert!(err.contains("exceeds the limit"), "{err}");
+        let mut d = RecordIoDecoder::default();
+        d.feed(format!("{}\n", MAX_RESPONSE_PART + 1).as_bytes());
+        assert!(d.next_record().is_err());
+    }
+
+    /// A server that answers any request with `response`.
+    async fn answering(response: &'static [u8]) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 1024];
+            let _ = s.read(&mut buf).await.unwrap();
+            s.write_all(response).await.unwrap();
+            let _ = s.read(&mut buf).await;
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn chunk_sizes_and_content_lengths_beyond_the_limit_are_errors_not_overflows() {
+        let addr = answering(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nab",
+        )
+        .await;
+        let mut c = HttpConn::connect(addr).await.unwrap();
+        c.request("POST", "/x", &[], b"").await.unwrap();
+        let err = c.chunk().await.unwrap_err().to_string();
+        assert!(err.contains("a chunk of"), "{err}");
+
+        let addr = answering(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999\r\n\r\nab").await;
+        let mut c = HttpConn::connect(addr).await.unwrap();
+        let head = c.request("POST", "/x", &[], b"").await.unwrap();
+        let err = c.body(&head).await.unwrap_err().to_string();
+        assert!(err.contains("a body of"), "{err}");
     }
 
     #[tokio::test]

@@ -94,6 +94,10 @@ impl Master {
             tracing::warn!(agent = %from, version = %version, "ignoring registration of an agent with an unsupported version");
             return;
         }
+        if let Err(reason) = crate::agent_validation::validate_register(&msg) {
+            tracing::warn!(agent = %from, %reason, "dropping registration of agent: it sent an invalid registration");
+            return;
+        }
         if let Some(id) = self.agents.by_pid.get(&from).cloned() {
             tracing::info!(agent = %from, id = %id, "agent already registered; resending the acknowledgement");
             let reply = SlaveRegisteredMessage {
@@ -197,6 +201,10 @@ impl Master {
         let version = msg.version.clone().unwrap_or_default();
         if !version_supported(&version) {
             tracing::warn!(agent = %from, version = %version, "ignoring re-registration of an agent with an unsupported version");
+            return;
+        }
+        if let Err(reason) = crate::agent_validation::validate_reregister(&msg) {
+            tracing::warn!(agent = %from, %reason, "dropping re-registration of agent: it sent an invalid re-registration");
             return;
         }
         let Some(id) = msg.slave.id.as_ref().map(|i| i.value.clone()) else {
@@ -342,7 +350,7 @@ impl Master {
         agent.observer.terminate();
         let now = ctx.clock().now_secs();
         if unreachable {
-            self.agents.unreachable.insert(id.to_string(), now);
+            self.mark_agent_unreachable(id, now);
         }
         self.allocator().remove_agent(id);
         self.metrics.slave_removals.inc();

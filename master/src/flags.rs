@@ -44,7 +44,13 @@ impl std::str::FromStr for StoutDuration {
             "weeks" => 604800.0,
             _ => return Err(DurationError::Syntax(s.to_string())),
         };
-        Duration::try_from_secs_f64(value * scale)
+        // Like stout, only what an int64 of nanoseconds holds (about 292 years): longer
+        // timers would overflow the clock they are added to.
+        let secs = value * scale;
+        if !crate::numbers::stout_representable(secs) {
+            return Err(DurationError::Range(s.to_string()));
+        }
+        Duration::try_from_secs_f64(secs)
             .map(StoutDuration)
             .map_err(|_| DurationError::Range(s.to_string()))
     }
@@ -137,6 +143,16 @@ pub struct Flags {
     )]
     pub http_framework_heartbeat_interval: StoutDuration,
 
+    /// Bytes of events a v1 subscriber may leave unread before it is disconnected (not a
+    /// Mesos flag: bounds the master's memory per slow subscriber).
+    #[arg(
+        long,
+        env = "MESOS_HTTP_FRAMEWORK_MAX_QUEUED_BYTES",
+        hide = true,
+        default_value_t = 16 * 1024 * 1024
+    )]
+    pub http_framework_max_queued_bytes: usize,
+
     /// Completed frameworks kept for `/state`.
     #[arg(long, env = "MESOS_MAX_COMPLETED_FRAMEWORKS", default_value_t = 50)]
     pub max_completed_frameworks: usize,
@@ -148,6 +164,26 @@ pub struct Flags {
         default_value_t = 1000
     )]
     pub max_completed_tasks_per_framework: usize,
+
+    /// Tasks of unreachable agents kept per framework for `/state`.
+    #[arg(
+        long,
+        env = "MESOS_MAX_UNREACHABLE_TASKS_PER_FRAMEWORK",
+        default_value_t = 1000
+    )]
+    pub max_unreachable_tasks_per_framework: usize,
+
+    /// How often unreachable agents past their age are forgotten.
+    #[arg(long, env = "MESOS_REGISTRY_GC_INTERVAL", default_value = "15mins")]
+    pub registry_gc_interval: StoutDuration,
+
+    /// How long an unreachable agent is remembered.
+    #[arg(long, env = "MESOS_REGISTRY_MAX_AGENT_AGE", default_value = "2weeks")]
+    pub registry_max_agent_age: StoutDuration,
+
+    /// How many unreachable agents are remembered (the oldest are forgotten first).
+    #[arg(long, env = "MESOS_REGISTRY_MAX_AGENT_COUNT", default_value_t = 102400)]
+    pub registry_max_agent_count: usize,
 
     /// Logging level (INFO, WARNING, ERROR); RUST_LOG overrides it.
     #[arg(long, env = "MESOS_LOGGING_LEVEL", default_value = "INFO")]
@@ -193,6 +229,22 @@ impl Flags {
                 "max_completed_tasks_per_framework".into(),
                 self.max_completed_tasks_per_framework.to_string(),
             ),
+            (
+                "max_unreachable_tasks_per_framework".into(),
+                self.max_unreachable_tasks_per_framework.to_string(),
+            ),
+            (
+                "registry_gc_interval".into(),
+                self.registry_gc_interval.to_string(),
+            ),
+            (
+                "registry_max_agent_age".into(),
+                self.registry_max_agent_age.to_string(),
+            ),
+            (
+                "registry_max_agent_count".into(),
+                self.registry_max_agent_count.to_string(),
+            ),
             ("logging_level".into(), self.logging_level.clone()),
         ];
         let optional = [
@@ -229,6 +281,15 @@ mod tests {
         assert!(d("15").is_err());
         assert!(d("abc").is_err());
         assert!(d("-1secs").is_err());
+        assert_eq!(
+            d("2e13weeks"),
+            Err(DurationError::Range("2e13weeks".into()))
+        );
+        assert_eq!(
+            d("1e300secs"),
+            Err(DurationError::Range("1e300secs".into()))
+        );
+        assert!(d("100weeks").is_ok());
         assert_eq!(StoutDuration(Duration::from_secs(15)).to_string(), "15secs");
         assert_eq!(
             StoutDuration(Duration::from_millis(500)).to_string(),
@@ -242,5 +303,11 @@ mod tests {
         assert_eq!(f.port, 0);
         assert_eq!(f.max_agent_ping_timeouts, 5);
         assert_eq!(f.allocation_interval.0, Duration::from_secs(1));
+        assert_eq!(f.max_completed_frameworks, 50);
+        assert_eq!(f.max_completed_tasks_per_framework, 1000);
+        assert_eq!(f.max_unreachable_tasks_per_framework, 1000);
+        assert_eq!(f.registry_max_agent_age.0, Duration::from_secs(14 * 86400));
+        assert_eq!(f.registry_max_agent_count, 100 * 1024);
+        assert_eq!(f.registry_gc_interval.0, Duration::from_secs(15 * 60));
     }
 }

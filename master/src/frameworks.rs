@@ -6,7 +6,6 @@
 //! through [`Master::send_to_framework`] with a transport-neutral [`ToFramework`].
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::time::Duration;
 
 use bytes::Bytes;
 use libprocess::{Ctx, TimerId, Upid};
@@ -22,6 +21,7 @@ use mesos_proto::mesos::{
 };
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::event_stream::Budget;
 use crate::master::Master;
 
 /// How a framework is reached.
@@ -42,15 +42,30 @@ pub struct HttpStream {
     pub json: bool,
     /// Dropped with the stream: ends the watcher that reports the client going away.
     pub stop_watch: Option<tokio::sync::oneshot::Sender<()>>,
+    /// What this stream may hold unwritten before its subscriber counts as gone.
+    pub budget: Budget,
 }
 
 impl HttpStream {
-    /// Writes one event as a RecordIO record; false if the client went away.
+    /// Writes one event as a RecordIO record; false if the client went away or has left
+    /// more than its budget unread (the caller then disconnects the framework).
     pub fn write(&self, event: &Event) -> bool {
-        match crate::scheduler_http::encode_event(event, self.json) {
-            Some(record) => self.tx.send(record).is_ok(),
-            None => true,
+        let Some(record) = crate::scheduler_http::encode_event(event, self.json) else {
+            return true;
+        };
+        match self.budget.admit(record) {
+            Ok(record) => self.tx.send(record).is_ok(),
+            Err(overflow) => {
+                tracing::warn!(stream = %self.stream_id, %overflow, "disconnecting a subscriber that does not read its event stream");
+                false
+            }
         }
+    }
+
+    /// Ends the stream: the connection sends what it holds, then the end of the response.
+    pub fn close(&mut self) {
+        let (closed, _) = tokio::sync::mpsc::unbounded_channel();
+        self.tx = closed;
     }
 }
 
@@ -67,6 +82,8 @@ pub struct Framework {
     pub unregistered_time: Option<f64>,
     pub tasks: BTreeMap<String, Task>,
     pub completed_tasks: VecDeque<Task>,
+    /// Tasks of agents that became unreachable (see `history`).
+    pub unreachable_tasks: VecDeque<Task>,
     /// Tasks whose resources went back to the allocator already (terminal, not yet acked).
     pub freed: BTreeSet<String>,
     pub offers: BTreeSet<String>,
@@ -143,11 +160,12 @@ pub fn validate_framework_info(info: &FrameworkInfo) -> Result<(), String> {
             return Err(format!("Role '{role}' is invalid"));
         }
     }
-    if info
+    // As Mesos: any duration stout can hold is accepted (a negative one acts as zero).
+    if let Some(t) = info
         .failover_timeout
-        .is_some_and(|t| !t.is_finite() || t < 0.0)
+        .filter(|t| !crate::numbers::stout_representable(*t))
     {
-        return Err("'FrameworkInfo.failover_timeout' must be a non-negative number".into());
+        return Err(format!("The framework failover_timeout ({t}) is invalid"));
     }
     Ok(())
 }
@@ -287,6 +305,7 @@ impl Master {
                 unregistered_time: None,
                 tasks: BTreeMap::new(),
                 completed_tasks: VecDeque::new(),
+                unreachable_tasks: VecDeque::new(),
                 freed: BTreeSet::new(),
                 offers: BTreeSet::new(),
                 failover_timer: None,
@@ -391,6 +410,7 @@ impl Master {
                 unregistered_time: None,
                 tasks: BTreeMap::new(),
                 completed_tasks: VecDeque::new(),
+                unreachable_tasks: VecDeque::new(),
                 freed: BTreeSet::new(),
                 offers: BTreeSet::new(),
                 failover_timer: None,
@@ -409,8 +429,10 @@ impl Master {
         }
         tracing::info!(framework = %id, "framework disconnected");
         framework.connected = false;
-        if let Conn::Pid(p) = &framework.conn {
-            ctx.unlink(p);
+        match &mut framework.conn {
+            Conn::Pid(p) => ctx.unlink(p),
+            Conn::Http(stream) => stream.close(),
+            Conn::None => {}
         }
         let timeout = framework.info.failover_timeout.unwrap_or(0.0);
         // Its offers are rescinded, so the allocator offers them to others right away.
@@ -421,7 +443,7 @@ impl Master {
         }
         let fid = id.to_string();
         let timer = ctx.delay(
-            Duration::from_secs_f64(timeout.min(1e9)),
+            crate::numbers::saturating_secs(timeout).unwrap_or_default(),
             "framework_failover_timeout",
             move |m, ctx| {
                 if m.frameworks.get(&fid).is_some_and(|f| !f.connected) {
@@ -492,7 +514,7 @@ impl Master {
                 ));
                 self.metrics.task_terminal(TaskState::TaskKilled);
             }
-            framework.completed_tasks.push_back(task);
+            framework.complete_task(task, self.flags.max_completed_tasks_per_framework);
         }
         framework.connected = false;
         framework.active = false;

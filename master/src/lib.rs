@@ -13,6 +13,10 @@
 //!   sending events to a framework over either transport (v0 messages or v1 stream).
 //! - [`framework_updates`]: new FrameworkInfo (roles to the allocator, offers to dropped
 //!   roles rescinded), scheduler failover (its offers discarded), updates to agents.
+//! - [`agent_validation`]: checks on agent (re-)registrations (resources, ids, what runs).
+//! - [`numbers`]: durations from peers' numbers, saturated or defaulted, never a panic.
+//! - [`event_stream`]: the memory budget of each v1 event stream (slow readers are cut off).
+//! - [`history`]: completed/unreachable tasks and unreachable agents, capped by flags.
 //! - [`offers`]: turning allocations into offers, rescinding, offer timeouts.
 //! - [`operations`]: offer operations this master does not carry out, dropped with
 //!   OPERATION_ERROR as Mesos drops invalid ones.
@@ -32,13 +36,17 @@
 #![forbid(unsafe_code)]
 
 pub mod agent_reregistration;
+pub mod agent_validation;
 pub mod agents;
 pub mod allocation;
+pub mod event_stream;
 pub mod flags;
 pub mod framework_updates;
 pub mod frameworks;
+pub mod history;
 pub mod http;
 pub mod master;
+pub mod numbers;
 pub mod offers;
 pub mod operations;
 pub mod reconciliation;

@@ -133,6 +133,7 @@ impl Process for Master {
         crate::tasks::install(ctx);
         crate::http::install(ctx);
         crate::scheduler_http::install(ctx);
+        self.start_registry_gc(ctx);
         self.metrics.elected.set(1.0);
         self.changed();
     }
@@ -171,8 +172,10 @@ impl Master {
             .set(self.agents.unreachable.len() as f64);
         let (mut fa, mut fc, mut ft) = (0, 0, 0);
         let mut counts = [0usize; 16];
+        let mut unreachable_tasks = 0;
         for f in self.frameworks.registered.values() {
             ft += 1;
+            unreachable_tasks += f.unreachable_tasks.len();
             fa += usize::from(f.active);
             fc += usize::from(f.connected);
             for t in f.tasks.values() {
@@ -192,7 +195,7 @@ impl Master {
         m.tasks_running.set(counts[S::TaskRunning as usize] as f64);
         m.tasks_killing.set(counts[S::TaskKilling as usize] as f64);
         m.tasks_unreachable
-            .set(counts[S::TaskUnreachable as usize] as f64);
+            .set((counts[S::TaskUnreachable as usize] + unreachable_tasks) as f64);
         m.outstanding_offers.set(self.offers.len() as f64);
     }
 }

@@ -169,6 +169,7 @@ impl Master {
             stream_id: stream_id.clone(),
             json,
             stop_watch: Some(stop_watch),
+            budget: crate::event_stream::Budget::new(self.flags.http_framework_max_queued_bytes),
         });
         let subscribed = match self.subscribe(ctx, info, subscribe.suppressed_roles, conn) {
             Ok(s) => s,

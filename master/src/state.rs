@@ -48,6 +48,7 @@ pub struct FrameworkView {
     pub unregistered_time: Option<f64>,
     pub tasks: Vec<Task>,
     pub completed_tasks: Vec<Task>,
+    pub unreachable_tasks: Vec<Task>,
     pub offers: Vec<Offer>,
     pub used: Vec<Resource>,
     pub offered: Vec<Resource>,
@@ -157,6 +158,7 @@ impl Master {
                 unregistered_time: f.unregistered_time,
                 tasks: f.tasks.values().cloned().collect(),
                 completed_tasks: f.completed_tasks.iter().cloned().collect(),
+                unreachable_tasks: f.unreachable_tasks.iter().cloned().collect(),
                 offers: f
                     .offers
                     .iter()
@@ -295,7 +297,10 @@ fn framework_json(f: &FrameworkView) -> Value {
         "tasks".into(),
         Value::Array(f.tasks.iter().map(task_json).collect()),
     );
-    m.insert("unreachable_tasks".into(), json!([]));
+    m.insert(
+        "unreachable_tasks".into(),
+        Value::Array(f.unreachable_tasks.iter().map(task_json).collect()),
+    );
     m.insert(
         "completed_tasks".into(),
         Value::Array(f.completed_tasks.iter().map(task_json).collect()),

@@ -6,7 +6,6 @@
 //! that terminal update.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use libprocess::{Ctx, Upid};
 use mesos_proto::mesos::internal::{
@@ -16,12 +15,13 @@ use mesos_proto::mesos::internal::{
 };
 use mesos_proto::mesos::scheduler::call;
 use mesos_proto::mesos::{
-    offer, task_status, ExecutorInfo, Filters, FrameworkId, Resource, SlaveId, Task, TaskInfo,
-    TaskState, TaskStatus,
+    offer, task_status, ExecutorInfo, FrameworkId, Resource, SlaveId, Task, TaskInfo, TaskState,
+    TaskStatus,
 };
 
 use crate::frameworks::ToFramework;
 use crate::master::Master;
+use crate::numbers::refuse_duration;
 use crate::resources;
 use crate::validation::{self, TaskCheck};
 
@@ -403,6 +403,7 @@ impl Master {
             return;
         };
         let tid = task.task_id.value.clone();
+        f.take_unreachable(&tid);
         f.tasks.insert(tid.clone(), task);
         if let Some(a) = self.agents.registered.get_mut(agent_id) {
             a.tasks.insert((fid, tid));
@@ -471,7 +472,7 @@ impl Master {
             // Already over (its terminal update awaits an ack): just retire it.
             if let Some(task) = framework.tasks.remove(task_id) {
                 framework.freed.remove(task_id);
-                framework.completed_tasks.push_back(task);
+                framework.complete_task(task, self.flags.max_completed_tasks_per_framework);
             }
             return;
         }
@@ -486,11 +487,12 @@ impl Master {
             // The agent is gone: the task is over for the master too.
             if let Some(task) = framework.tasks.remove(task_id) {
                 framework.freed.remove(task_id);
-                framework.completed_tasks.push_back(task);
-                while framework.completed_tasks.len() > self.flags.max_completed_tasks_per_framework
-                {
-                    framework.completed_tasks.pop_front();
-                }
+                framework.complete_task(task, self.flags.max_completed_tasks_per_framework);
+            }
+        } else if state == TaskState::TaskUnreachable {
+            // As in Mesos, it leaves the framework's tasks until its agent comes back.
+            if let Some(task) = framework.tasks.remove(task_id) {
+                framework.unreachable_task(task, self.flags.max_unreachable_tasks_per_framework);
             }
         }
         self.send_to_framework(
@@ -608,11 +610,7 @@ impl Master {
         if done {
             if let Some(task) = framework.tasks.remove(&ack.task_id.value) {
                 framework.freed.remove(&ack.task_id.value);
-                framework.completed_tasks.push_back(task);
-                while framework.completed_tasks.len() > self.flags.max_completed_tasks_per_framework
-                {
-                    framework.completed_tasks.pop_front();
-                }
+                framework.complete_task(task, self.flags.max_completed_tasks_per_framework);
             }
             if let Some(a) = self.agents.registered.get_mut(&agent_id) {
                 a.tasks
@@ -756,12 +754,6 @@ impl Master {
         }
         self.changed();
     }
-}
-
-/// `Filters.refuse_seconds` (default 5 s) as a duration; none if not positive.
-pub fn refuse_duration(filters: Option<&Filters>) -> Option<Duration> {
-    let secs = filters.map(|f| f.refuse_seconds()).unwrap_or(5.0);
-    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs.min(1e9)))
 }
 
 fn push_status(task: &mut Task, status: TaskStatus) {

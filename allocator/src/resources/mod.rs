@@ -23,6 +23,14 @@ use mesos_proto::mesos::{value as proto_value, Resource, ResourceProviderId};
 
 pub use value::{Fixed, Kind, Ranges, Value};
 
+/// Largest scalar accepted (1e12: a petabyte of MB). Fixed-point sums of thousands of
+/// agents at this size still fit an i64, so totals stay exact.
+pub const MAX_SCALAR: f64 = 1e12;
+
+/// Most intervals accepted in one ranges resource: containment checks are quadratic in it,
+/// and real port lists hold a handful.
+pub const MAX_RANGES: usize = 10_000;
+
 /// Why resources could not be built from protobuf, text or JSON.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ResourceError {
@@ -36,6 +44,10 @@ pub enum ResourceError {
     UnknownType { name: String, value: i32 },
     #[error("resource '{name}': scalar {value} is not a finite, non-negative number")]
     BadScalar { name: String, value: f64 },
+    #[error("resource '{name}': scalar {value} exceeds the maximum of {MAX_SCALAR}")]
+    ScalarTooLarge { name: String, value: f64 },
+    #[error("resource '{name}': {count} ranges exceed the maximum of {MAX_RANGES}")]
+    TooManyRanges { name: String, count: usize },
     #[error("resource '{name}': range {begin}-{end} begins after it ends")]
     BadRange { name: String, begin: u64, end: u64 },
     #[error(
@@ -128,10 +140,22 @@ impl Entry {
                         value: v,
                     });
                 }
+                if v > MAX_SCALAR {
+                    return Err(ResourceError::ScalarTooLarge {
+                        name: name.to_string(),
+                        value: v,
+                    });
+                }
                 Value::Scalar(Fixed::from_f64(v))
             }
             Ok(proto_value::Type::Ranges) => {
                 let ranges = r.ranges.as_ref().ok_or_else(|| missing(Kind::Ranges))?;
+                if ranges.range.len() > MAX_RANGES {
+                    return Err(ResourceError::TooManyRanges {
+                        name: name.to_string(),
+                        count: ranges.range.len(),
+                    });
+                }
                 if let Some(bad) = ranges.range.iter().find(|x| x.begin > x.end) {
                     return Err(ResourceError::BadRange {
                         name: name.to_string(),
@@ -464,7 +488,7 @@ impl Resources {
         for e in &self.entries {
             if let Value::Scalar(s) = e.value {
                 match out.iter_mut().find(|(n, _)| *n == e.name) {
-                    Some((_, v)) => v.0 += s.0,
+                    Some((_, v)) => v.0 = v.0.saturating_add(s.0),
                     None => out.push((e.name.clone(), s)),
                 }
             }

@@ -238,3 +238,68 @@ fn intersection_keeps_only_what_both_hold() {
         "cpus:1; ports:[5-10]; zones:{b}"
     );
 }
+
+fn scalar_proto(name: &str, value: f64) -> Resource {
+    let mut r = res(&format!("{name}:1")).to_protos().remove(0);
+    r.scalar = Some(proto_value::Scalar { value });
+    r
+}
+
+#[test]
+fn scalars_that_are_nan_infinite_negative_or_beyond_the_maximum_are_rejected() {
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0] {
+        assert!(matches!(
+            Resources::from_protos(&[scalar_proto("cpus", bad)]),
+            Err(ResourceError::BadScalar { .. })
+        ));
+    }
+    let huge = Resources::from_protos(&[scalar_proto("cpus", 1e16)]);
+    assert!(matches!(huge, Err(ResourceError::ScalarTooLarge { .. })));
+    assert!(huge
+        .unwrap_err()
+        .to_string()
+        .contains("exceeds the maximum"));
+    assert!(Resources::from_protos(&[scalar_proto("mem", MAX_SCALAR)]).is_ok());
+}
+
+#[test]
+fn sums_of_maximal_scalars_saturate_instead_of_overflowing() {
+    let one = Resources::from_protos(&[scalar_proto("cpus", MAX_SCALAR)]).unwrap();
+    let mut total = Resources::new();
+    for _ in 0..20_000 {
+        total += &one;
+    }
+    assert_eq!(total.quantities()[0].1, Fixed(i64::MAX));
+}
+
+#[test]
+fn ranges_beginning_after_their_end_or_too_many_are_rejected() {
+    let mut r = res("ports:[1-2]").to_protos().remove(0);
+    r.ranges = Some(proto_value::Ranges {
+        range: vec![proto_value::Range { begin: 9, end: 3 }],
+    });
+    assert!(matches!(
+        Resources::from_protos(&[r.clone()]),
+        Err(ResourceError::BadRange { .. })
+    ));
+    r.ranges = Some(proto_value::Ranges {
+        range: (0..=MAX_RANGES as u64)
+            .map(|i| proto_value::Range {
+                begin: i * 2,
+                end: i * 2,
+            })
+            .collect(),
+    });
+    assert!(matches!(
+        Resources::from_protos(&[r]),
+        Err(ResourceError::TooManyRanges { .. })
+    ));
+}
+
+#[test]
+fn the_length_of_a_full_u64_range_saturates() {
+    let all = Ranges::new([(0, u64::MAX), (5, 9)]);
+    assert_eq!(all.len(), u64::MAX);
+    let two = Ranges::new([(0, u64::MAX - 1), (u64::MAX, u64::MAX)]);
+    assert_eq!(two.len(), u64::MAX);
+}

@@ -63,9 +63,11 @@ impl Ranges {
         self.0.is_empty()
     }
 
-    /// Number of values covered.
+    /// Number of values covered (saturating: `0-18446744073709551615` is valid input).
     pub fn len(&self) -> u64 {
-        self.0.iter().map(|(b, e)| e - b + 1).sum()
+        self.0.iter().fold(0u64, |n, (b, e)| {
+            n.saturating_add((e - b).saturating_add(1))
+        })
     }
 
     pub fn add(&mut self, other: &Ranges) {
@@ -175,7 +177,7 @@ impl Value {
     /// Adds `other` of the same kind (callers check kinds).
     pub(crate) fn add(&mut self, other: &Value) {
         match (self, other) {
-            (Value::Scalar(a), Value::Scalar(b)) => a.0 += b.0,
+            (Value::Scalar(a), Value::Scalar(b)) => a.0 = a.0.saturating_add(b.0),
             (Value::Ranges(a), Value::Ranges(b)) => a.add(b),
             (Value::Set(a), Value::Set(b)) => a.extend(b.iter().cloned()),
             _ => {}
