@@ -66,6 +66,8 @@ impl HttpStream {
     pub fn close(&mut self) {
         let (closed, _) = tokio::sync::mpsc::unbounded_channel();
         self.tx = closed;
+        // The watcher holds a sender too: stop it, or the response would never end.
+        self.stop_watch.take();
     }
 }
 

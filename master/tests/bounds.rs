@@ -251,13 +251,16 @@ async fn a_v1_subscriber_that_never_reads_is_disconnected_once_its_unread_events
         json["frameworks"][0]["id"].as_str().unwrap().to_string()
     };
 
-    // An executor floods the framework with messages it never reads: 32 MiB in all.
-    let executor = peer(&m.runtime, "executor(1)", &[]);
+    // An executor floods the framework with messages it never reads: 32 MiB in all. The
+    // master relays executor messages only from the registered agent they name.
+    let (agent, agent_id) = register_agent(&m, "slave(1)").await;
     for i in 0..MESSAGES {
-        executor.send(
+        agent.send(
             m.upid(),
             &ExecutorToFrameworkMessage {
-                slave_id: SlaveId { value: "S".into() },
+                slave_id: SlaveId {
+                    value: agent_id.clone(),
+                },
                 framework_id: FrameworkId { value: fid.clone() },
                 executor_id: ExecutorId {
                     value: format!("e{i}"),
