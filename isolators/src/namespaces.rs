@@ -145,7 +145,9 @@ fn copy_setup(from: &Command, to: &mut Command) {
     }
 }
 
-/// Starts `command` as PID 1 of a new PID namespace with a private `/proc`.
+/// Starts `command` as PID 1 of a new PID namespace with a private `/proc`. Standard
+/// streams are inherited (a `Command`'s stdio cannot be copied); to redirect them, set
+/// them on [`wrap_command`]'s result instead.
 pub fn spawn_in_new_pid_ns(command: &Command) -> std::io::Result<Child> {
     wrap_command(command, &[Namespace::Pid, Namespace::Mount]).spawn()
 }
