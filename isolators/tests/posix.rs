@@ -83,3 +83,35 @@ async fn posix_mem_reports_a_memory_limitation_when_resident_memory_exceeds_mem(
     );
     iso.cleanup(&c).await.expect("cleanup");
 }
+
+#[tokio::test]
+async fn disk_du_reports_sandbox_usage_and_a_disk_limitation_past_the_quota() {
+    use mesos_isolators::disk::DiskDu;
+    let sandbox = tempfile::tempdir().expect("sandbox");
+    let mut iso = DiskDu::new(Duration::from_millis(50), true);
+    let c = container("disk");
+    iso.prepare(&c, &executor(&[("disk", 1.0)]), sandbox.path(), None)
+        .await
+        .expect("prepare");
+    let watch = iso.watch(&c);
+    std::fs::write(sandbox.path().join("big"), vec![1u8; 3 << 20]).expect("write");
+    let limitation = tokio::time::timeout(Duration::from_secs(20), watch)
+        .await
+        .expect("a limitation within 20s")
+        .expect("limitation");
+    assert_eq!(limitation.reason, LimitationReason::Disk);
+    assert_eq!(
+        limitation.reason.task_status_reason() as i32,
+        20,
+        "REASON_CONTAINER_LIMITATION_DISK"
+    );
+    assert!(
+        limitation.message.starts_with("Disk usage ("),
+        "{}",
+        limitation.message
+    );
+    let usage = iso.usage(&c).await.expect("usage");
+    assert!(usage.disk_used_bytes.unwrap_or(0) >= 3 << 20, "{usage:?}");
+    assert_eq!(usage.disk_limit_bytes, Some(1 << 20));
+    iso.cleanup(&c).await.expect("cleanup");
+}

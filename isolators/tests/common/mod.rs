@@ -145,9 +145,21 @@ impl TestRoot {
 }
 
 impl Drop for TestRoot {
+    /// A failed test must not leak: kill what is left in its cgroups, then remove them.
     fn drop(&mut self) {
         for dir in self.leftovers() {
-            let _ = std::fs::remove_dir(dir);
+            for _ in 0..100 {
+                for pid in mesos_isolators::cgroups::destroy::procs(&dir) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                if std::fs::remove_dir(&dir).is_ok() || !dir.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
         for dir in &self.controllers {
             let _ = std::fs::remove_dir(dir);
