@@ -280,7 +280,7 @@ impl IsolatorHandle {
     ) -> Result<Option<LaunchInfo>, HandleError> {
         let call = Call::Prepare {
             container_id: container_id.clone(),
-            executor_info: executor_info.clone(),
+            executor_info: Box::new(executor_info.clone()),
             directory: directory.to_path_buf(),
             user: user.map(str::to_string),
         };
@@ -329,7 +329,7 @@ impl IsolatorHandle {
             container_id: container_id.clone(),
         };
         match self.call(call, Some(self.timeout)).await? {
-            Reply::Usage(stats) => Ok(stats),
+            Reply::Usage(stats) => Ok(*stats),
             _ => Err(self.unexpected("Usage").await),
         }
     }

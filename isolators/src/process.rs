@@ -60,7 +60,7 @@ impl<I: Isolator> IsolatorProcess<I> {
                 .boxed_local(),
             Call::Usage { container_id } => iso
                 .usage(&container_id)
-                .map(|r| r.map(Reply::Usage))
+                .map(|r| r.map(|stats| Reply::Usage(Box::new(stats))))
                 .boxed_local(),
             Call::Cleanup { container_id } => iso
                 .cleanup(&container_id)

@@ -148,7 +148,7 @@ pub enum Call {
     Prepare {
         container_id: ContainerId,
         #[serde(with = "proto_one")]
-        executor_info: ExecutorInfo,
+        executor_info: Box<ExecutorInfo>,
         directory: PathBuf,
         user: Option<String>,
     },
@@ -210,7 +210,7 @@ pub enum Reply {
     Done,
     Prepared(Option<LaunchInfo>),
     Limited(Limitation),
-    Usage(#[serde(with = "proto_one")] ResourceStatistics),
+    Usage(#[serde(with = "proto_one")] Box<ResourceStatistics>),
 }
 
 /// The answer to request `id`: a result or the isolator's error message.
@@ -356,7 +356,7 @@ mod tests {
         let calls = vec![
             Call::Prepare {
                 container_id: cid("c1"),
-                executor_info: executor.clone(),
+                executor_info: Box::new(executor.clone()),
                 directory: "/tmp/sandbox".into(),
                 user: Some("nobody".into()),
             },
@@ -388,7 +388,7 @@ mod tests {
             ..Default::default()
         };
         for result in [
-            Ok(Reply::Usage(stats)),
+            Ok(Reply::Usage(Box::new(stats))),
             Ok(Reply::Limited(Limitation {
                 resources: vec![mem],
                 message: "Memory limit exceeded".into(),
