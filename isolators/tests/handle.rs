@@ -226,3 +226,23 @@ async fn isolation_flag_starts_builtins_and_connects_external_upids() {
     );
     rt.shutdown();
 }
+
+#[tokio::test]
+async fn isolation_with_cgroups_on_a_missing_hierarchy_fails_at_start_naming_path_and_flag() {
+    let rt = runtime();
+    let flags = IsolationFlags {
+        cgroups: mesos_isolators::cgroups::CgroupsConfig {
+            hierarchy: "/nonexistent/cgroup".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let specs = parse_isolation("posix/cpu,cgroups/mem").expect("parse");
+    let err = match start_isolators(&rt, &specs, &flags) {
+        Ok(_) => panic!("started cgroups/mem without a hierarchy"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("/nonexistent/cgroup"), "{err}");
+    assert!(err.contains("--cgroups_hierarchy"), "{err}");
+    rt.shutdown();
+}
