@@ -99,6 +99,11 @@ async fn main() -> anyhow::Result<()> {
             percentile(&down, 0.99)
         );
     }
+    // Per-container helpers (OOM listener threads) must end with their containers.
+    let threads = std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .unwrap_or(0);
+    println!("\nthreads in this process after {n} containers per row: {threads}");
     for controller in ["cpu", "cpuacct", "memory", "freezer"] {
         let _ = std::fs::remove_dir(cgroups.hierarchy.join(controller).join(&cgroups.root));
     }

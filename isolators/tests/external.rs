@@ -68,7 +68,7 @@ async fn external_isolator_process_serves_prepare_isolate_usage_cleanup_by_upid(
     handle.isolate(&c, child.pid()).await.expect("isolate");
     child.release();
     let mut processes = 0;
-    for _ in 0..100 {
+    for _ in 0..500 {
         let usage = handle.usage(&c).await.expect("usage");
         assert!(usage.timestamp > 0.0);
         processes = usage.processes.unwrap_or(0);

@@ -46,7 +46,7 @@ async fn in_process_isolator_answers_every_call_through_its_handle() {
     handle.isolate(&c, child.pid()).await.expect("isolate");
     child.release();
     let mut processes = 0;
-    for _ in 0..100 {
+    for _ in 0..500 {
         processes = handle
             .usage(&c)
             .await

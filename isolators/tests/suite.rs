@@ -92,3 +92,56 @@ async fn whole_isolation_suite_leaves_no_cgroup_and_no_process() {
     assert!(root.leftovers().is_empty(), "left: {:?}", root.leftovers());
     rt.shutdown();
 }
+
+#[tokio::test]
+async fn oom_limitation_reaches_a_watching_handle_through_the_isolator_actor() {
+    let Some(base) =
+        v1_or_skip("oom_limitation_reaches_a_watching_handle_through_the_isolator_actor")
+    else {
+        return;
+    };
+    let mut root = TestRoot::new(&base, false);
+    root.hierarchy();
+    let rt = Runtime::start(Config::local()).expect("runtime");
+    let flags = IsolationFlags {
+        cgroups: root.config.clone(),
+        ..Default::default()
+    };
+    let handles = start_isolators(&rt, &parse_isolation("cgroups/mem").expect("parse"), &flags)
+        .expect("start");
+    let mem = &handles[0];
+    let c = container("actor-oom");
+    mem.prepare(
+        &c,
+        &executor(&[("mem", 32.0)]),
+        std::path::Path::new("/tmp"),
+        None,
+    )
+    .await
+    .expect("prepare");
+    let mut hog = Held::spawn("exec perl -e '$x = \"x\" x (200*1024*1024); sleep 30'");
+    mem.isolate(&c, hog.pid()).await.expect("isolate");
+    let watch = {
+        let mem = mem.clone();
+        let c = c.clone();
+        tokio::spawn(async move { mem.watch(&c).await })
+    };
+    hog.release();
+    let limitation = tokio::time::timeout(Duration::from_secs(20), watch)
+        .await
+        .expect("a limitation within 20s")
+        .expect("join")
+        .expect("limitation");
+    assert_eq!(
+        limitation.reason.task_status_reason(),
+        mesos_proto::mesos::task_status::Reason::ContainerLimitationMemory
+    );
+    assert!(
+        limitation.message.contains("MEMORY STATISTICS"),
+        "{}",
+        limitation.message
+    );
+    mem.cleanup(&c).await.expect("cleanup");
+    assert!(root.leftovers().is_empty(), "left: {:?}", root.leftovers());
+    rt.shutdown();
+}
