@@ -144,3 +144,101 @@ async fn v2_enforcement_oom_and_throttling_where_cpu_and_memory_are_enabled() {
     cpu.cleanup(&c).await.expect("cleanup");
     assert!(root.leftovers().is_empty(), "left: {:?}", root.leftovers());
 }
+
+/// A v2 hierarchy laid out in a temp dir with cpu+memory enabled, and the container's
+/// cgroup pre-filled with the kernel's default interface files.
+fn fake_v2_tree(container: &mesos_isolators::ContainerId) -> (tempfile::TempDir, PathBuf) {
+    let tree = tempfile::tempdir().expect("tempdir");
+    std::fs::write(tree.path().join("cgroup.controllers"), "cpu memory pids\n").expect("write");
+    let dir = tree.path().join("mesos").join(container.as_str());
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    for (file, content) in [
+        ("cgroup.procs", ""),
+        ("cpu.weight", "100\n"),
+        ("cpu.max", "max 100000\n"),
+        ("cpu.stat", "usage_usec 300000\nuser_usec 200000\nsystem_usec 100000\nnr_periods 7\nnr_throttled 5\nthrottled_usec 90000\n"),
+        ("memory.max", "max\n"),
+        ("memory.high", "max\n"),
+        ("memory.current", "1048576\n"),
+        ("memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n"),
+        ("memory.stat", "anon 4096\nfile 8192\n"),
+    ] {
+        std::fs::write(dir.join(file), content).expect("write");
+    }
+    (tree, dir)
+}
+
+#[tokio::test]
+async fn v2_files_cpu_weight_and_max_are_written_and_cpu_stat_read_by_cgroups_cpu() {
+    let c = container("v2files-cpu");
+    let (tree, dir) = fake_v2_tree(&c);
+    let config = mesos_isolators::cgroups::CgroupsConfig {
+        hierarchy: tree.path().to_path_buf(),
+        root: "mesos".into(),
+        enable_cfs: true,
+    };
+    let h = mesos_isolators::cgroups::Hierarchy::detect(&config).expect("detect");
+    assert_eq!(h.version, Version::V2);
+    let mut cpu = CpuIsolator::new(h).expect("cgroups/cpu");
+    assert_eq!(
+        std::fs::read_to_string(tree.path().join("mesos/cgroup.subtree_control")).expect("read"),
+        "+cpu"
+    );
+    cpu.prepare(&c, &executor(&[("cpus", 0.5)]), Path::new("/tmp"), None)
+        .await
+        .expect("prepare");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("read");
+    assert_eq!(read("cpu.max"), "50000 100000");
+    assert_eq!(
+        read("cpu.weight"),
+        mesos_isolators::cgroups::v2::cpu_weight_from_shares(512).to_string()
+    );
+    let usage = cpu.usage(&c).await.expect("usage");
+    assert_eq!(usage.cpus_user_time_secs, Some(0.2));
+    assert_eq!(usage.cpus_system_time_secs, Some(0.1));
+    assert_eq!(usage.cpus_nr_periods, Some(7));
+    assert_eq!(usage.cpus_nr_throttled, Some(5));
+    assert_eq!(usage.cpus_throttled_time_secs, Some(0.09));
+}
+
+#[tokio::test]
+async fn v2_files_memory_limits_and_an_oom_kill_in_memory_events_become_a_limitation() {
+    let c = container("v2files-mem");
+    let (tree, dir) = fake_v2_tree(&c);
+    let config = mesos_isolators::cgroups::CgroupsConfig {
+        hierarchy: tree.path().to_path_buf(),
+        root: "mesos".into(),
+        enable_cfs: false,
+    };
+    let h = mesos_isolators::cgroups::Hierarchy::detect(&config).expect("detect");
+    let mut mem = MemIsolator::new(h).expect("cgroups/mem");
+    mem.prepare(&c, &executor(&[("mem", 64.0)]), Path::new("/tmp"), None)
+        .await
+        .expect("prepare");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("read");
+    assert_eq!(read("memory.max"), (64u64 << 20).to_string());
+    assert_eq!(read("memory.high"), (64u64 << 20).to_string());
+    let usage = mem.usage(&c).await.expect("usage");
+    assert_eq!(usage.mem_total_bytes, Some(1 << 20));
+    assert_eq!(usage.mem_rss_bytes, Some(4096));
+    assert_eq!(usage.mem_limit_bytes, Some(64 << 20));
+    let watch = mem.watch(&c);
+    // The kernel bumps oom_kill when it kills inside the cgroup.
+    std::fs::write(
+        dir.join("memory.events"),
+        "low 0\nhigh 3\nmax 5\noom 1\noom_kill 1\n",
+    )
+    .expect("write");
+    let limitation = tokio::time::timeout(Duration::from_secs(10), watch)
+        .await
+        .expect("a limitation within 10s")
+        .expect("limitation");
+    assert_eq!(limitation.reason, LimitationReason::Memory);
+    assert!(
+        limitation
+            .message
+            .starts_with("Memory limit exceeded: Requested: 64MB"),
+        "{}",
+        limitation.message
+    );
+}
