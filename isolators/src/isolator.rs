@@ -126,9 +126,41 @@ pub fn now_secs() -> f64 {
         .unwrap_or_default()
 }
 
+/// One container's statistics from every isolator's: protobuf merge semantics, so each
+/// field comes from the last isolator that set it (isolators report disjoint fields).
+pub fn merge_statistics(parts: &[ResourceStatistics]) -> ResourceStatistics {
+    use prost::Message;
+    let mut merged = ResourceStatistics::default();
+    for part in parts {
+        // Merging bytes we just encoded cannot fail; keep what merged so far if it did.
+        let _ = merged.merge(part.encode_to_vec().as_slice());
+    }
+    merged
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statistics_from_several_isolators_merge_field_by_field() {
+        let cpu = ResourceStatistics {
+            timestamp: 1.0,
+            cpus_user_time_secs: Some(2.5),
+            cpus_limit: Some(0.5),
+            ..Default::default()
+        };
+        let mem = ResourceStatistics {
+            timestamp: 2.0,
+            mem_rss_bytes: Some(42),
+            ..Default::default()
+        };
+        let merged = merge_statistics(&[cpu, mem]);
+        assert_eq!(merged.cpus_user_time_secs, Some(2.5));
+        assert_eq!(merged.cpus_limit, Some(0.5));
+        assert_eq!(merged.mem_rss_bytes, Some(42));
+        assert_eq!(merged.timestamp, 2.0);
+    }
 
     #[test]
     fn scalar_sums_named_resources_and_ignores_negative_or_nan_values() {

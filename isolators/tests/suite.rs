@@ -78,6 +78,19 @@ async fn whole_isolation_suite_leaves_no_cgroup_and_no_process() {
     assert_eq!(mem.mem_limit_bytes, Some(64 * 1024 * 1024));
     let disk = handles[6].usage(&c).await.expect("disk/du usage");
     assert!(disk.disk_used_bytes.is_some());
+    // What /monitor/statistics will show: every isolator's fields in one message.
+    let mut parts = Vec::new();
+    for handle in &handles {
+        parts.push(handle.usage(&c).await.expect("usage"));
+    }
+    let all = mesos_isolators::isolator::merge_statistics(&parts);
+    assert_eq!(all.cpus_limit, Some(0.5));
+    assert_eq!(all.mem_limit_bytes, Some(64 * 1024 * 1024));
+    assert!(all.threads.unwrap_or(0) >= 5, "{all:?}");
+    assert!(
+        all.disk_used_bytes.is_some() && all.cpus_nr_periods.is_some(),
+        "{all:?}"
+    );
 
     for handle in &handles {
         handle.cleanup(&c).await.expect("cleanup");
