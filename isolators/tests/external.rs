@@ -114,3 +114,35 @@ async fn external_isolator_that_never_answers_yields_a_timeout_error() {
     }
     agent.shutdown();
 }
+
+#[tokio::test]
+async fn an_external_isolator_that_is_not_running_fails_calls_as_disconnected() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let upid = Upid::parse(&format!("example-isolator@127.0.0.1:{port}")).expect("upid");
+    let agent = Runtime::start(Config::local()).expect("runtime");
+    let handle =
+        IsolatorHandle::connect(&agent, "gone", upid, Duration::from_secs(3600)).expect("connect");
+    let c = container("not-running");
+    let result = tokio::time::timeout(
+        Duration::from_secs(10),
+        handle.prepare(&c, &executor(&[]), Path::new("/tmp"), None),
+    )
+    .await
+    .expect("failed fast, long before the one-hour timeout");
+    assert!(
+        matches!(
+            result,
+            Err(HandleError::Disconnected {
+                call: "Prepare",
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    agent.shutdown();
+}
