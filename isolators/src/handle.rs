@@ -153,6 +153,10 @@ impl IsolatorClient {
     }
 
     fn answered(&mut self, ctx: &mut Ctx<'_, Self>, from: Upid, body: &[u8]) {
+        if from != self.target {
+            tracing::warn!(%from, isolator = %self.target, "dropping isolator response from another process");
+            return;
+        }
         let response: Response = match protocol::decode(body) {
             Ok(r) => r,
             Err(error) => {

@@ -246,3 +246,42 @@ async fn isolation_with_cgroups_on_a_missing_hierarchy_fails_at_start_naming_pat
     assert!(err.contains("--cgroups_hierarchy"), "{err}");
     rt.shutdown();
 }
+
+#[tokio::test]
+async fn a_response_from_a_process_other_than_the_isolator_is_ignored() {
+    let rt = runtime();
+    let mute = rt.spawn("mute-isolator", Mute).expect("spawn");
+    let handle = IsolatorHandle::connect(&rt, "mute", mute.upid().clone(), Duration::from_secs(30))
+        .expect("connect");
+    rt.clock().pause();
+    let c = container("spoof");
+    let call = {
+        let handle = handle.clone();
+        tokio::spawn(async move { handle.cleanup(&c).await })
+    };
+    rt.clock().settle().await;
+    // Another process answers the call's id (the first call of this client is id 1).
+    let spoof = mesos_isolators::protocol::encode(&mesos_isolators::protocol::Response {
+        id: 1,
+        result: Ok(mesos_isolators::protocol::Reply::Done),
+    })
+    .expect("encode");
+    rt.send(
+        &rt.upid("impostor"),
+        &rt.upid("isolator-client(1)"),
+        mesos_isolators::protocol::RESPONSE,
+        Bytes::from(spoof),
+    );
+    rt.clock().settle().await;
+    assert!(!call.is_finished(), "a spoofed response completed the call");
+    rt.clock().advance(Duration::from_secs(31));
+    let result = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("ended")
+        .expect("join");
+    assert!(
+        matches!(result, Err(HandleError::Timeout { .. })),
+        "{result:?}"
+    );
+    rt.shutdown();
+}
