@@ -32,6 +32,9 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::containerizer;
 use crate::paths;
+
+mod framework_shutdown;
+mod launch_guard;
 use crate::status_update_manager::{key_of, StatusUpdateManager, StreamKey};
 
 /// Mesos version this agent reports.
@@ -139,6 +142,8 @@ impl Pending {
 pub(crate) struct Framework {
     pub info: FrameworkInfo,
     pub pid: Option<String>,
+    /// The master shut it down: its executors are going, its updates are not sent.
+    pub terminating: bool,
     pub executors: BTreeMap<String, Executor>,
     pub completed_executors: Vec<Executor>,
 }
@@ -161,6 +166,12 @@ pub struct Slave {
     shutdown: Option<mpsc::Sender<String>>,
     /// Launches and owns executors' containers (spawned in `initialize`).
     containerizer: Option<libprocess::Pid<containerizer::Containerizer>>,
+}
+
+/// Whether a `pid` field names a process: genuine masters write the empty UPID
+/// (`@0.0.0.0:0`) for frameworks without one (HTTP frameworks).
+fn names_a_process(pid: &str) -> bool {
+    Upid::parse(pid).is_ok_and(|p| !p.is_none())
 }
 
 /// What the agent itself checks of a task group (the master validated the rest).
@@ -558,6 +569,17 @@ impl Slave {
         };
         let command_executor = task.command.is_some();
         let ex_key = executor_info.executor_id.value.clone();
+        let admitted = self.admit_launch(
+            ctx,
+            &fw_id,
+            &executor_info.executor_id,
+            msg.launch_executor,
+            command_executor,
+            std::slice::from_ref(&task.task_id),
+        );
+        if !admitted {
+            return;
+        }
         tracing::info!(task = %task.task_id.value, framework = %fw_key, executor = %ex_key, "launching task");
 
         self.deliver_or_launch(
@@ -577,12 +599,13 @@ impl Slave {
             .or_insert_with(|| Framework {
                 info: info.clone(),
                 pid: None,
+                terminating: false,
                 executors: BTreeMap::new(),
                 completed_executors: Vec::new(),
             });
         fw.info = info.clone();
         fw.info.id = Some(fw_id.clone());
-        if let Some(pid) = pid.filter(|p| !p.is_empty()) {
+        if let Some(pid) = pid.filter(|p| names_a_process(p)) {
             fw.pid = Some(pid.to_string());
         }
     }
@@ -666,6 +689,10 @@ impl Slave {
                 return;
             }
         };
+        let task_ids: Vec<TaskId> = group.tasks.iter().map(|t| t.task_id.clone()).collect();
+        if !self.admit_launch(ctx, &fw_id, &ex_id, msg.launch_executor, false, &task_ids) {
+            return;
+        }
         let fw_key = fw_id.value.clone();
         let ex_key = ex_id.value.clone();
         let names: Vec<&str> = group
@@ -1172,6 +1199,11 @@ impl Slave {
     fn handle_update(&mut self, ctx: &mut Ctx<'_, Self>, update: StatusUpdate) -> bool {
         let state = update.status.state();
         let task_key = update.status.task_id.value.clone();
+        if self.framework_terminating(&update.framework_id.value) {
+            // Nobody would acknowledge it (genuine agents drop these too).
+            tracing::warn!(task = %task_key, ?state, framework = %update.framework_id.value, "ignoring status update for a terminating framework");
+            return false;
+        }
         if let Some(fw) = self.frameworks.get_mut(&update.framework_id.value) {
             let ex_key = update.executor_id.as_ref().map(|e| e.value.clone());
             for (key, ex) in fw.executors.iter_mut() {
@@ -1344,29 +1376,6 @@ impl Slave {
             }
             None => tracing::warn!(task = %task_key, "kill for an unknown task"),
         }
-    }
-
-    fn shutdown_framework(
-        &mut self,
-        ctx: &mut Ctx<'_, Self>,
-        from: Upid,
-        msg: ShutdownFrameworkMessage,
-    ) {
-        if from.address() != self.config.master.address() {
-            tracing::warn!(%from, "ignoring ShutdownFrameworkMessage not from the master");
-            return;
-        }
-        let fw_key = msg.framework_id.value;
-        tracing::info!(framework = %fw_key, "shutting down framework");
-        let keys: Vec<String> = self
-            .frameworks
-            .get(&fw_key)
-            .map(|f| f.executors.keys().cloned().collect())
-            .unwrap_or_default();
-        for ex_key in keys {
-            self.shutdown_executor(ctx, &fw_key, &ex_key);
-        }
-        self.cleanup_framework(&fw_key);
     }
 
     fn shutdown_executor_msg(
@@ -1551,8 +1560,9 @@ impl Slave {
             return;
         }
         if let Some(fw) = self.frameworks.get_mut(&msg.framework_id.value) {
-            if let Some(pid) = msg.pid.filter(|p| !p.is_empty()) {
-                fw.pid = Some(pid);
+            // The empty UPID means the framework now speaks HTTP: no pid to reach it by.
+            if let Some(pid) = msg.pid {
+                fw.pid = names_a_process(&pid).then_some(pid);
             }
             if let Some(info) = msg.framework_info {
                 fw.info = info;

@@ -635,7 +635,7 @@ async fn executor_that_never_registers_is_killed_and_its_task_lost() {
 }
 
 #[tokio::test]
-async fn framework_shutdown_stops_its_command_executors() {
+async fn framework_shutdown_stops_its_executors_and_forwards_none_of_its_updates() {
     let mut m = FakeMaster::start();
     let agent = start_agent(&m.master, scratch("fwshutdown")).await;
     register(&mut m, &agent, 75.0).await;
@@ -661,17 +661,48 @@ async fn framework_shutdown_stops_its_command_executors() {
             },
         },
     );
-    // Our executor kills its task (TASK_KILLED) and exits within the grace period.
-    let u = update(&m.next("StatusUpdateMessage").await.1);
-    assert_eq!(u.update.status.state(), TaskState::TaskKilled);
-    ack(&m, &agent, &u);
-    m.next("ExitedExecutorMessage").await;
+    // A task for it still on its way while it shuts down is ignored, without an update.
+    m.send(
+        &m.master,
+        agent.slave.upid(),
+        &run_task(task("late", Some("sleep 30"), None)),
+    );
+    // Our executor kills its task and exits; like a genuine agent, this one forwards no
+    // update of a framework being shut down (TASK_KILLED included: nobody could ack it).
+    let mut seen = Vec::new();
+    loop {
+        let (_, name, _) = tokio::time::timeout(Duration::from_secs(10), m.rx.recv())
+            .await
+            .expect("the executor exits")
+            .expect("recorder open");
+        if name.ends_with("ExitedExecutorMessage") {
+            break;
+        }
+        seen.push(name);
+    }
+    assert!(
+        !seen.iter().any(|n| n.ends_with("StatusUpdateMessage")),
+        "{seen:?}"
+    );
+    assert!(
+        !m.arrives("StatusUpdateMessage", Duration::from_millis(300))
+            .await
+    );
     assert!(agent
         .slave
         .call("pids", |me, _| me.executor_pids())
         .await
         .unwrap()
         .is_empty());
+    let (_, body) =
+        mesos_tests::native::http_get(agent.runtime.address().port(), "/slave(1)/state").unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        state["frameworks"].as_array().map(Vec::len),
+        Some(0),
+        "{state}"
+    );
+    assert_eq!(state["completed_frameworks"][0]["id"], "F-0000", "{state}");
     agent.runtime.shutdown();
     m.rt.shutdown();
 }
