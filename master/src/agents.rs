@@ -51,6 +51,8 @@ pub struct Agents {
     pub by_pid: HashMap<Upid, String>,
     /// Agents marked unreachable, with the time they were.
     pub unreachable: BTreeMap<String, f64>,
+    /// The resource version each agent announced last (see `resource_versions`).
+    pub resource_versions: HashMap<String, mesos_proto::mesos::Uuid>,
     next_id: u64,
 }
 
@@ -122,6 +124,7 @@ impl Master {
             false,
             Vec::new(),
         );
+        self.record_resource_version(&id, msg.resource_version_uuid.as_ref());
         self.metrics.slave_registrations.inc();
         tracing::info!(agent = %from, id = %id, "registered agent");
         let reply = SlaveRegisteredMessage {
@@ -289,6 +292,7 @@ impl Master {
                 self.add_recovered_task(&id, task);
             }
         }
+        self.record_resource_version(&id, msg.resource_version_uuid.as_ref());
         self.metrics.slave_reregistrations.inc();
         tracing::info!(agent = %from, id = %id, "re-registered agent");
         ctx.send(&from, &reply);
@@ -356,6 +360,7 @@ impl Master {
             return;
         };
         self.agents.by_pid.remove(&agent.pid);
+        self.agents.resource_versions.remove(id);
         ctx.unlink(&agent.pid);
         agent.observer.terminate();
         let now = ctx.clock().now_secs();

@@ -18,6 +18,7 @@
 //! - [`state`]: the `/state` JSON, rendered off the master's mailbox from a snapshot.
 //! - [`allocation`]: the allocator as the master sees it: the hierarchical DRF allocator
 //!   process of `mesos-allocator`, whose decisions come back to the master by dispatch.
+//! - [`resource_versions`]: agents' resource versions, echoed in launches.
 //! - [`resources`]: resource arithmetic the master needs (sums, containment), over the
 //!   allocator crate's `Resources`.
 #![forbid(unsafe_code)]
@@ -29,6 +30,7 @@ pub mod frameworks;
 pub mod http;
 pub mod master;
 pub mod offers;
+pub mod resource_versions;
 pub mod resources;
 pub mod scheduler_http;
 pub mod scheduler_v0;

@@ -129,6 +129,7 @@ pub fn spawn(runtime: &Runtime, flags: Flags) -> Result<MasterHandle, StartError
 impl Process for Master {
     fn initialize(&mut self, ctx: &mut Ctx<'_, Self>) {
         crate::agents::install(ctx);
+        crate::resource_versions::install(ctx);
         crate::scheduler_v0::install(ctx);
         crate::tasks::install(ctx);
         crate::http::install(ctx);

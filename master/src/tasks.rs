@@ -286,7 +286,7 @@ impl Master {
             framework: framework_info,
             pid: Some(framework_pid(framework.pid())),
             task: task.clone(),
-            resource_version_uuids: Vec::new(),
+            resource_version_uuids: self.resource_version_uuids(agent_id),
             launch_executor: Some(launch_executor),
         };
         let agent_pid = agent.pid.clone();
@@ -356,7 +356,7 @@ impl Master {
             framework: framework_info,
             executor: group.executor.clone(),
             task_group: group.task_group.clone(),
-            resource_version_uuids: Vec::new(),
+            resource_version_uuids: self.resource_version_uuids(agent_id),
             launch_executor: Some(launch_executor),
         };
         self.add_executor(framework_id, agent_id, &group.executor);
