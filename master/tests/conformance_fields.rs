@@ -614,7 +614,8 @@ async fn ours() -> Seen {
     let tasks = vec![
         task("cmd", &offer, None, true),
         task("e1", &offer, Some("ex"), false),
-        task("bad", &offer, None, false),
+        // Invalid (both command and executor): the master's update names no executor.
+        task("bad", &offer, Some("ex-bad"), true),
     ];
     sched.send(m.upid(), &accept(&fid, &offer, tasks));
     let run_command = json_of(&raw(&mut agent1, "RunTaskMessage").await);
