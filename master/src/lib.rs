@@ -10,6 +10,7 @@
 //! - [`frameworks`]: framework records, (re-)subscription, failover timeouts, removal, and
 //!   sending events to a framework over either transport (v0 messages or v1 stream).
 //! - [`offers`]: turning allocations into offers, rescinding, offer timeouts.
+//! - [`teardown`]: `/teardown`, an operator removing a framework.
 //! - [`tasks`]: launching (ACCEPT), status updates, acknowledgements, kills, reconciliation.
 //! - [`validation`]: checks on ACCEPT operations before anything reaches an agent.
 //! - [`scheduler_v0`]: libprocess messages from the v0 scheduler driver.
@@ -36,6 +37,7 @@ pub mod scheduler_http;
 pub mod scheduler_v0;
 pub mod state;
 pub mod tasks;
+pub mod teardown;
 pub mod validation;
 
 pub use flags::Flags;

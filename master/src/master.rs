@@ -130,6 +130,7 @@ impl Process for Master {
     fn initialize(&mut self, ctx: &mut Ctx<'_, Self>) {
         crate::agents::install(ctx);
         crate::resource_versions::install(ctx);
+        crate::teardown::install(ctx);
         crate::scheduler_v0::install(ctx);
         crate::tasks::install(ctx);
         crate::http::install(ctx);
