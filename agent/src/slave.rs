@@ -1464,6 +1464,7 @@ impl Slave {
         let reason = ex
             .end_reason
             .unwrap_or(task_status::Reason::ExecutorTerminated);
+        let command_executor = ex.command_executor;
         let lost_state = if ex.command_executor {
             TaskState::TaskFailed
         } else {
@@ -1486,7 +1487,9 @@ impl Slave {
             value: fw_key.to_string(),
         };
         if let Some(id) = self.id.clone() {
-            if self.state == RegState::Registered {
+            // As genuine agents: the master never tracks the executors the agent builds for
+            // command tasks, so their exits are not reported.
+            if self.state == RegState::Registered && !command_executor {
                 let master = self.config.master.clone();
                 ctx.send(
                     &master,
