@@ -17,7 +17,7 @@ use common::{advance, http, master, peer, Got, PeerHandle, Stream, AGENT_MESSAGE
 use libprocess::Upid;
 use mesos_allocator::Resources;
 use mesos_master::MasterHandle;
-use mesos_proto::mesos::internal::RegisterSlaveMessage;
+use mesos_proto::mesos::internal::{ExitedExecutorMessage, RegisterSlaveMessage};
 use mesos_proto::mesos::scheduler::{call, Call};
 use mesos_proto::mesos::{
     framework_info, offer, CommandInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo,
@@ -51,6 +51,8 @@ struct Seen {
     run_http_framework: Value,
     invalid_task_update: Value,
     shutdown_framework: Value,
+    /// The first ExitedExecutorMessage relayed to the framework.
+    executor_exit: Value,
     /// How many of the registered agents got ShutdownFrameworkMessage, of how many.
     shutdown_reach: (usize, usize),
     v1_offers: Value,
@@ -326,6 +328,12 @@ const TABLE: &[Row] = &[
             SRC_EVOLVE,
         ),
         ours: |s| keys(&s.v1_invalid_task_update["update"]["status"]),
+    },
+    Row {
+        message: "ExitedExecutorMessage (to the framework)",
+        field: "relayed for: executors the master tracks only (not a command task's)",
+        genuine: Genuine::Source("ex", "src/master/master.cpp Master::exitedExecutor"),
+        ours: |s| text(&s.executor_exit["executor_id"]["value"]),
     },
     Row {
         message: "ShutdownFrameworkMessage",
@@ -627,6 +635,22 @@ async fn ours() -> Seen {
         &accept(&fid, &again, vec![task("e2", &again, Some("ex"), false)]),
     );
     let run_known_executor = json_of(&raw(&mut agent1, "RunTaskMessage").await);
+    // The agent reports two exits: the command task's executor (which the master never
+    // tracks) first, then "ex".
+    for executor in ["cmd", "ex"] {
+        agent1.send(
+            m.upid(),
+            &ExitedExecutorMessage {
+                slave_id: offer.slave_id.clone(),
+                framework_id: FrameworkId { value: fid.clone() },
+                executor_id: ExecutorId {
+                    value: executor.into(),
+                },
+                status: 0,
+            },
+        );
+    }
+    let executor_exit = json_of(&raw(&mut sched, "ExitedExecutorMessage").await);
 
     let (mut agent2, _) = register_agent(&m, "slave(2)").await;
     let mut teardown = accept(&fid, &again, Vec::new());
@@ -657,6 +681,7 @@ async fn ours() -> Seen {
         run_http_framework,
         invalid_task_update,
         shutdown_framework,
+        executor_exit,
         shutdown_reach: (reach, 2),
         v1_offers,
         v1_invalid_task_update,
