@@ -345,7 +345,7 @@ impl Master {
         framework.reregistered_time = Some(now);
         let was_active = framework.active;
         framework.active = true;
-        let new_pid = crate::tasks::framework_pid(framework.pid());
+        let new_pid = crate::wire_fields::framework_pid(framework.pid());
         let update = UpdateFrameworkMessage {
             framework_id: FrameworkId {
                 value: id.to_string(),
@@ -550,7 +550,7 @@ impl Master {
                         pid,
                         &StatusUpdateMessage {
                             update: *update,
-                            pid: Some(crate::tasks::framework_pid(agent.as_ref())),
+                            pid: Some(crate::wire_fields::framework_pid(agent.as_ref())),
                         },
                     ),
                     ToFramework::Message(m) => ctx.send(pid, &m),

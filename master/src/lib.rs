@@ -12,6 +12,7 @@
 //! - [`offers`]: turning allocations into offers, rescinding, offer timeouts.
 //! - [`teardown`]: `/teardown`, an operator removing a framework.
 //! - [`tasks`]: launching (ACCEPT), status updates, acknowledgements, kills, reconciliation.
+//! - [`wire_fields`]: values genuine Mesos puts in some fields (empty-UPID pids, ...).
 //! - [`validation`]: checks on ACCEPT operations before anything reaches an agent.
 //! - [`scheduler_v0`]: libprocess messages from the v0 scheduler driver.
 //! - [`scheduler_http`]: the v1 scheduler API (`/api/v1/scheduler`, RecordIO streams).
@@ -39,6 +40,7 @@ pub mod state;
 pub mod tasks;
 pub mod teardown;
 pub mod validation;
+pub mod wire_fields;
 
 pub use flags::Flags;
 pub use master::{Master, MasterHandle};

@@ -24,6 +24,7 @@ use crate::frameworks::ToFramework;
 use crate::master::Master;
 use crate::resources;
 use crate::validation::{self, TaskCheck};
+use crate::wire_fields::{agent_has_executor, framework_pid, invalid_offers_message};
 
 /// Statuses kept per task (the latest ones), as Mesos bounds them.
 const MAX_STATUSES: usize = 16;
@@ -64,25 +65,6 @@ pub fn master_status(
         ..Default::default()
     }
 }
-
-/// Whether the master knows executor `executor_id` of the framework on this agent.
-fn agent_has_executor(agent: &crate::agents::Agent, framework_id: &str, executor_id: &str) -> bool {
-    agent
-        .executors
-        .get(framework_id)
-        .is_some_and(|e| e.contains_key(executor_id))
-}
-
-/// The `pid` field naming a framework in messages: its UPID, or for HTTP frameworks the
-/// empty UPID rendered as genuine libprocess renders it (`@0.0.0.0:0`).
-pub fn framework_pid(pid: Option<&Upid>) -> String {
-    pid.map(|p| p.to_string())
-        .unwrap_or_else(|| NO_PID.to_string())
-}
-
-/// The empty UPID as a string: what genuine Mesos puts in `pid` fields that name nobody
-/// (master-generated status updates, HTTP frameworks).
-pub const NO_PID: &str = "@0.0.0.0:0";
 
 /// Wraps a master-generated status as an update for `framework_id`.
 pub fn master_update(framework_id: &str, status: TaskStatus) -> StatusUpdate {
@@ -880,11 +862,6 @@ impl Master {
         }
         self.changed();
     }
-}
-
-/// The message of the update for a task launched with invalid offers (genuine wording).
-fn invalid_offers_message(error: &str) -> String {
-    format!("Task launched with invalid offers: {error}")
 }
 
 /// `Filters.refuse_seconds` (default 5 s) as a duration; none if not positive.
