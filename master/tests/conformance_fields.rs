@@ -31,7 +31,10 @@ struct Captured {
     framework_registered: Value,
     offers: Value,
     slave_registered: Value,
+    slave_reregistered: Value,
     run_task: Value,
+    /// An agent's status update as the genuine master forwarded it.
+    agent_update: Value,
     shutdown_framework: Value,
     /// The genuine agent's registration (for the resource version the master echoes).
     register_slave: Value,
@@ -45,7 +48,11 @@ struct Seen {
     offers: Value,
     offers_multi_role: Value,
     slave_registered: Value,
+    slave_reregistered: Value,
     run_command: Value,
+    /// Whether the update an agent sent reached the framework unchanged, with `pid` = agent.
+    forwarded_unchanged: bool,
+    forwarded_update: Value,
     run_new_executor: Value,
     run_known_executor: Value,
     run_http_framework: Value,
@@ -241,6 +248,32 @@ const TABLE: &[Row] = &[
         ours: |s| text(&s.slave_registered["connection"]["total_ping_timeout_seconds"]),
     },
     Row {
+        message: "SlaveReregisteredMessage",
+        field: "fields set; connection fields set",
+        genuine: Genuine::Captured(|c| {
+            format!("{}; {}", keys(&c.slave_reregistered), keys(&c.slave_reregistered["connection"]))
+        }),
+        ours: |s| {
+            format!("{}; {}", keys(&s.slave_reregistered), keys(&s.slave_reregistered["connection"]))
+        },
+    },
+    Row {
+        message: "StatusUpdateMessage (agent update forwarded)",
+        field: "update fields set (latest_state kept); status fields set",
+        genuine: Genuine::Captured(|c| {
+            format!("{}; {}", keys(&c.agent_update["update"]), keys(&c.agent_update["update"]["status"]))
+        }),
+        ours: |s| {
+            format!("{}; {}", keys(&s.forwarded_update["update"]), keys(&s.forwarded_update["update"]["status"]))
+        },
+    },
+    Row {
+        message: "StatusUpdateMessage (agent update forwarded)",
+        field: "bytes = the agent's message (pid = the agent's UPID)",
+        genuine: Genuine::Source("true", "src/master/master.cpp Master::forward (MergeFrom, set_pid)"),
+        ours: |s| s.forwarded_unchanged.to_string(),
+    },
+    Row {
         message: "RunTaskMessage",
         field: "fields set (command task)",
         genuine: Genuine::Captured(|c| keys(&c.run_task)),
@@ -355,16 +388,21 @@ fn captured_messages(file: &str) -> Vec<mesos_tests::wire::HttpMessage> {
     mesos_tests::wire::split_requests(&mesos_tests::data(file)).expect("captured requests")
 }
 
-/// The JSON of the first captured message named `name` in `file`, and its sender.
-fn captured(file: &str, name: &str) -> (Value, String) {
+/// The body of the first captured message named `name` in `file`.
+fn captured_body(file: &str, name: &str) -> Vec<u8> {
     let full = format!("mesos.internal.{name}");
-    let m = captured_messages(file)
+    captured_messages(file)
         .into_iter()
         .find(|m| m.message_target().is_some_and(|(_, n)| n == full))
-        .unwrap_or_else(|| panic!("no {name} in {file}"));
-    let json = mesos_proto::json::bytes_to_json(&full, &m.body).expect("genuine body decodes");
-    let from = m.header("Libprocess-From").unwrap_or("").to_string();
-    (json, from)
+        .unwrap_or_else(|| panic!("no {name} in {file}"))
+        .body
+}
+
+/// The JSON of the first captured message named `name` in `file`.
+fn captured(file: &str, name: &str) -> Value {
+    let body = captured_body(file, name);
+    mesos_proto::json::bytes_to_json(&format!("mesos.internal.{name}"), &body)
+        .expect("genuine body decodes")
 }
 
 fn genuine() -> Captured {
@@ -375,12 +413,14 @@ fn genuine() -> Captured {
         .and_then(|m| m.header("Libprocess-From").map(String::from))
         .expect("the driver's first call");
     Captured {
-        framework_registered: captured(s7, "FrameworkRegisteredMessage").0,
-        offers: captured(s7, "ResourceOffersMessage").0,
-        slave_registered: captured(to_agent, "SlaveRegisteredMessage").0,
-        run_task: captured(to_agent, "RunTaskMessage").0,
-        shutdown_framework: captured(to_agent, "ShutdownFrameworkMessage").0,
-        register_slave: captured("a1-to-master-conn-1.c2s.bin", "RegisterSlaveMessage").0,
+        framework_registered: captured(s7, "FrameworkRegisteredMessage"),
+        offers: captured(s7, "ResourceOffersMessage"),
+        slave_registered: captured(to_agent, "SlaveRegisteredMessage"),
+        slave_reregistered: captured("a2-to-agent-conn-2.c2s.bin", "SlaveReregisteredMessage"),
+        run_task: captured(to_agent, "RunTaskMessage"),
+        shutdown_framework: captured(to_agent, "ShutdownFrameworkMessage"),
+        register_slave: captured("a1-to-master-conn-1.c2s.bin", "RegisterSlaveMessage"),
+        agent_update: captured(s7, "StatusUpdateMessage"),
         scheduler,
     }
 }
@@ -408,19 +448,23 @@ fn json_of(g: &Got) -> Value {
     mesos_proto::json::bytes_to_json(&g.name, &g.body).expect("our body decodes")
 }
 
+fn agent_info() -> SlaveInfo {
+    SlaveInfo {
+        hostname: "agent-host".into(),
+        port: Some(5051),
+        resources: Resources::parse("cpus:4;mem:4096;disk:10000;ports:[31000-32000]", "*")
+            .unwrap()
+            .to_protos_pre(),
+        ..Default::default()
+    }
+}
+
 async fn register_agent(m: &MasterHandle, id: &str) -> (PeerHandle, Value) {
     let mut agent = peer(&m.runtime, id, AGENT_MESSAGES);
     agent.send(
         m.upid(),
         &RegisterSlaveMessage {
-            slave: SlaveInfo {
-                hostname: "agent-host".into(),
-                port: Some(5051),
-                resources: Resources::parse("cpus:4;mem:4096;disk:10000;ports:[31000-32000]", "*")
-                    .unwrap()
-                    .to_protos_pre(),
-                ..Default::default()
-            },
+            slave: agent_info(),
             version: Some("1.11.0".into()),
             resource_version_uuid: Some(Uuid {
                 value: RESOURCE_VERSION.to_vec(),
@@ -635,6 +679,40 @@ async fn ours() -> Seen {
         &accept(&fid, &again, vec![task("e2", &again, Some("ex"), false)]),
     );
     let run_known_executor = json_of(&raw(&mut agent1, "RunTaskMessage").await);
+    // A genuine agent's update (captured), re-addressed to our task, through our master.
+    let mut sent = mesos_proto::mesos::internal::StatusUpdateMessage::decode(
+        captured_body("s7-master-to-sched-conn-1.c2s.bin", "StatusUpdateMessage").as_slice(),
+    )
+    .expect("captured update");
+    sent.update.framework_id = FrameworkId { value: fid.clone() };
+    sent.update.slave_id = Some(offer.slave_id.clone());
+    sent.update.executor_id = Some(ExecutorId {
+        value: "cmd".into(),
+    });
+    sent.update.status.slave_id = Some(offer.slave_id.clone());
+    sent.update.status.executor_id = Some(ExecutorId {
+        value: "cmd".into(),
+    });
+    sent.update.status.task_id = TaskId {
+        value: "cmd".into(),
+    };
+    sent.pid = Some(agent1.upid().to_string());
+    agent1.send(m.upid(), &sent);
+    let forwarded = raw(&mut sched, "StatusUpdateMessage").await;
+    let forwarded_unchanged = forwarded.body.as_ref() == sent.encode_to_vec().as_slice();
+    let forwarded_update = json_of(&forwarded);
+    agent1.send(
+        m.upid(),
+        &mesos_proto::mesos::internal::ReregisterSlaveMessage {
+            slave: SlaveInfo {
+                id: Some(offer.slave_id.clone()),
+                ..agent_info()
+            },
+            version: Some("1.11.0".into()),
+            ..Default::default()
+        },
+    );
+    let slave_reregistered = json_of(&raw(&mut agent1, "SlaveReregisteredMessage").await);
     // The agent reports two exits: the command task's executor (which the master never
     // tracks) first, then "ex".
     for executor in ["cmd", "ex"] {
@@ -675,7 +753,10 @@ async fn ours() -> Seen {
         offers: json_of(&first),
         offers_multi_role: multi_role_offers().await,
         slave_registered,
+        slave_reregistered,
         run_command,
+        forwarded_unchanged,
+        forwarded_update,
         run_new_executor,
         run_known_executor,
         run_http_framework,
