@@ -575,7 +575,8 @@ impl Slave {
             &executor_info.executor_id,
             msg.launch_executor,
             command_executor,
-            std::slice::from_ref(&task.task_id),
+            &msg.resource_version_uuids,
+            std::slice::from_ref(&task),
         );
         if !admitted {
             return;
@@ -689,8 +690,9 @@ impl Slave {
                 return;
             }
         };
-        let task_ids: Vec<TaskId> = group.tasks.iter().map(|t| t.task_id.clone()).collect();
-        if !self.admit_launch(ctx, &fw_id, &ex_id, msg.launch_executor, false, &task_ids) {
+        let versions = &msg.resource_version_uuids;
+        let launch = msg.launch_executor;
+        if !self.admit_launch(ctx, &fw_id, &ex_id, launch, false, versions, &group.tasks) {
             return;
         }
         let fw_key = fw_id.value.clone();

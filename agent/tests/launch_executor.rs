@@ -1,7 +1,8 @@
 //! `launch_executor` on RunTaskMessage / RunTaskGroupMessage, against a scripted master:
 //! the agent drops (LOST, or DROPPED for partition-aware frameworks) tasks whose flag
 //! contradicts the executors it has, with REASON_EXECUTOR_TERMINATED, as genuine
-//! slave.cpp does, instead of launching them.
+//! slave.cpp does, instead of launching them; and `resource_version_uuids`: tasks decided
+//! on an outdated version of the agent's resources are dropped with REASON_INVALID_OFFERS.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,12 +11,12 @@ use bytes::Bytes;
 use libprocess::{Config, Ctx, Process, Runtime, Upid};
 use mesos_agent::{Agent, SlaveConfig};
 use mesos_proto::mesos::internal::{
-    MasterSlaveConnection, RunTaskGroupMessage, RunTaskMessage, SlaveRegisteredMessage,
-    StatusUpdateMessage,
+    MasterSlaveConnection, RegisterSlaveMessage, ResourceVersionUuid, RunTaskGroupMessage,
+    RunTaskMessage, SlaveRegisteredMessage, StatusUpdateMessage,
 };
 use mesos_proto::mesos::{
     framework_info, task_status, CommandInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo,
-    SlaveId, TaskGroupInfo, TaskId, TaskInfo, TaskState,
+    SlaveId, TaskGroupInfo, TaskId, TaskInfo, TaskState, Uuid,
 };
 use prost::Message;
 use tokio::sync::mpsc;
@@ -89,6 +90,11 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 async fn registered_agent(m: &mut FakeMaster, work: PathBuf) -> Agent {
+    registered_agent_and_version(m, work).await.0
+}
+
+/// The agent, and the resource version it announced when registering.
+async fn registered_agent_and_version(m: &mut FakeMaster, work: PathBuf) -> (Agent, Vec<u8>) {
     let launcher_dir = PathBuf::from(env!("CARGO_BIN_EXE_mesos-executor"))
         .parent()
         .unwrap()
@@ -109,7 +115,11 @@ async fn registered_agent(m: &mut FakeMaster, work: PathBuf) -> Agent {
     let agent = mesos_agent::start(Config::local(), config).unwrap();
     agent.slave.call("initialized", |_, _| ()).await.unwrap();
     agent.runtime.clock().advance(Duration::from_secs(1));
-    m.next("RegisterSlaveMessage").await;
+    let reg = RegisterSlaveMessage::decode(m.next("RegisterSlaveMessage").await.as_ref()).unwrap();
+    let version = reg
+        .resource_version_uuid
+        .map(|u| u.value)
+        .unwrap_or_default();
     m.send(
         agent.slave.upid(),
         &SlaveRegisteredMessage {
@@ -128,7 +138,7 @@ async fn registered_agent(m: &mut FakeMaster, work: PathBuf) -> Agent {
             .await
             .unwrap()
         {
-            return agent;
+            return (agent, version);
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -288,6 +298,47 @@ async fn launch_executor_true_for_an_executor_the_agent_has_drops_the_task_and_s
     let u = m.update().await;
     assert_eq!(u.update.status.task_id.value, "t1");
     assert!(executor_pids(&agent).await.is_empty());
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
+async fn launch_decided_on_an_outdated_resource_version_is_dropped_with_invalid_offers() {
+    let mut m = FakeMaster::start();
+    let (agent, version) = registered_agent_and_version(&mut m, scratch("version")).await;
+    assert_eq!(version.len(), 16);
+    let command = |id: &str, uuid: Vec<u8>| {
+        let mut t = task(id, None);
+        t.command = Some(CommandInfo {
+            value: Some("sleep 30".into()),
+            ..Default::default()
+        });
+        let mut msg = run(t, false, Some(true));
+        msg.resource_version_uuids = vec![ResourceVersionUuid {
+            resource_provider_id: None,
+            uuid: Uuid { value: uuid },
+        }];
+        msg
+    };
+    m.send(agent.slave.upid(), &command("stale", vec![7; 16]));
+    let u = m.update().await;
+    let s = &u.update.status;
+    assert_eq!(s.task_id.value, "stale");
+    assert_eq!(s.state(), TaskState::TaskLost);
+    assert_eq!(s.reason(), task_status::Reason::InvalidOffers);
+    assert_eq!(
+        s.message.as_deref(),
+        Some("Task assumes outdated resource state")
+    );
+    assert!(executor_pids(&agent).await.is_empty(), "nothing launched");
+    // The master expected an executor for it: it hears that none runs.
+    m.next("ExitedExecutorMessage").await;
+
+    // With the agent's own version the task runs (its executor reports it starting).
+    m.send(agent.slave.upid(), &command("current", version));
+    let u = m.update().await;
+    assert_eq!(u.update.status.task_id.value, "current");
+    assert_eq!(u.update.status.state(), TaskState::TaskStarting);
     agent.runtime.shutdown();
     m.rt.shutdown();
 }
