@@ -343,7 +343,7 @@ impl Master {
         }
         tracing::warn!(id = %id, "agent unreachable: no pong for too long");
         self.metrics.slave_unreachable_scheduled.inc();
-        self.remove_agent(ctx, id, true, "the agent failed health checks");
+        self.remove_agent(ctx, id, true, "health check timed out");
     }
 
     /// Removes an agent: its offers are rescinded, its tasks end (LOST, or UNREACHABLE/GONE
@@ -374,10 +374,18 @@ impl Master {
                 .frameworks
                 .get(framework_id)
                 .is_some_and(|f| f.partition_aware());
-            let state = match (unreachable, aware) {
-                (_, false) => TaskState::TaskLost,
-                (true, true) => TaskState::TaskUnreachable,
-                (false, true) => TaskState::TaskGone,
+            // As genuine masters: an unreachable agent's tasks are UNREACHABLE for
+            // partition-aware frameworks, and every other removal makes them LOST.
+            let state = if unreachable && aware {
+                TaskState::TaskUnreachable
+            } else {
+                TaskState::TaskLost
+            };
+            // Genuine wording: the bare cause when unreachable, else "Agent <host> removed".
+            let message = if unreachable {
+                why.to_string()
+            } else {
+                format!("Agent {} removed: {why}", agent.info.hostname)
             };
             self.master_task_update(
                 ctx,
@@ -385,7 +393,7 @@ impl Master {
                 task_id,
                 state,
                 task_status::Reason::SlaveRemoved,
-                &format!("Agent {} removed: {why}", agent.info.hostname),
+                &message,
                 unreachable.then_some(now),
             );
         }
