@@ -32,10 +32,10 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::containerizer;
 use crate::paths;
+use crate::status_update_manager::{key_of, StatusUpdateManager, StreamKey};
 
 mod framework_shutdown;
 mod launch_guard;
-use crate::status_update_manager::{key_of, StatusUpdateManager, StreamKey};
 
 /// Mesos version this agent reports.
 pub const VERSION: &str = "1.11.0";
