@@ -42,11 +42,11 @@ impl Master {
     /// resource providers here).
     fn update_slave(&mut self, _ctx: &mut Ctx<'_, Self>, from: Upid, msg: UpdateSlaveMessage) {
         let id = msg.slave_id.value;
-        if !self
+        if self
             .agents
             .registered
             .get(&id)
-            .is_some_and(|a| a.pid == from)
+            .is_none_or(|a| a.pid != from)
         {
             tracing::warn!(%from, agent = %id, "ignoring UpdateSlaveMessage from an unknown agent");
             return;
