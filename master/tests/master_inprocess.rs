@@ -575,3 +575,40 @@ async fn launch_group_sends_run_task_group_to_the_agent() {
     assert_eq!(metric(&m.runtime, "master/tasks_staging"), 2.0);
     m.shutdown();
 }
+
+#[tokio::test]
+async fn launches_carry_the_resource_version_the_agent_announced_last() {
+    use mesos_proto::mesos::internal::UpdateSlaveMessage;
+    use mesos_proto::mesos::{SlaveId, Uuid};
+    let m = master(&[]);
+    let (mut agent, agent_id) = register_agent(&m, "slave(1)").await;
+    // The helper's agent announced no version: launches carry none (as genuine masters).
+    let (mut sched, fid) = subscribe(&m, "scheduler-1", framework_info()).await;
+    let offer = next_offers(&m, &mut sched).await.offers[0].clone();
+    let t = task("t1", &offer, "cpus:0.5;mem:64");
+    sched.send(m.upid(), &accept(&fid, vec![offer.id.clone()], vec![t]));
+    let (_, run) = agent.expect::<RunTaskMessage>().await;
+    assert!(run.resource_version_uuids.is_empty());
+
+    let version = vec![9u8; 16];
+    agent.send(
+        m.upid(),
+        &UpdateSlaveMessage {
+            slave_id: SlaveId {
+                value: agent_id.clone(),
+            },
+            resource_version_uuid: Some(Uuid {
+                value: version.clone(),
+            }),
+            ..Default::default()
+        },
+    );
+    let offer = next_offers(&m, &mut sched).await.offers[0].clone();
+    let t = task("t2", &offer, "cpus:0.5;mem:64");
+    sched.send(m.upid(), &accept(&fid, vec![offer.id.clone()], vec![t]));
+    let (_, run) = agent.expect::<RunTaskMessage>().await;
+    assert_eq!(run.resource_version_uuids.len(), 1);
+    assert!(run.resource_version_uuids[0].resource_provider_id.is_none());
+    assert_eq!(run.resource_version_uuids[0].uuid.value, version);
+    m.shutdown();
+}
