@@ -612,3 +612,45 @@ async fn launches_carry_the_resource_version_the_agent_announced_last() {
     assert_eq!(run.resource_version_uuids[0].uuid.value, version);
     m.shutdown();
 }
+
+#[tokio::test]
+async fn run_task_group_asks_for_a_new_executor_only_for_the_first_group_on_it() {
+    use mesos_proto::mesos::internal::RunTaskGroupMessage;
+    let m = master(&[]);
+    let (mut agent, _) = register_agent(&m, "slave(1)").await;
+    let (mut sched, fid) = subscribe(&m, "scheduler-1", framework_info()).await;
+    let executor = ExecutorInfo {
+        r#type: Some(mesos_proto::mesos::executor_info::Type::Default as i32),
+        executor_id: ExecutorId {
+            value: "group-executor".into(),
+        },
+        resources: Resources::parse("cpus:0.1;mem:32", "*")
+            .unwrap()
+            .to_protos_pre(),
+        ..Default::default()
+    };
+    let mut flags = Vec::new();
+    for name in ["g1", "g2"] {
+        let offer = next_offers(&m, &mut sched).await.offers[0].clone();
+        let mut c = call_of(&fid, call::Type::Accept);
+        c.accept = Some(call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![offer::Operation {
+                r#type: Some(offer::operation::Type::LaunchGroup as i32),
+                launch_group: Some(offer::operation::LaunchGroup {
+                    executor: executor.clone(),
+                    task_group: mesos_proto::mesos::TaskGroupInfo {
+                        tasks: vec![task(name, &offer, "cpus:0.5;mem:64")],
+                    },
+                }),
+                ..Default::default()
+            }],
+            filters: None,
+        });
+        sched.send(m.upid(), &c);
+        let (_, run) = agent.expect::<RunTaskGroupMessage>().await;
+        flags.push(run.launch_executor);
+    }
+    assert_eq!(flags, vec![Some(true), Some(false)]);
+    m.shutdown();
+}
