@@ -21,10 +21,11 @@ use mesos_proto::mesos::{
 use prost::Message;
 use tokio::sync::mpsc;
 
-const NAMES: [&str; 3] = [
+const NAMES: [&str; 4] = [
     "mesos.internal.RegisterSlaveMessage",
     "mesos.internal.StatusUpdateMessage",
     "mesos.internal.ExitedExecutorMessage",
+    "mesos.internal.ExecutorToFrameworkMessage",
 ];
 
 struct Recorder {
@@ -339,6 +340,42 @@ async fn launch_decided_on_an_outdated_resource_version_is_dropped_with_invalid_
     let u = m.update().await;
     assert_eq!(u.update.status.task_id.value, "current");
     assert_eq!(u.update.status.state(), TaskState::TaskStarting);
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
+async fn run_task_pid_of_the_empty_upid_sends_executor_messages_through_the_master() {
+    // Genuine masters write `@0.0.0.0:0` as the pid of HTTP frameworks: nobody to reach
+    // directly, so an executor's message for the framework goes to the master.
+    let mut m = FakeMaster::start();
+    let agent = registered_agent(&mut m, scratch("nopid")).await;
+    m.send(
+        agent.slave.upid(),
+        &run(task("t1", Some(executor())), false, Some(true)),
+    );
+    for _ in 0..300 {
+        if !executor_pids(&agent).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let message = mesos_proto::mesos::internal::ExecutorToFrameworkMessage {
+        slave_id: SlaveId {
+            value: "M-S0".into(),
+        },
+        framework_id: FrameworkId {
+            value: "F-0000".into(),
+        },
+        executor_id: ExecutorId { value: "ex".into() },
+        data: b"hello".to_vec(),
+    };
+    m.send(agent.slave.upid(), &message);
+    let got = mesos_proto::mesos::internal::ExecutorToFrameworkMessage::decode(
+        m.next("ExecutorToFrameworkMessage").await.as_ref(),
+    )
+    .unwrap();
+    assert_eq!(got.data, b"hello");
     agent.runtime.shutdown();
     m.rt.shutdown();
 }
