@@ -41,8 +41,17 @@ impl Slave {
             .map(|(k, _)| k.clone())
             .collect();
         // Executors already gone only await acknowledgements that will never come.
-        fw.executors
-            .retain(|_, e| !matches!(e.state, ExecState::Terminated));
+        let gone: Vec<String> = fw
+            .executors
+            .iter()
+            .filter(|(_, e)| e.state == ExecState::Terminated)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in gone {
+            if let Some(ex) = fw.executors.remove(&key) {
+                fw.completed_executors.push(ex);
+            }
+        }
         for ex_key in running {
             self.shutdown_executor(ctx, &fw_key, &ex_key);
         }
