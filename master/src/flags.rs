@@ -96,7 +96,7 @@ pub struct Flags {
     #[arg(long, env = "MESOS_WORK_DIR")]
     pub work_dir: Option<String>,
 
-    /// The hostname the master reports (defaults to its advertised IP).
+    /// The hostname the master reports (default: see `--hostname_lookup`).
     #[arg(long, env = "MESOS_HOSTNAME")]
     pub hostname: Option<String>,
 
@@ -152,6 +152,15 @@ pub struct Flags {
     /// Logging level (INFO, WARNING, ERROR); RUST_LOG overrides it.
     #[arg(long, env = "MESOS_LOGGING_LEVEL", default_value = "INFO")]
     pub logging_level: String,
+
+    /// Without `--hostname`: look the IP up for a name (true), or report the IP (false).
+    #[arg(
+        long,
+        env = "MESOS_HOSTNAME_LOOKUP",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub hostname_lookup: bool,
 }
 
 impl Flags {
@@ -194,6 +203,7 @@ impl Flags {
                 self.max_completed_tasks_per_framework.to_string(),
             ),
             ("logging_level".into(), self.logging_level.clone()),
+            ("hostname_lookup".into(), self.hostname_lookup.to_string()),
         ];
         let optional = [
             ("advertise_ip", self.advertise_ip.map(|v| v.to_string())),

@@ -16,6 +16,7 @@
 //! - [`validation`]: checks on ACCEPT operations before anything reaches an agent.
 //! - [`scheduler_v0`]: libprocess messages from the v0 scheduler driver.
 //! - [`scheduler_http`]: the v1 scheduler API (`/api/v1/scheduler`, RecordIO streams).
+//! - [`hostname`]: the hostname reported without `--hostname` (looked up, as genuine).
 //! - [`http`]: `/state`, `/redirect`, `/health`, `/flags`, `/version`.
 //! - [`state`]: the `/state` JSON, rendered off the master's mailbox from a snapshot.
 //! - [`allocation`]: the allocator as the master sees it: the hierarchical DRF allocator
@@ -29,6 +30,7 @@ pub mod agents;
 pub mod allocation;
 pub mod flags;
 pub mod frameworks;
+pub mod hostname;
 pub mod http;
 pub mod master;
 pub mod offers;

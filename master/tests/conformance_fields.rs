@@ -155,6 +155,18 @@ const TABLE: &[Row] = &[
     },
     Row {
         message: "FrameworkRegisteredMessage",
+        field: "master_info.hostname, address.hostname (master on 127.0.0.1, no --hostname)",
+        genuine: Genuine::Captured(|c| {
+            let i = &c.framework_registered["master_info"];
+            format!("{} {}", text(&i["hostname"]), text(&i["address"]["hostname"]))
+        }),
+        ours: |s| {
+            let i = &s.framework_registered["master_info"];
+            format!("{} {}", text(&i["hostname"]), text(&i["address"]["hostname"]))
+        },
+    },
+    Row {
+        message: "FrameworkRegisteredMessage",
         field: "master_info.version",
         genuine: Genuine::Captured(|c| text(&c.framework_registered["master_info"]["version"])),
         ours: |s| text(&s.framework_registered["master_info"]["version"]),
@@ -173,12 +185,6 @@ const TABLE: &[Row] = &[
     },
     Row {
         message: "ResourceOffersMessage",
-        field: "offers[0].url.scheme",
-        genuine: Genuine::Captured(|c| text(&c.offers["offers"][0]["url"]["scheme"])),
-        ours: |s| text(&s.offers["offers"][0]["url"]["scheme"]),
-    },
-    Row {
-        message: "ResourceOffersMessage",
         field: "offers[0].url.address: fields set",
         genuine: Genuine::Captured(|c| keys(&c.offers["offers"][0]["url"]["address"])),
         ours: |s| keys(&s.offers["offers"][0]["url"]["address"]),
@@ -191,9 +197,15 @@ const TABLE: &[Row] = &[
     },
     Row {
         message: "ResourceOffersMessage",
-        field: "offers[0].url.path",
-        genuine: Genuine::Captured(|c| text(&c.offers["offers"][0]["url"]["path"])),
-        ours: |s| text(&s.offers["offers"][0]["url"]["path"]),
+        field: "offers[0].url.scheme, url.path",
+        genuine: Genuine::Captured(|c| {
+            let url = &c.offers["offers"][0]["url"];
+            format!("{} {}", text(&url["scheme"]), text(&url["path"]))
+        }),
+        ours: |s| {
+            let url = &s.offers["offers"][0]["url"];
+            format!("{} {}", text(&url["scheme"]), text(&url["path"]))
+        },
     },
     Row {
         message: "ResourceOffersMessage",

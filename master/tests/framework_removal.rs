@@ -10,8 +10,8 @@ use common::{advance, http, master, peer, PeerHandle, AGENT_MESSAGES, SCHEDULER_
 use mesos_allocator::Resources;
 use mesos_master::MasterHandle;
 use mesos_proto::mesos::internal::{
-    FrameworkRegisteredMessage, RegisterSlaveMessage, ShutdownFrameworkMessage,
-    SlaveRegisteredMessage, UnregisterFrameworkMessage,
+    FrameworkRegisteredMessage, RegisterSlaveMessage, ResourceOffersMessage,
+    ShutdownFrameworkMessage, SlaveRegisteredMessage, UnregisterFrameworkMessage,
 };
 use mesos_proto::mesos::scheduler::{call, Call};
 use mesos_proto::mesos::{FrameworkId, FrameworkInfo, SlaveInfo};
@@ -89,6 +89,19 @@ async fn removal_reaches_every_agent(how: Removal) {
             },
         ),
         Removal::FailoverTimeout => {
+            // Take the offers first: a process terminated with messages still queued would
+            // leave `Clock::settle` waiting forever (they are never handled).
+            let mut sched = sched;
+            for _ in 0..20 {
+                advance(&m.runtime, Duration::from_secs(1)).await;
+                if sched
+                    .maybe::<ResourceOffersMessage>(Duration::from_millis(50))
+                    .await
+                    .is_some()
+                {
+                    break;
+                }
+            }
             // The driver goes away; nothing is shut down before its failover timeout.
             m.runtime.terminate(&sched.upid().id);
             for _ in 0..200 {
