@@ -36,6 +36,9 @@ use crate::paths;
 use crate::status_update_manager::{key_of, StatusUpdateManager, StreamKey};
 use crate::termination::{executor_terminated_status, PendingTermination};
 
+mod framework_shutdown;
+mod launch_guard;
+
 /// Mesos version this agent reports.
 pub const VERSION: &str = "1.11.0";
 /// Cap of the registration backoff.
@@ -144,6 +147,8 @@ impl Pending {
 pub(crate) struct Framework {
     pub info: FrameworkInfo,
     pub pid: Option<String>,
+    /// The master shut it down: its executors are going, its updates are not sent.
+    pub terminating: bool,
     pub executors: BTreeMap<String, Executor>,
     /// The newest exited executors (at most `--max_completed_executors_per_framework`).
     pub completed_executors: VecDeque<Executor>,
@@ -168,6 +173,12 @@ pub struct Slave {
     shutdown: Option<mpsc::Sender<String>>,
     /// Launches and owns executors' containers (spawned in `initialize`).
     containerizer: Option<libprocess::Pid<containerizer::Containerizer>>,
+}
+
+/// Whether a `pid` field names a process: genuine masters write the empty UPID
+/// (`@0.0.0.0:0`) for frameworks without one (HTTP frameworks).
+fn names_a_process(pid: &str) -> bool {
+    Upid::parse(pid).is_ok_and(|p| !p.is_none())
 }
 
 /// What the agent itself checks of a task group (the master validated the rest).
@@ -571,6 +582,18 @@ impl Slave {
         };
         let command_executor = task.command.is_some();
         let ex_key = executor_info.executor_id.value.clone();
+        let admitted = self.admit_launch(
+            ctx,
+            &fw_id,
+            &executor_info.executor_id,
+            msg.launch_executor,
+            command_executor,
+            &msg.resource_version_uuids,
+            std::slice::from_ref(&task),
+        );
+        if !admitted {
+            return;
+        }
         tracing::info!(task = %task.task_id.value, framework = %fw_key, executor = %ex_key, "launching task");
 
         self.deliver_or_launch(
@@ -590,12 +613,13 @@ impl Slave {
             .or_insert_with(|| Framework {
                 info: info.clone(),
                 pid: None,
+                terminating: false,
                 executors: BTreeMap::new(),
                 completed_executors: VecDeque::new(),
             });
         fw.info = info.clone();
         fw.info.id = Some(fw_id.clone());
-        if let Some(pid) = pid.filter(|p| !p.is_empty()) {
+        if let Some(pid) = pid.filter(|p| names_a_process(p)) {
             fw.pid = Some(pid.to_string());
         }
     }
@@ -679,6 +703,11 @@ impl Slave {
                 return;
             }
         };
+        let versions = &msg.resource_version_uuids;
+        let launch = msg.launch_executor;
+        if !self.admit_launch(ctx, &fw_id, &ex_id, launch, false, versions, &group.tasks) {
+            return;
+        }
         let fw_key = fw_id.value.clone();
         let ex_key = ex_id.value.clone();
         let names: Vec<&str> = group
@@ -1189,6 +1218,11 @@ impl Slave {
     fn handle_update(&mut self, ctx: &mut Ctx<'_, Self>, update: StatusUpdate) -> bool {
         let state = update.status.state();
         let task_key = update.status.task_id.value.clone();
+        if self.framework_terminating(&update.framework_id.value) {
+            // Nobody would acknowledge it (genuine agents drop these too).
+            tracing::warn!(task = %task_key, ?state, framework = %update.framework_id.value, "ignoring status update for a terminating framework");
+            return false;
+        }
         if let Some(fw) = self.frameworks.get_mut(&update.framework_id.value) {
             let ex_key = update.executor_id.as_ref().map(|e| e.value.clone());
             for (key, ex) in fw.executors.iter_mut() {
@@ -1295,29 +1329,6 @@ impl Slave {
         }
     }
 
-    fn shutdown_framework(
-        &mut self,
-        ctx: &mut Ctx<'_, Self>,
-        from: Upid,
-        msg: ShutdownFrameworkMessage,
-    ) {
-        if from.address() != self.config.master.address() {
-            tracing::warn!(%from, "ignoring ShutdownFrameworkMessage not from the master");
-            return;
-        }
-        let fw_key = msg.framework_id.value;
-        tracing::info!(framework = %fw_key, "shutting down framework");
-        let keys: Vec<String> = self
-            .frameworks
-            .get(&fw_key)
-            .map(|f| f.executors.keys().cloned().collect())
-            .unwrap_or_default();
-        for ex_key in keys {
-            self.shutdown_executor(ctx, &fw_key, &ex_key);
-        }
-        self.cleanup_framework(&fw_key);
-    }
-
     fn shutdown_executor_msg(
         &mut self,
         ctx: &mut Ctx<'_, Self>,
@@ -1407,6 +1418,7 @@ impl Slave {
         let ex_id = ex.info.executor_id.clone();
         let (task_state, reason, message) =
             executor_terminated_status(ex.pending_termination.as_ref(), &exit);
+        let command_executor = ex.command_executor;
         let mut orphans: Vec<TaskId> = ex.queued.drain(..).map(|t| t.task_id).collect();
         orphans.extend(
             ex.queued_groups
@@ -1424,7 +1436,9 @@ impl Slave {
             value: fw_key.to_string(),
         };
         if let Some(id) = self.id.clone() {
-            if self.state == RegState::Registered {
+            // As genuine agents: the master never tracks the executors the agent builds for
+            // command tasks, so their exits are not reported.
+            if self.state == RegState::Registered && !command_executor {
                 let master = self.config.master.clone();
                 ctx.send(
                     &master,
@@ -1497,8 +1511,9 @@ impl Slave {
             return;
         }
         if let Some(fw) = self.frameworks.get_mut(&msg.framework_id.value) {
-            if let Some(pid) = msg.pid.filter(|p| !p.is_empty()) {
-                fw.pid = Some(pid);
+            // The empty UPID means the framework now speaks HTTP: no pid to reach it by.
+            if let Some(pid) = msg.pid {
+                fw.pid = names_a_process(&pid).then_some(pid);
             }
             if let Some(info) = msg.framework_info {
                 fw.info = info;

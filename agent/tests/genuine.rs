@@ -3,7 +3,9 @@
 //!
 //! - our agent registers with a genuine master, stays registered across ping rounds and runs
 //!   the genuine scheduler driver's command tasks with our command executor;
-//! - our `mesos-executor` runs command tasks under a genuine agent.
+//! - our `mesos-executor` runs command tasks under a genuine agent;
+//! - when the genuine driver tears its framework down with tasks still running, the genuine
+//!   master's ShutdownFrameworkMessage makes our agent stop them and drop the framework.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -62,11 +64,23 @@ fn start_master(native_dir: &Path, port: u16, env: &[(&str, &str)]) -> ChildGuar
 }
 
 fn run_genuine_scheduler(native_dir: &Path, master_port: u16, tasks: u32) -> (bool, Vec<String>) {
+    run_genuine_scheduler_with(native_dir, master_port, tasks, 30, &[])
+}
+
+/// The genuine driver: `tasks` command tasks, `timeout_s` before it stops (TEARDOWN).
+fn run_genuine_scheduler_with(
+    native_dir: &Path,
+    master_port: u16,
+    tasks: u32,
+    timeout_s: u32,
+    env: &[(&str, &str)],
+) -> (bool, Vec<String>) {
     let mut cmd = Command::new("bash");
+    cmd.envs(env.iter().copied());
     cmd.arg(native_dir.join("run-scheduler.sh"))
         .arg(format!("127.0.0.1:{master_port}"))
         .arg(tasks.to_string())
-        .arg("30")
+        .arg(timeout_s.to_string())
         .env_remove("LIBPROCESS_PORT")
         .env_remove("LIBPROCESS_ADVERTISE_PORT")
         .env_remove("LIBPROCESS_ADVERTISE_IP");
@@ -242,5 +256,56 @@ fn our_command_executor_runs_tasks_under_a_genuine_agent() {
             .count()
             >= 2,
         "our executor's log not found in sandboxes: {stderrs:?}"
+    );
+}
+
+#[test]
+fn genuine_master_shutting_down_a_framework_stops_its_running_tasks_on_our_agent() {
+    let Some(native_dir) = native::genuine(
+        "genuine_master_shutting_down_a_framework_stops_its_running_tasks_on_our_agent",
+    ) else {
+        return;
+    };
+    let mport = native::free_port();
+    let _master = start_master(&native_dir, mport, &[("MESOS_AGENT_PING_TIMEOUT", "1secs")]);
+    let aport = native::free_port();
+    let dir = ChildGuard::new_dir("our-agent-teardown");
+    let work = dir.join("work");
+    let launcher_dir = executor_bin().parent().unwrap().to_path_buf();
+    let mut cmd = Command::new(agent_bin());
+    cmd.arg(format!("--master=127.0.0.1:{mport}"))
+        .arg("--ip=127.0.0.1")
+        .arg(format!("--port={aport}"))
+        .arg(format!("--work_dir={}", work.display()))
+        .arg("--resources=cpus:2;mem:1024;disk:1024;ports:[31000-31100]")
+        .arg(format!("--launcher_dir={}", launcher_dir.display()))
+        .arg("--executor_shutdown_grace_period=2secs")
+        .env("MESOS_LOG", "info")
+        .env_remove("LIBPROCESS_PORT")
+        .env_remove("LIBPROCESS_IP");
+    let agent = ChildGuard::spawn_in("our-agent", dir, cmd);
+    wait_for_active_agents(mport, 1, Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("{e}\nagent stderr:\n{}", agent.stderr_tail(40)));
+
+    // Two tasks that would run for a minute; the driver gives up after 4 s and tears down.
+    let (_, lines) =
+        run_genuine_scheduler_with(&native_dir, mport, 2, 4, &[("NATIVE_TASK_CMD", "sleep 60")]);
+    let state = || -> Json {
+        let (_, body) = native::http_get(aport, "/state").unwrap_or_default();
+        serde_json::from_slice(&body).unwrap_or(Json::Null)
+    };
+    let gone = mesos_tests::poll_until(Duration::from_secs(15), || {
+        let s = state();
+        s["frameworks"].as_array().is_some_and(Vec::is_empty)
+            && s["completed_frameworks"]
+                .as_array()
+                .is_some_and(|c| c.len() == 1)
+    });
+    assert!(
+        gone,
+        "our agent still holds the framework: {}\ndriver:\n{}\nagent stderr:\n{}",
+        state(),
+        lines.join("\n"),
+        agent.stderr_tail(60)
     );
 }

@@ -51,6 +51,8 @@ pub struct Agents {
     pub by_pid: HashMap<Upid, String>,
     /// Agents marked unreachable, with the time they were.
     pub unreachable: BTreeMap<String, f64>,
+    /// The resource version each agent announced last (see `resource_versions`).
+    pub resource_versions: HashMap<String, mesos_proto::mesos::Uuid>,
     next_id: u64,
 }
 
@@ -126,6 +128,7 @@ impl Master {
             false,
             Vec::new(),
         );
+        self.record_resource_version(&id, msg.resource_version_uuid.as_ref());
         self.metrics.slave_registrations.inc();
         tracing::info!(agent = %from, id = %id, "registered agent");
         let reply = SlaveRegisteredMessage {
@@ -279,6 +282,7 @@ impl Master {
                 self.add_recovered_task(&id, task);
             }
         }
+        self.record_resource_version(&id, msg.resource_version_uuid.as_ref());
         self.metrics.slave_reregistrations.inc();
         tracing::info!(agent = %from, id = %id, "re-registered agent");
         ctx.send(&from, &reply);
@@ -329,7 +333,7 @@ impl Master {
         }
         tracing::warn!(id = %id, "agent unreachable: no pong for too long");
         self.metrics.slave_unreachable_scheduled.inc();
-        self.remove_agent(ctx, id, true, "the agent failed health checks");
+        self.remove_agent(ctx, id, true, "health check timed out");
     }
 
     /// Removes an agent: its offers are rescinded, its tasks end (LOST, or UNREACHABLE/GONE
@@ -346,6 +350,7 @@ impl Master {
             return;
         };
         self.agents.by_pid.remove(&agent.pid);
+        self.agents.resource_versions.remove(id);
         ctx.unlink(&agent.pid);
         agent.observer.terminate();
         let now = ctx.clock().now_secs();
@@ -359,10 +364,18 @@ impl Master {
                 .frameworks
                 .get(framework_id)
                 .is_some_and(|f| f.partition_aware());
-            let state = match (unreachable, aware) {
-                (_, false) => TaskState::TaskLost,
-                (true, true) => TaskState::TaskUnreachable,
-                (false, true) => TaskState::TaskGone,
+            // As genuine masters: an unreachable agent's tasks are UNREACHABLE for
+            // partition-aware frameworks, and every other removal makes them LOST.
+            let state = if unreachable && aware {
+                TaskState::TaskUnreachable
+            } else {
+                TaskState::TaskLost
+            };
+            // Genuine wording: the bare cause when unreachable, else "Agent <host> removed".
+            let message = if unreachable {
+                why.to_string()
+            } else {
+                format!("Agent {} removed: {why}", agent.info.hostname)
             };
             self.master_task_update(
                 ctx,
@@ -370,7 +383,7 @@ impl Master {
                 task_id,
                 state,
                 task_status::Reason::SlaveRemoved,
-                &format!("Agent {} removed: {why}", agent.info.hostname),
+                &message,
                 unreachable.then_some(now),
             );
         }

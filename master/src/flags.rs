@@ -102,7 +102,7 @@ pub struct Flags {
     #[arg(long, env = "MESOS_WORK_DIR")]
     pub work_dir: Option<String>,
 
-    /// The hostname the master reports (defaults to its advertised IP).
+    /// The hostname the master reports (default: see `--hostname_lookup`).
     #[arg(long, env = "MESOS_HOSTNAME")]
     pub hostname: Option<String>,
 
@@ -188,6 +188,15 @@ pub struct Flags {
     /// Logging level (INFO, WARNING, ERROR); RUST_LOG overrides it.
     #[arg(long, env = "MESOS_LOGGING_LEVEL", default_value = "INFO")]
     pub logging_level: String,
+
+    /// Without `--hostname`: look the IP up for a name (true), or report the IP (false).
+    #[arg(
+        long,
+        env = "MESOS_HOSTNAME_LOOKUP",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub hostname_lookup: bool,
 }
 
 impl Flags {
@@ -246,6 +255,7 @@ impl Flags {
                 self.registry_max_agent_count.to_string(),
             ),
             ("logging_level".into(), self.logging_level.clone()),
+            ("hostname_lookup".into(), self.hostname_lookup.to_string()),
         ];
         let optional = [
             ("advertise_ip", self.advertise_ip.map(|v| v.to_string())),

@@ -71,7 +71,7 @@ impl Master {
             framework_id: FrameworkId {
                 value: id.to_string(),
             },
-            pid: Some(framework.pid().map(|p| p.to_string()).unwrap_or_default()),
+            pid: Some(crate::wire_fields::framework_pid(framework.pid())),
             framework_info: Some(framework.info.clone()),
         };
         for agent in self.agents.registered.values() {

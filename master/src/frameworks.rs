@@ -494,13 +494,14 @@ impl Master {
             },
         };
         let now = ctx.clock().now_secs();
+        // Every registered agent hears it, as from genuine Mesos: the master's view may lag
+        // (a task in flight, a command executor it never tracks), the agent's does not, and
+        // an agent ignores frameworks it does not know.
         for agent in self.agents.registered.values_mut() {
-            let had_executors = agent.executors.remove(id).is_some();
-            let before = agent.tasks.len();
+            agent.executors.remove(id);
             agent.tasks.retain(|(f, _)| f != id);
-            if had_executors || before != agent.tasks.len() {
-                ctx.send(&agent.pid, &shutdown);
-            }
+            tracing::debug!(framework = %id, agent = %agent.pid, "sending ShutdownFrameworkMessage");
+            ctx.send(&agent.pid, &shutdown);
         }
         let tasks = std::mem::take(&mut framework.tasks);
         for (_, mut task) in tasks {
@@ -567,7 +568,7 @@ impl Master {
                         pid,
                         &StatusUpdateMessage {
                             update: *update,
-                            pid: Some(agent.map(|a| a.to_string()).unwrap_or_default()),
+                            pid: Some(crate::wire_fields::framework_pid(agent.as_ref())),
                         },
                     ),
                     ToFramework::Message(m) => ctx.send(pid, &m),
@@ -633,14 +634,11 @@ pub fn to_event(what: ToFramework) -> Event {
             e.set_type(event::Type::Rescind);
             e.rescind = Some(event::Rescind { offer_id });
         }
-        ToFramework::Update(update, _) => {
+        ToFramework::Update(update, agent) => {
             e.set_type(event::Type::Update);
-            let update = *update;
-            let mut status = update.status;
-            if status.uuid.is_none() {
-                status.uuid = update.uuid;
-            }
-            e.update = Some(event::Update { status });
+            e.update = Some(event::Update {
+                status: update_event_status(*update, agent.is_some()),
+            });
         }
         ToFramework::Message(m) => {
             e.set_type(event::Type::Message);
@@ -680,6 +678,22 @@ pub fn to_event(what: ToFramework) -> Event {
         }
     }
     e
+}
+
+/// The status a v1 UPDATE event carries for an internal update, as genuine Mesos derives
+/// it: the update's agent id, executor id and timestamp win over the status's, and the
+/// uuid is there only for updates that need an acknowledgement (from an agent, with one).
+fn update_event_status(update: StatusUpdate, from_agent: bool) -> mesos_proto::mesos::TaskStatus {
+    let mut status = update.status;
+    if update.slave_id.is_some() {
+        status.slave_id = update.slave_id;
+    }
+    if update.executor_id.is_some() {
+        status.executor_id = update.executor_id;
+    }
+    status.timestamp = Some(update.timestamp);
+    status.uuid = update.uuid.filter(|u| !u.is_empty() && from_agent);
+    status
 }
 
 /// Re-encodes a v0 message as its v1 twin (same field numbers, `slave` → `agent`).

@@ -24,13 +24,17 @@
 //! - [`reconciliation`]: answering RECONCILE with what the master knows of each task.
 //! - [`relays`]: executor messages, acknowledgements and framework messages, checked
 //!   before they are relayed.
+//! - [`teardown`]: `/teardown`, an operator removing a framework.
+//! - [`wire_fields`]: values genuine Mesos puts in some fields (empty-UPID pids, ...).
 //! - [`validation`]: checks on ACCEPT operations before anything reaches an agent.
 //! - [`scheduler_v0`]: libprocess messages from the v0 scheduler driver.
 //! - [`scheduler_http`]: the v1 scheduler API (`/api/v1/scheduler`, RecordIO streams).
+//! - [`hostname`]: the hostname reported without `--hostname` (looked up, as genuine).
 //! - [`http`]: `/state`, `/redirect`, `/health`, `/flags`, `/version`.
 //! - [`state`]: the `/state` JSON, rendered off the master's mailbox from a snapshot.
 //! - [`allocation`]: the allocator as the master sees it: the hierarchical DRF allocator
 //!   process of `mesos-allocator`, whose decisions come back to the master by dispatch.
+//! - [`resource_versions`]: agents' resource versions, echoed in launches.
 //! - [`resources`]: resource arithmetic the master needs (sums, containment), over the
 //!   allocator crate's `Resources`.
 #![forbid(unsafe_code)]
@@ -44,6 +48,7 @@ pub mod flags;
 pub mod framework_updates;
 pub mod frameworks;
 pub mod history;
+pub mod hostname;
 pub mod http;
 pub mod master;
 pub mod numbers;
@@ -51,12 +56,15 @@ pub mod offers;
 pub mod operations;
 pub mod reconciliation;
 pub mod relays;
+pub mod resource_versions;
 pub mod resources;
 pub mod scheduler_http;
 pub mod scheduler_v0;
 pub mod state;
 pub mod tasks;
+pub mod teardown;
 pub mod validation;
+pub mod wire_fields;
 
 pub use flags::Flags;
 pub use master::{Master, MasterHandle};

@@ -96,7 +96,7 @@ pub fn spawn(runtime: &Runtime, flags: Flags) -> Result<MasterHandle, StartError
     let hostname = flags
         .hostname
         .clone()
-        .unwrap_or_else(|| runtime.address().ip().to_string());
+        .unwrap_or_else(|| crate::hostname::for_ip(*runtime.address().ip(), flags.hostname_lookup));
     let info = make_master_info(runtime.address(), &hostname);
     let cell = allocation::MasterCell::default();
     let allocator = allocation::spawn(runtime, &flags, cell.clone())?;
@@ -129,6 +129,8 @@ pub fn spawn(runtime: &Runtime, flags: Flags) -> Result<MasterHandle, StartError
 impl Process for Master {
     fn initialize(&mut self, ctx: &mut Ctx<'_, Self>) {
         crate::agents::install(ctx);
+        crate::resource_versions::install(ctx);
+        crate::teardown::install(ctx);
         crate::scheduler_v0::install(ctx);
         crate::tasks::install(ctx);
         crate::http::install(ctx);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use libprocess::{Ctx, TimerId};
-use mesos_proto::mesos::{resource, FrameworkId, Offer, OfferId, Resource, SlaveId};
+use mesos_proto::mesos::{resource, Address, FrameworkId, Offer, OfferId, Resource, SlaveId, Url};
 
 use crate::allocation::Allocation;
 use crate::frameworks::ToFramework;
@@ -72,6 +72,32 @@ pub fn allocate_to(resources: &mut [Resource], role: &str) {
     }
 }
 
+/// Where a framework reaches the agent's HTTP API: `http://<ip>:<port>/<agent pid id>`,
+/// with the agent's hostname, as every genuine offer says.
+pub fn agent_url(hostname: &str, pid: &libprocess::Upid) -> Url {
+    Url {
+        scheme: "http".into(),
+        address: Address {
+            hostname: Some(hostname.to_string()),
+            ip: Some(pid.ip.to_string()),
+            port: i32::from(pid.port),
+        },
+        path: Some(format!("/{}", pid.id)),
+        ..Default::default()
+    }
+}
+
+/// An offer as a framework without MULTI_ROLE sees it: no `allocation_info`, neither on
+/// the offer nor on its resources (such frameworks compare resources whole).
+pub fn without_allocation_info(offer: &Offer) -> Offer {
+    let mut offer = offer.clone();
+    offer.allocation_info = None;
+    for r in &mut offer.resources {
+        r.allocation_info = None;
+    }
+    offer
+}
+
 impl Master {
     /// The allocator's decisions: make offers, one message per framework.
     pub(crate) fn offer(&mut self, ctx: &mut Ctx<'_, Self>, allocations: Vec<Allocation>) {
@@ -96,14 +122,17 @@ impl Master {
                 );
                 continue;
             };
-            let refinement = self
+            use mesos_proto::mesos::framework_info::capability::Type as Cap;
+            let (refinement, multi_role) = self
                 .frameworks
                 .get(&allocation.framework_id)
-                .is_some_and(|f| {
-                    f.has_capability(
-                        mesos_proto::mesos::framework_info::capability::Type::ReservationRefinement,
+                .map(|f| {
+                    (
+                        f.has_capability(Cap::ReservationRefinement),
+                        f.has_capability(Cap::MultiRole),
                     )
-                });
+                })
+                .unwrap_or_default();
             // Frameworks without RESERVATION_REFINEMENT get the pre-refinement format.
             let mut resources = if refinement {
                 allocation.resources
@@ -127,6 +156,7 @@ impl Master {
                     value: agent.id.clone(),
                 },
                 hostname: agent.info.hostname.clone(),
+                url: Some(agent_url(&agent.info.hostname, &agent.pid)),
                 resources,
                 attributes: agent.info.attributes.clone(),
                 executor_ids,
@@ -135,6 +165,13 @@ impl Master {
                 }),
                 domain: agent.info.domain.clone(),
                 ..Default::default()
+            };
+            // The master keeps the allocation role on its own copy; what the framework sees
+            // carries it only if the framework is MULTI_ROLE aware (MESOS-8237).
+            let sent = if multi_role {
+                offer.clone()
+            } else {
+                without_allocation_info(&offer)
             };
             let timer = self.flags.offer_timeout.map(|t| {
                 let oid = id.clone();
@@ -156,7 +193,7 @@ impl Master {
             batches
                 .entry(allocation.framework_id)
                 .or_default()
-                .push(offer);
+                .push(sent);
         }
         for (framework_id, offers) in batches {
             tracing::debug!(framework = %framework_id, count = offers.len(), "sending offers");

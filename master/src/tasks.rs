@@ -24,6 +24,7 @@ use crate::master::Master;
 use crate::numbers::refuse_duration;
 use crate::resources;
 use crate::validation::{self, TaskCheck};
+use crate::wire_fields::{agent_has_executor, framework_pid, invalid_offers_message};
 
 /// Statuses kept per task (the latest ones), as Mesos bounds them.
 const MAX_STATUSES: usize = 16;
@@ -136,7 +137,8 @@ impl Master {
                 offer::operation::Type::Launch => {
                     let tasks = operation.launch.map(|l| l.task_infos).unwrap_or_default();
                     for task in tasks {
-                        if let Err(message) = &offer_check {
+                        if let Err(error) = &offer_check {
+                            let message = &invalid_offers_message(error);
                             self.drop_task(
                                 ctx,
                                 framework_id,
@@ -163,7 +165,8 @@ impl Master {
                     let Some(group) = operation.launch_group else {
                         continue;
                     };
-                    if let Err(message) = &offer_check {
+                    if let Err(error) = &offer_check {
+                        let message = &invalid_offers_message(error);
                         for task in &group.task_group.tasks {
                             self.drop_task(
                                 ctx,
@@ -262,14 +265,20 @@ impl Master {
         framework_info.id = Some(FrameworkId {
             value: framework_id.to_string(),
         });
+        // A command task always gets a new (agent-built) executor; a task naming an
+        // executor needs one only if the master does not know it on that agent yet.
+        let launch_executor = task
+            .executor
+            .as_ref()
+            .is_none_or(|e| !agent_has_executor(agent, framework_id, &e.executor_id.value));
         #[allow(deprecated)]
         let message = RunTaskMessage {
             framework_id: None,
             framework: framework_info,
-            pid: Some(framework.pid().map(|p| p.to_string()).unwrap_or_default()),
+            pid: Some(framework_pid(framework.pid())),
             task: task.clone(),
-            resource_version_uuids: Vec::new(),
-            launch_executor: None,
+            resource_version_uuids: self.resource_version_uuids(agent_id),
+            launch_executor: Some(launch_executor),
         };
         let agent_pid = agent.pid.clone();
         self.add_task(framework_id, agent_id, &task);
@@ -332,12 +341,14 @@ impl Master {
             value: framework_id.to_string(),
         });
         let agent_pid = agent.pid.clone();
+        let launch_executor =
+            !agent_has_executor(agent, framework_id, &group.executor.executor_id.value);
         let message = RunTaskGroupMessage {
             framework: framework_info,
             executor: group.executor.clone(),
             task_group: group.task_group.clone(),
-            resource_version_uuids: Vec::new(),
-            launch_executor: None,
+            resource_version_uuids: self.resource_version_uuids(agent_id),
+            launch_executor: Some(launch_executor),
         };
         self.add_executor(framework_id, agent_id, &group.executor);
         for task in &group.task_group.tasks {
@@ -437,7 +448,8 @@ impl Master {
             source: Some(task_status::Source::Master as i32),
             reason: Some(reason as i32),
             slave_id: Some(task.slave_id.clone()),
-            executor_id: task.executor.as_ref().map(|e| e.executor_id.clone()),
+            // Genuine Mesos names no executor in updates for tasks that never launched.
+            executor_id: None,
             timestamp: Some(ctx.clock().now_secs()),
             ..Default::default()
         };
@@ -707,11 +719,24 @@ impl Master {
             .executors
             .get_mut(&framework_id)
             .and_then(|e| e.remove(&msg.executor_id.value));
-        if let Some(executor) = removed {
-            if !executor.resources.is_empty() {
-                self.allocator()
-                    .recover(&framework_id, &agent_id, &executor.resources, None);
-            }
+        // Like genuine Mesos, only executors the master tracks are reported (command
+        // executors are the agent's own business), and only to a connected framework.
+        let Some(executor) = removed else {
+            tracing::warn!(framework = %framework_id, executor = %msg.executor_id.value, agent = %agent_id, "ignoring the exit of an executor the master does not know");
+            return;
+        };
+        if !executor.resources.is_empty() {
+            self.allocator()
+                .recover(&framework_id, &agent_id, &executor.resources, None);
+        }
+        if !self
+            .frameworks
+            .get(&framework_id)
+            .is_some_and(|f| f.connected)
+        {
+            tracing::info!(framework = %framework_id, executor = %msg.executor_id.value, "not forwarding an executor exit to a framework that is gone or disconnected");
+            self.changed();
+            return;
         }
         self.send_to_framework(
             ctx,

@@ -575,3 +575,82 @@ async fn launch_group_sends_run_task_group_to_the_agent() {
     assert_eq!(metric(&m.runtime, "master/tasks_staging"), 2.0);
     m.shutdown();
 }
+
+#[tokio::test]
+async fn launches_carry_the_resource_version_the_agent_announced_last() {
+    use mesos_proto::mesos::internal::UpdateSlaveMessage;
+    use mesos_proto::mesos::{SlaveId, Uuid};
+    let m = master(&[]);
+    let (mut agent, agent_id) = register_agent(&m, "slave(1)").await;
+    // The helper's agent announced no version: launches carry none (as genuine masters).
+    let (mut sched, fid) = subscribe(&m, "scheduler-1", framework_info()).await;
+    let offer = next_offers(&m, &mut sched).await.offers[0].clone();
+    let t = task("t1", &offer, "cpus:0.5;mem:64");
+    sched.send(m.upid(), &accept(&fid, vec![offer.id.clone()], vec![t]));
+    let (_, run) = agent.expect::<RunTaskMessage>().await;
+    assert!(run.resource_version_uuids.is_empty());
+
+    let version = vec![9u8; 16];
+    agent.send(
+        m.upid(),
+        &UpdateSlaveMessage {
+            slave_id: SlaveId {
+                value: agent_id.clone(),
+            },
+            resource_version_uuid: Some(Uuid {
+                value: version.clone(),
+            }),
+            ..Default::default()
+        },
+    );
+    let offer = next_offers(&m, &mut sched).await.offers[0].clone();
+    let t = task("t2", &offer, "cpus:0.5;mem:64");
+    sched.send(m.upid(), &accept(&fid, vec![offer.id.clone()], vec![t]));
+    let (_, run) = agent.expect::<RunTaskMessage>().await;
+    assert_eq!(run.resource_version_uuids.len(), 1);
+    assert!(run.resource_version_uuids[0].resource_provider_id.is_none());
+    assert_eq!(run.resource_version_uuids[0].uuid.value, version);
+    m.shutdown();
+}
+
+#[tokio::test]
+async fn run_task_group_asks_for_a_new_executor_only_for_the_first_group_on_it() {
+    use mesos_proto::mesos::internal::RunTaskGroupMessage;
+    let m = master(&[]);
+    let (mut agent, _) = register_agent(&m, "slave(1)").await;
+    let (mut sched, fid) = subscribe(&m, "scheduler-1", framework_info()).await;
+    let executor = ExecutorInfo {
+        r#type: Some(mesos_proto::mesos::executor_info::Type::Default as i32),
+        executor_id: ExecutorId {
+            value: "group-executor".into(),
+        },
+        resources: Resources::parse("cpus:0.1;mem:32", "*")
+            .unwrap()
+            .to_protos_pre(),
+        ..Default::default()
+    };
+    let mut flags = Vec::new();
+    for name in ["g1", "g2"] {
+        let offer = next_offers(&m, &mut sched).await.offers[0].clone();
+        let mut c = call_of(&fid, call::Type::Accept);
+        c.accept = Some(call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![offer::Operation {
+                r#type: Some(offer::operation::Type::LaunchGroup as i32),
+                launch_group: Some(offer::operation::LaunchGroup {
+                    executor: executor.clone(),
+                    task_group: mesos_proto::mesos::TaskGroupInfo {
+                        tasks: vec![task(name, &offer, "cpus:0.5;mem:64")],
+                    },
+                }),
+                ..Default::default()
+            }],
+            filters: None,
+        });
+        sched.send(m.upid(), &c);
+        let (_, run) = agent.expect::<RunTaskGroupMessage>().await;
+        flags.push(run.launch_executor);
+    }
+    assert_eq!(flags, vec![Some(true), Some(false)]);
+    m.shutdown();
+}
