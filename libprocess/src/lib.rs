@@ -20,9 +20,11 @@
 //! # Threads
 //! A runtime runs on one actix arbiter thread: its processes, its HTTP server and its
 //! outbound connections share that event loop, so a message crosses no thread between the
-//! socket and its handler. Any thread may send, spawn or dispatch.
+//! socket and its handler. Any thread may send, spawn or dispatch. A panic on a runtime
+//! thread aborts the OS process (see `abort`), as a failed `CHECK` does in Mesos.
 #![forbid(unsafe_code)]
 
+mod abort;
 pub mod bench;
 pub mod builtin;
 pub mod clock;

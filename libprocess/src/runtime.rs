@@ -107,6 +107,7 @@ impl Runtime {
         std::thread::Builder::new()
             .name(format!("libprocess-{port}"))
             .spawn(move || {
+                crate::abort::mark_runtime_thread();
                 let system = actix_rt::System::new();
                 let (stop_tx, stop_rx) = oneshot::channel::<()>();
                 system.block_on(async move {
