@@ -40,9 +40,10 @@ pub mod pid;
 pub mod process;
 pub mod runtime;
 pub mod server;
+mod timeout;
 
 pub use clock::{Clock, TimerId};
-pub use config::Config;
+pub use config::{Config, Limits};
 pub use encoder::Message;
 pub use filter::{Event, Matcher};
 pub use http::{Reply, Request, Response};
