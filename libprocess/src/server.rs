@@ -15,6 +15,8 @@
 //! send bodies with no framing at all; general servers stall or refuse on some of these.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -31,6 +33,8 @@ const MAX_HEADERS: usize = 64;
 const MAX_HEAD: usize = 64 * 1024;
 /// Largest chunk-size line or trailer line.
 const MAX_LINE: usize = 4096;
+/// Input buffered from a client while its connection streams a response.
+const MAX_BUFFERED_WHILE_STREAMING: usize = 64 * 1024;
 
 /// Runs the accept loop on the runtime's arbiter.
 pub(crate) async fn serve(rt: Runtime, listener: TcpListener) {
@@ -42,13 +46,19 @@ pub(crate) async fn serve(rt: Runtime, listener: TcpListener) {
         }
     };
     let accepted = rt.metrics().counter("libprocess/connections_accepted");
+    let live = Arc::new(AtomicUsize::new(0));
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 accepted.inc();
+                let Some(slot) = admit(&rt, &live, peer) else {
+                    // Dropping the stream closes it: accepted and closed at once.
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let rt = rt.clone();
                 actix_rt::spawn(async move {
+                    let _slot = slot;
                     if let Err(why) = Connection::new(rt, stream, peer).run().await {
                         tracing::debug!(%peer, %why, "inbound connection ended");
                     }
@@ -60,6 +70,28 @@ pub(crate) async fn serve(rt: Runtime, listener: TcpListener) {
             }
         }
     }
+}
+
+/// A place among the live inbound connections, given back when the connection ends.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Admits a new connection unless `Limits::max_inbound_connections` are already open, so a
+/// peer that opens connections without end costs bounded memory. Refusals are counted.
+fn admit(rt: &Runtime, live: &Arc<AtomicUsize>, peer: SocketAddr) -> Option<Slot> {
+    let limit = rt.0.limits.max_inbound_connections;
+    if live.fetch_add(1, Ordering::AcqRel) >= limit {
+        live.fetch_sub(1, Ordering::AcqRel);
+        rt.metrics().counter("libprocess/connections_refused").inc();
+        tracing::debug!(%peer, limit, "too many inbound connections; closing a new one");
+        return None;
+    }
+    Some(Slot(live.clone()))
 }
 
 /// A parsed request head.
@@ -162,6 +194,11 @@ impl RequestParser {
         self.input.extend_from_slice(bytes);
     }
 
+    /// Bytes received and not yet parsed into a request.
+    fn buffered(&self) -> usize {
+        self.input.len()
+    }
+
     /// The buffer the socket reads into.
     fn buffer(&mut self) -> &mut BytesMut {
         &mut self.input
@@ -251,20 +288,8 @@ impl RequestParser {
         let framing = if chunked {
             Framing::Chunked(ChunkState::Size)
         } else {
-            match head.header("content-length") {
-                Some(v) => {
-                    let n: usize = v.parse().map_err(|_| {
-                        Fatal::new(
-                            400,
-                            "libprocess/requests_malformed",
-                            format!("Invalid Content-Length '{v}'"),
-                        )
-                    })?;
-                    if n > self.max_body {
-                        return Err(too_large(self.max_body));
-                    }
-                    Framing::Length(n)
-                }
+            match content_length(&head, self.max_body)? {
+                Some(n) => Framing::Length(n),
                 // No framing: an empty body (genuine libprocess sends empty messages so).
                 None => Framing::Length(0),
             }
@@ -283,6 +308,9 @@ struct Connection {
     peer: SocketAddr,
     parser: RequestParser,
     output: BytesMut,
+    /// Set once a libprocess message arrived: the connection is a peer's persistent link,
+    /// which the idle timeout must not close.
+    carried_message: bool,
 }
 
 impl Connection {
@@ -294,6 +322,35 @@ impl Connection {
             peer,
             parser,
             output: BytesMut::with_capacity(16 * 1024),
+            carried_message: false,
+        }
+    }
+
+    /// Reads more input, or `Ok(0)` once the peer closed or stayed silent past
+    /// `Limits::inbound_idle_timeout` (which spares peers' links: see [`Limits`]).
+    ///
+    /// [`Limits`]: crate::config::Limits
+    async fn read_more(&mut self) -> Result<usize, String> {
+        let idle = self
+            .rt
+            .0
+            .limits
+            .inbound_idle_timeout
+            .filter(|_| !self.carried_message);
+        let read = self.stream.read_buf(self.parser.buffer());
+        let Some(idle) = idle else {
+            return read.await.map_err(|e| e.to_string());
+        };
+        match crate::timeout::timeout(self.rt.clock(), idle, read).await {
+            Some(read) => read.map_err(|e| e.to_string()),
+            None => {
+                self.rt
+                    .metrics()
+                    .counter("libprocess/connections_idle_closed")
+                    .inc();
+                tracing::debug!(peer = %self.peer, ?idle, "closing an idle inbound connection");
+                Ok(0)
+            }
         }
     }
 
@@ -305,6 +362,7 @@ impl Connection {
                     Ok(Some((head, body))) => {
                         let keep = head.keep_alive();
                         if head.is_message() {
+                            self.carried_message = true;
                             self.handle_message(head, body.freeze());
                         } else {
                             // Answer what is queued first: HTTP handlers may take a while.
@@ -347,11 +405,7 @@ impl Connection {
                 tokio::task::yield_now().await;
             }
             self.flush().await?;
-            let n = self
-                .stream
-                .read_buf(self.parser.buffer())
-                .await
-                .map_err(|e| e.to_string())?;
+            let n = self.read_more().await?;
             if n == 0 {
                 return Ok(());
             }
@@ -476,6 +530,7 @@ impl Connection {
                 self.flush().await?;
                 let mut probe = [0u8; 1024];
                 loop {
+                    let room = self.parser.buffered() < MAX_BUFFERED_WHILE_STREAMING;
                     tokio::select! {
                         chunk = rx.recv() => match chunk {
                             Some(chunk) if chunk.is_empty() => {}
@@ -498,7 +553,10 @@ impl Connection {
                             }
                         },
                         // A client of a stream sends nothing more; EOF means it went away.
-                        read = self.stream.read(&mut probe) => match read {
+                        // What it pipelines meanwhile waits for the stream's end, up to a cap;
+                        // past it we stop reading (a vanished client then shows as a failed
+                        // write) rather than buffer without bound.
+                        read = self.stream.read(&mut probe), if room => match read {
                             Ok(0) | Err(_) => return Ok(false),
                             Ok(n) => self.parser.feed(&probe[..n]),
                         },
@@ -506,6 +564,49 @@ impl Connection {
                 }
             }
         }
+    }
+}
+
+/// The declared body length, checked before anything is allocated for it: digits only (no
+/// sign, no hex), every `Content-Length` header agreeing, within `max` (413) and without
+/// overflow (400).
+fn content_length(head: &Head, max: usize) -> Result<Option<usize>, Fatal> {
+    let mut length = None;
+    for (_, v) in head
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+    {
+        let invalid = || {
+            Fatal::new(
+                400,
+                "libprocess/requests_malformed",
+                format!("Invalid Content-Length '{v}'"),
+            )
+        };
+        if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        // All digits: the only parse failure left is overflow, which is over any limit too.
+        let n = match v.parse::<u64>() {
+            Ok(n) => n,
+            Err(_) => return Err(too_large(max)),
+        };
+        if length.is_some_and(|l| l != n) {
+            return Err(Fatal::new(
+                400,
+                "libprocess/requests_malformed",
+                "Conflicting Content-Length headers",
+            ));
+        }
+        length = Some(n);
+    }
+    match length {
+        None => Ok(None),
+        Some(n) => match usize::try_from(n) {
+            Ok(n) if n <= max => Ok(Some(n)),
+            _ => Err(too_large(max)),
+        },
     }
 }
 
@@ -544,6 +645,9 @@ fn decode_chunks(
                 let line = std::str::from_utf8(&input[..end])
                     .map_err(|_| malformed("chunk size is not text"))?;
                 let hex = line.split(';').next().unwrap_or("").trim();
+                if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(malformed("bad chunk size"));
+                }
                 let size =
                     usize::from_str_radix(hex, 16).map_err(|_| malformed("bad chunk size"))?;
                 input.advance(end + 2);
@@ -748,6 +852,78 @@ mod tests {
             assert_eq!(&body[..], b"hello!");
             assert_eq!(&input[..], b"NEXT");
         }
+    }
+
+    fn status_of(head: &str, max_body: usize) -> Option<u16> {
+        let mut parser = RequestParser::new(max_body);
+        parser.feed(head.as_bytes());
+        parser.next_request().err().map(|f| f.status)
+    }
+
+    fn with_length(value: &str) -> String {
+        format!("POST /p/m HTTP/1.1\r\nLibprocess-From: a@127.0.0.1:1\r\nContent-Length: {value}\r\n\r\n")
+    }
+
+    #[test]
+    fn huge_or_overflowing_content_lengths_are_413_before_any_body() {
+        assert_eq!(
+            status_of(&with_length(&u64::MAX.to_string()), 1024),
+            Some(413)
+        );
+        assert_eq!(
+            status_of(&with_length("99999999999999999999999999"), 1024),
+            Some(413)
+        );
+        assert_eq!(status_of(&with_length("1025"), 1024), Some(413));
+        assert_eq!(status_of(&with_length("1024"), 1024), None);
+    }
+
+    #[test]
+    fn content_lengths_that_are_not_plain_digits_or_disagree_are_400() {
+        for bad in ["+5", "-1", "0x10", "5 5", "abc", ""] {
+            assert_eq!(status_of(&with_length(bad), 1024), Some(400), "{bad:?}");
+        }
+        let conflicting = "POST /p/m HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
+        assert_eq!(status_of(conflicting, 1024), Some(400));
+        let repeated = "POST /p/m HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx";
+        let mut parser = RequestParser::new(1024);
+        parser.feed(repeated.as_bytes());
+        assert!(matches!(parser.next_request(), Ok(Some(_))));
+    }
+
+    #[test]
+    fn a_declared_length_is_never_allocated_up_front() {
+        // With no limit at all, a declared u64::MAX must still cost nothing until bytes
+        // arrive (an up-front allocation of that size would abort the process).
+        let mut parser = RequestParser::new(usize::MAX);
+        parser.feed(with_length(&u64::MAX.to_string()).as_bytes());
+        parser.feed(b"abc");
+        assert!(matches!(parser.next_request(), Ok(None)));
+        assert!(parser
+            .partial
+            .as_ref()
+            .is_some_and(|p| p.body.capacity() < 1 << 20));
+    }
+
+    #[test]
+    fn chunk_sizes_that_overflow_or_are_not_hex_are_rejected() {
+        let status = |line: &str| {
+            let mut input = BytesMut::from(line.as_bytes());
+            decode_chunks(
+                &mut ChunkState::Size,
+                &mut input,
+                &mut BytesMut::new(),
+                1024,
+            )
+            .err()
+            .map(|f| f.status)
+        };
+        assert_eq!(status(&format!("{:x}\r\n", u64::MAX)), Some(413));
+        assert_eq!(status("1ffffffffffffffffffff\r\n"), Some(400));
+        for bad in ["+f", "-1", "0x10", "g", "", "f f"] {
+            assert_eq!(status(&format!("{bad}\r\n")), Some(400), "{bad:?}");
+        }
+        assert_eq!(status("400;ext=1\r\n"), None);
     }
 
     #[test]
