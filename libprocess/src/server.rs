@@ -308,34 +308,6 @@ impl Connection {
         }
     }
 
-    /// Reads more input, or `Ok(0)` once the peer closed or stayed silent past
-    /// `Limits::inbound_idle_timeout` (which spares peers' links: see [`Limits`]).
-    ///
-    /// [`Limits`]: crate::config::Limits
-    async fn read_more(&mut self) -> Result<usize, String> {
-        let idle = self
-            .rt
-            .0
-            .limits
-            .inbound_idle_timeout
-            .filter(|_| !self.carried_message);
-        let read = self.stream.read_buf(self.parser.buffer());
-        let Some(idle) = idle else {
-            return read.await.map_err(|e| e.to_string());
-        };
-        match crate::timeout::timeout(self.rt.clock(), idle, read).await {
-            Some(read) => read.map_err(|e| e.to_string()),
-            None => {
-                self.rt
-                    .metrics()
-                    .counter("libprocess/connections_idle_closed")
-                    .inc();
-                tracing::debug!(peer = %self.peer, ?idle, "closing an idle inbound connection");
-                Ok(0)
-            }
-        }
-    }
-
     async fn run(mut self) -> Result<(), String> {
         loop {
             // Handle every complete request already buffered, answering in order.
@@ -503,13 +475,13 @@ impl Connection {
             Body::Full(ref bytes) => {
                 write_response_head(&mut self.output, version, &response, Some(bytes.len()));
                 self.output.extend_from_slice(bytes);
-                self.flush().await?;
+                self.flush_http().await?;
                 Ok(true)
             }
             Body::Stream(mut rx) => {
                 let chunked = version >= 1;
                 write_response_head(&mut self.output, version, &response, None);
-                self.flush().await?;
+                self.flush_http().await?;
                 let mut probe = [0u8; 1024];
                 loop {
                     let room = self.parser.buffered() < MAX_BUFFERED_WHILE_STREAMING;
@@ -524,12 +496,12 @@ impl Connection {
                                 } else {
                                     self.output.extend_from_slice(&chunk);
                                 }
-                                self.flush().await?;
+                                self.flush_http().await?;
                             }
                             None => {
                                 if chunked {
                                     self.output.extend_from_slice(b"0\r\n\r\n");
-                                    self.flush().await?;
+                                    self.flush_http().await?;
                                 }
                                 return Ok(chunked);
                             }

@@ -281,3 +281,57 @@ async fn a_sender_named_by_a_host_name_is_rejected_at_once_and_deliveries_contin
     );
     rt.shutdown();
 }
+
+#[tokio::test]
+async fn a_stream_the_client_never_reads_is_cut_off_after_the_write_timeout() {
+    let write_timeout = Duration::from_secs(60);
+    let (rt, sink, _rx) = start(Limits {
+        write_timeout,
+        ..Limits::default()
+    });
+    rt.clock().pause();
+    let mut s = connect(rt.address());
+    s.write_all(b"GET /sink/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // The stream is open once the handler ran.
+    for _ in 0..500 {
+        if streams(&sink).await.unwrap().0 == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(streams(&sink).await.unwrap(), (1, false));
+    // The client never reads: once the kernel buffers are full a write stalls, and only the
+    // write timeout (in virtual time) ends it, closing the stream for its producer.
+    let chunk = Bytes::from(vec![b'e'; 256 * 1024]);
+    let mut cut = false;
+    for _ in 0..400 {
+        let c = chunk.clone();
+        sink.dispatch("push", move |me, _| {
+            for tx in &me.streams {
+                let _ = tx.send(c.clone());
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        rt.clock().advance(write_timeout + Duration::from_secs(1));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        if streams(&sink).await.unwrap().1 {
+            cut = true;
+            break;
+        }
+    }
+    assert!(cut, "the unread stream was never cut off");
+    assert_eq!(
+        rt.metrics().snapshot()["libprocess/http_write_timeouts"],
+        1.0
+    );
+    drop(s);
+    rt.shutdown();
+}
+
+async fn streams(sink: &libprocess::Pid<Sink>) -> Result<(usize, bool), libprocess::Error> {
+    sink.call("streams", |me, _| {
+        (me.streams.len(), me.streams.iter().all(|tx| tx.is_closed()))
+    })
+    .await
+}

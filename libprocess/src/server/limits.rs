@@ -1,11 +1,14 @@
-//! Limits on what one peer can make the server hold: concurrent connections and declared
-//! body lengths (checked before anything is allocated for them).
+//! Limits on what one peer can make the server hold: concurrent connections, silent
+//! connections, unread responses and declared body lengths (checked before anything is
+//! allocated for them).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use super::{too_large, Fatal, Head};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{too_large, Connection, Fatal, Head};
 use crate::runtime::Runtime;
 
 /// A place among the live inbound connections, given back when the connection ends.
@@ -70,6 +73,69 @@ pub(super) fn content_length(head: &Head, max: usize) -> Result<Option<usize>, F
             Ok(n) if n <= max => Ok(Some(n)),
             _ => Err(too_large(max)),
         },
+    }
+}
+
+impl Connection {
+    /// Reads more input, or `Ok(0)` once the peer closed or stayed silent past
+    /// `Limits::inbound_idle_timeout` (which spares peers' links: see [`Limits`]).
+    ///
+    /// [`Limits`]: crate::config::Limits
+    pub(super) async fn read_more(&mut self) -> Result<usize, String> {
+        let idle = self
+            .rt
+            .0
+            .limits
+            .inbound_idle_timeout
+            .filter(|_| !self.carried_message);
+        let read = self.stream.read_buf(self.parser.buffer());
+        let Some(idle) = idle else {
+            return read.await.map_err(|e| e.to_string());
+        };
+        match crate::timeout::timeout(self.rt.clock(), idle, read).await {
+            Some(read) => read.map_err(|e| e.to_string()),
+            None => {
+                self.rt
+                    .metrics()
+                    .counter("libprocess/connections_idle_closed")
+                    .inc();
+                tracing::debug!(peer = %self.peer, ?idle, "closing an idle inbound connection");
+                Ok(0)
+            }
+        }
+    }
+
+    /// Writes an HTTP response (or the next part of a stream). A client that takes nothing
+    /// for `Limits::write_timeout` is cut off: otherwise an unread stream would pile up its
+    /// chunks, and an unread response would be held, for as long as the client likes.
+    pub(super) async fn flush_http(&mut self) -> Result<(), String> {
+        if self.output.is_empty() {
+            return Ok(());
+        }
+        let limit = self.rt.0.limits.write_timeout;
+        let clock = self.rt.clock().clone();
+        let done = {
+            let mut write = std::pin::pin!(self.stream.write_all(&self.output));
+            // Arm the timer only for a write the socket cannot take at once.
+            match futures::FutureExt::now_or_never(&mut write) {
+                Some(done) => Some(done),
+                None => crate::timeout::timeout(&clock, limit, write).await,
+            }
+        };
+        match done {
+            Some(Ok(())) => {
+                self.output.clear();
+                Ok(())
+            }
+            Some(Err(e)) => Err(e.to_string()),
+            None => {
+                self.rt
+                    .metrics()
+                    .counter("libprocess/http_write_timeouts")
+                    .inc();
+                Err(format!("response write stalled for {limit:?}"))
+            }
+        }
     }
 }
 
