@@ -9,6 +9,8 @@
 //! Connections stay open as long as the peer wants: a genuine peer whose linked connection we
 //! closed would see its link break. Streaming responses (event streams) end when the handler
 //! drops its sender or when the client goes away, which the handler sees as a closed sender.
+//! The exceptions bound what a peer can make us hold (`limits`): connections past the cap,
+//! silent ones when an idle timeout is set, and clients that stop reading their responses.
 //!
 //! The parser is our own (on `httparse`) rather than a general HTTP server's: libprocess peers
 //! pipeline thousands of messages on one connection, send HTTP/1.1 with an empty `Host`, and
