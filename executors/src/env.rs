@@ -53,7 +53,7 @@ impl ExecutorEnv {
                 .ok_or(EnvError::Missing(name))
         };
         let pid_text = need("MESOS_SLAVE_PID")?;
-        let slave_pid = pid_text.parse::<Upid>().map_err(|e| EnvError::Invalid {
+        let slave_pid = Upid::resolve(&pid_text).map_err(|e| EnvError::Invalid {
             name: "MESOS_SLAVE_PID",
             value: pid_text.clone(),
             why: e.to_string(),

@@ -1,9 +1,52 @@
 //! Where a runtime listens and what address it advertises, from flags or `LIBPROCESS_*`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::time::Duration;
 
 /// Default cap on an inbound request body (a message or an HTTP call).
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// Limits that keep a runtime's memory bounded when a peer controls the rate.
+///
+/// Genuine libprocess has none of these (it relies on the kernel's ~2 minute TCP connect
+/// timeout and the fd limit); the defaults are far above what a healthy Mesos cluster needs,
+/// so they only ever act on a dead, stuck or hostile peer. Timeouts run on the runtime's
+/// [`Clock`](crate::Clock), so tests drive them by advancing a paused clock.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// How long an outbound connect may take before the peer counts as unreachable.
+    pub connect_timeout: Duration,
+    /// How long one outbound write may stall (a peer that stopped reading).
+    pub write_timeout: Duration,
+    /// Bytes queued to one peer (bodies plus a fixed per-message overhead) beyond which the
+    /// connection is dropped, its queue discarded and its links told `exited`.
+    pub max_queued_bytes: usize,
+    /// Messages queued to one peer beyond which the same happens.
+    pub max_queued_messages: usize,
+    /// Concurrent inbound connections; excess ones are accepted and closed at once.
+    pub max_inbound_connections: usize,
+    /// Closes an inbound connection that sends nothing for this long, unless it carried a
+    /// libprocess message (a peer's persistent link: closing it would tell the peer we
+    /// exited) or is streaming a response. Off by default, as in Mesos: genuine v1 scheduler
+    /// libraries hold a silent call connection open between calls, and genuine libprocess
+    /// links send nothing until their first message.
+    pub inbound_idle_timeout: Option<Duration>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            connect_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(60),
+            max_queued_bytes: 256 * 1024 * 1024,
+            max_queued_messages: 1_000_000,
+            // One per agent and framework, for the largest Mesos clusters, with room to spare;
+            // each idle connection holds a 64 KiB read buffer.
+            max_inbound_connections: 32_768,
+            inbound_idle_timeout: None,
+        }
+    }
+}
 
 /// Runtime configuration. `port: 0` picks a free port.
 #[derive(Debug, Clone)]
@@ -18,6 +61,8 @@ pub struct Config {
     pub max_body: usize,
     /// The process that serves paths whose first segment is not a process id.
     pub delegate: Option<String>,
+    /// Connection limits and timeouts.
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -29,6 +74,7 @@ impl Default for Config {
             advertise_port: None,
             max_body: DEFAULT_MAX_BODY,
             delegate: None,
+            limits: Limits::default(),
         }
     }
 }

@@ -7,7 +7,8 @@
 //! - [`runtime`]: the [`Runtime`] (libprocess's ProcessManager): registry, local delivery,
 //!   send, link/exited, delegate, HTTP routing.
 //! - [`encoder`]: the outbound request form, byte for byte genuine libprocess's.
-//! - `outbound`: one persistent connection per remote address, batched writes, exited.
+//! - `outbound`: one persistent connection per remote address, batched writes, exited;
+//!   connect/write timeouts and a per-peer queue cap.
 //! - `server`: inbound on actix-web; messages vs HTTP; 202/404; bad input counted.
 //! - [`http`]: requests/responses for process endpoints, streaming bodies.
 //! - [`http_client`]: a small HTTP/1.1 client and RecordIO decoder for the v1 APIs.
@@ -15,14 +16,16 @@
 //! - [`filter`]: drop/hold/observe messages and dispatches (fault injection in tests).
 //! - [`metrics`]: counters, gauges, timers; `/metrics/snapshot`.
 //! - [`logging`]: structured logs to stderr, one setup for every binary.
-//! - [`config`]: bind/advertise addresses from flags and `LIBPROCESS_*`.
+//! - [`config`]: bind/advertise addresses from flags and `LIBPROCESS_*`; connection limits.
 //!
 //! # Threads
 //! A runtime runs on one actix arbiter thread: its processes, its HTTP server and its
 //! outbound connections share that event loop, so a message crosses no thread between the
-//! socket and its handler. Any thread may send, spawn or dispatch.
+//! socket and its handler. Any thread may send, spawn or dispatch. A panic on a runtime
+//! thread aborts the OS process (see `abort`), as a failed `CHECK` does in Mesos.
 #![forbid(unsafe_code)]
 
+mod abort;
 pub mod bench;
 pub mod builtin;
 pub mod clock;
@@ -38,9 +41,10 @@ pub mod pid;
 pub mod process;
 pub mod runtime;
 pub mod server;
+mod timeout;
 
 pub use clock::{Clock, TimerId};
-pub use config::Config;
+pub use config::{Config, Limits};
 pub use encoder::Message;
 pub use filter::{Event, Matcher};
 pub use http::{Reply, Request, Response};

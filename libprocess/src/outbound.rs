@@ -4,26 +4,79 @@
 //! one write (pipelining without waiting for replies). Whatever the peer sends back (202s)
 //! is read and discarded. A connection that carries a link is watched: when it breaks,
 //! every process that linked a UPID at that address is told it exited.
+//!
+//! A dead or stuck peer cannot make us hold memory without bound: the connect and each
+//! write have timeouts, and the queue to each peer is capped in bytes and messages (see
+//! [`Limits`]). Past any of these the connection is dropped as if it broke: its queue is
+//! discarded (counted in `libprocess/outbound_messages_dropped`) and its links get `exited`.
 
 use std::collections::HashMap;
 use std::net::SocketAddrV4;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use bytes::BytesMut;
+use futures::FutureExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
+use crate::config::Limits;
 use crate::encoder::{encode_into, Message};
 use crate::pid::Upid;
 use crate::runtime::Inner;
+use crate::timeout::timeout;
 
 /// Flush a batch once it is this large, so one burst cannot hold memory without bound.
 const MAX_BATCH: usize = 256 * 1024;
 
+/// Bytes a queued message is charged beyond its body and name (UPIDs, request head), so
+/// a flood of empty messages is bounded too.
+const MESSAGE_OVERHEAD: usize = 256;
+
+fn charge(message: &Message) -> usize {
+    message
+        .body
+        .len()
+        .saturating_add(message.name.len())
+        .saturating_add(MESSAGE_OVERHEAD)
+}
+
+/// What is queued to one peer and not yet taken by its writer.
+#[derive(Default)]
+struct Queued {
+    bytes: AtomicUsize,
+    messages: AtomicUsize,
+}
+
+impl Queued {
+    /// Charges a message unless that would exceed a limit.
+    fn try_add(&self, size: usize, limits: &Limits) -> bool {
+        let bytes = self.bytes.load(Ordering::Acquire);
+        let messages = self.messages.load(Ordering::Acquire);
+        if bytes.saturating_add(size) > limits.max_queued_bytes
+            || messages >= limits.max_queued_messages
+        {
+            return false;
+        }
+        self.bytes.fetch_add(size, Ordering::AcqRel);
+        self.messages.fetch_add(1, Ordering::AcqRel);
+        true
+    }
+
+    fn remove(&self, size: usize) {
+        // Every removal follows its own addition, so these never go below zero.
+        self.bytes.fetch_sub(size, Ordering::AcqRel);
+        self.messages.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 struct Conn {
     generation: u64,
     tx: mpsc::UnboundedSender<Message>,
+    queued: Arc<Queued>,
+    /// Tells the writer to give up (its queue overflowed); dropped with the connection.
+    abort: Option<oneshot::Sender<String>>,
     /// (local linker, remote linkee) pairs watching this connection.
     links: Vec<(Upid, Upid)>,
 }
@@ -35,21 +88,63 @@ pub(crate) struct Outbound {
 }
 
 impl Outbound {
-    /// Queues `message` to its receiver's address, connecting if needed.
+    /// Queues `message` to its receiver's address, connecting if needed. If the queue to
+    /// that peer is full, the connection is dropped instead (see [`Outbound::overflow`]).
     pub(crate) fn send(&self, rt: &Arc<Inner>, message: Message) {
         let addr = message.to.address();
+        let size = charge(&message);
         let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
         let message = match conns.get(&addr) {
-            Some(conn) => match conn.tx.send(message) {
-                Ok(()) => return,
-                // The writer ended between its failure and its cleanup: start afresh.
-                Err(mpsc::error::SendError(m)) => m,
-            },
-            None => message,
+            Some(conn) if !conn.tx.is_closed() => {
+                if !conn.queued.try_add(size, &rt.limits) {
+                    let conn = conns.remove(&addr);
+                    drop(conns);
+                    if let Some(conn) = conn {
+                        self.overflow(rt, addr, conn);
+                    }
+                    return;
+                }
+                match conn.tx.send(message) {
+                    Ok(()) => return,
+                    // The writer ended between its failure and its cleanup: start afresh.
+                    Err(mpsc::error::SendError(m)) => {
+                        conn.queued.remove(size);
+                        m
+                    }
+                }
+            }
+            _ => message,
         };
         let conn = self.connect(rt, addr, Vec::new());
-        let _ = conn.tx.send(message);
-        conns.insert(addr, conn);
+        if conn.queued.try_add(size, &rt.limits) && conn.tx.send(message).is_ok() {
+            conns.insert(addr, conn);
+        } else {
+            drop(conns);
+            self.overflow(rt, addr, conn);
+        }
+    }
+
+    /// The queue to `addr` is full: the peer is not keeping up. Drop the connection as if it
+    /// broke (its writer discards what is queued) and tell its linkers at once, so a stuck
+    /// peer costs bounded memory and is noticed.
+    fn overflow(&self, rt: &Arc<Inner>, addr: SocketAddrV4, mut conn: Conn) {
+        let queued = conn.queued.messages.load(Ordering::Acquire);
+        let bytes = conn.queued.bytes.load(Ordering::Acquire);
+        tracing::warn!(peer = %addr, queued, bytes, "outbound queue full; dropping the connection");
+        rt.metrics
+            .counter("libprocess/outbound_queue_overflows")
+            .inc();
+        // The message that did not fit.
+        rt.metrics
+            .counter("libprocess/outbound_messages_dropped")
+            .inc();
+        if let Some(abort) = conn.abort.take() {
+            let _ = abort.send("outbound queue full".to_string());
+        }
+        let rt = crate::runtime::Runtime(rt.clone());
+        for (linker, linkee) in std::mem::take(&mut conn.links) {
+            rt.deliver_exited(&linker, linkee);
+        }
     }
 
     /// Makes the connection to `linkee`'s address persistent and watched by `linker`.
@@ -94,11 +189,24 @@ impl Outbound {
             *g
         };
         let (tx, rx) = mpsc::unbounded_channel();
+        let (abort, aborted) = oneshot::channel();
+        let queued = Arc::new(Queued::default());
         let weak = Arc::downgrade(rt);
-        rt.arbiter.spawn(run_connection(weak, addr, generation, rx));
+        rt.arbiter.spawn(run_connection(
+            weak,
+            addr,
+            generation,
+            Channel {
+                rx,
+                queued: queued.clone(),
+                aborted,
+            },
+        ));
         Conn {
             generation,
             tx,
+            queued,
+            abort: Some(abort),
             links,
         }
     }
@@ -115,14 +223,30 @@ impl Outbound {
     }
 }
 
-async fn run_connection(
-    rt: Weak<Inner>,
-    addr: SocketAddrV4,
-    generation: u64,
-    mut rx: mpsc::UnboundedReceiver<Message>,
-) {
-    let outcome = match TcpStream::connect(addr).await {
-        Ok(stream) => {
+/// The writer's end of a connection's queue.
+struct Channel {
+    rx: mpsc::UnboundedReceiver<Message>,
+    queued: Arc<Queued>,
+    aborted: oneshot::Receiver<String>,
+}
+
+async fn run_connection(rt: Weak<Inner>, addr: SocketAddrV4, generation: u64, channel: Channel) {
+    let Channel {
+        mut rx,
+        queued,
+        aborted,
+    } = channel;
+    let Some((limits, clock)) = rt.upgrade().map(|rt| (rt.limits.clone(), rt.clock.clone())) else {
+        return;
+    };
+    let outcome = {
+        let work = async {
+            let stream =
+                match timeout(&clock, limits.connect_timeout, TcpStream::connect(addr)).await {
+                    Some(Ok(stream)) => stream,
+                    Some(Err(e)) => return format!("connect failed: {e}"),
+                    None => return format!("connect timed out after {:?}", limits.connect_timeout),
+                };
             let _ = stream.set_nodelay(true);
             let (mut rd, mut wr) = stream.into_split();
             let drain = async {
@@ -138,15 +262,27 @@ async fn run_connection(
             let write = async {
                 let mut buf = BytesMut::with_capacity(64 * 1024);
                 while let Some(first) = rx.recv().await {
+                    queued.remove(charge(&first));
                     encode_into(&first, &mut buf);
                     while buf.len() < MAX_BATCH {
                         match rx.try_recv() {
-                            Ok(m) => encode_into(&m, &mut buf),
+                            Ok(m) => {
+                                queued.remove(charge(&m));
+                                encode_into(&m, &mut buf);
+                            }
                             Err(_) => break,
                         }
                     }
-                    if let Err(e) = wr.write_all(&buf).await {
-                        return format!("write failed: {e}");
+                    let mut write = std::pin::pin!(wr.write_all(&buf));
+                    // Arm the timer only for a write the socket cannot take at once.
+                    let written = match (&mut write).now_or_never() {
+                        Some(done) => Some(done),
+                        None => timeout(&clock, limits.write_timeout, write).await,
+                    };
+                    match written {
+                        Some(Ok(())) => {}
+                        Some(Err(e)) => return format!("write failed: {e}"),
+                        None => return format!("write stalled for {:?}", limits.write_timeout),
                     }
                     buf.clear();
                 }
@@ -156,8 +292,11 @@ async fn run_connection(
                 why = drain => why,
                 why = write => why,
             }
+        };
+        tokio::select! {
+            why = work => why,
+            why = aborted => why.unwrap_or_else(|_| "connection discarded".to_string()),
         }
-        Err(e) => format!("connect failed: {e}"),
     };
     let Some(rt) = rt.upgrade() else { return };
     let links = rt.outbound.closed(addr, generation);
@@ -169,7 +308,11 @@ async fn run_connection(
         }
         n
     };
-    tracing::debug!(peer = %addr, %outcome, dropped, "outbound connection ended");
+    if dropped > 0 || !links.is_empty() {
+        tracing::warn!(peer = %addr, %outcome, dropped, "outbound connection ended");
+    } else {
+        tracing::debug!(peer = %addr, %outcome, "outbound connection ended");
+    }
     if dropped > 0 {
         rt.metrics
             .counter("libprocess/outbound_messages_dropped")

@@ -1,8 +1,13 @@
 //! `UPID`: the address of a process, `id@ip:port`.
 //!
-//! Parsing follows libprocess: split at the first `@`, then at the next `:`. The host may be
-//! an IPv4 literal or a resolvable name (resolved once, at parse time, because peers compare
-//! UPIDs by IP). Equality is on id, IP and port only.
+//! Parsing follows libprocess: split at the first `@`, then at the next `:`. Equality is on id,
+//! IP and port only (peers compare UPIDs by IP).
+//!
+//! [`Upid::parse`] accepts only IPv4 literals: it runs on the runtime thread for every
+//! message header and `pid` field a peer sends, and a DNS lookup there would stall every
+//! process and connection of the runtime for as long as the resolver takes (genuine peers
+//! always send literals). Names are resolved only by [`Upid::resolve`], meant for flags and
+//! environment read at startup, off the runtime thread.
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
@@ -21,6 +26,8 @@ pub enum UpidError {
     BadPort(String),
     #[error("UPID '{0}' has a host that does not resolve to an IPv4 address")]
     BadHost(String),
+    #[error("UPID '{0}' names a host; only IPv4 literals are accepted here")]
+    HostName(String),
 }
 
 /// A process address. The empty UPID (`@0.0.0.0:0`) means "none".
@@ -61,8 +68,31 @@ impl Upid {
         SocketAddr::V4(self.address())
     }
 
-    /// Parses `id@host:port`. `""` and `@0.0.0.0:0` parse to the empty UPID, as in Mesos.
+    /// Parses `id@ip:port` with an IPv4 literal, never consulting the resolver (so it is safe
+    /// on the runtime thread for peer-supplied text). `""` and `@0.0.0.0:0` parse to the
+    /// empty UPID, as in Mesos. A host name is [`UpidError::HostName`].
     pub fn parse(text: &str) -> Result<Upid, UpidError> {
+        Upid::parse_with(text, |host, text| {
+            if host.is_empty() {
+                Err(UpidError::BadHost(text.into()))
+            } else {
+                Err(UpidError::HostName(text.into()))
+            }
+        })
+    }
+
+    /// Parses `id@host:port`, resolving a host name to its first IPv4 address. This blocks
+    /// on DNS: call it for flags and environment at startup, never on a runtime thread.
+    pub fn resolve(text: &str) -> Result<Upid, UpidError> {
+        Upid::parse_with(text, |host, text| {
+            resolve(host).ok_or_else(|| UpidError::BadHost(text.into()))
+        })
+    }
+
+    fn parse_with(
+        text: &str,
+        name: impl FnOnce(&str, &str) -> Result<Ipv4Addr, UpidError>,
+    ) -> Result<Upid, UpidError> {
         let text = text.trim();
         if text.is_empty() {
             return Ok(Upid::none());
@@ -76,7 +106,7 @@ impl Upid {
         let port: u16 = port.parse().map_err(|_| UpidError::BadPort(text.into()))?;
         let ip = match host.parse::<Ipv4Addr>() {
             Ok(ip) => ip,
-            Err(_) => resolve(host).ok_or_else(|| UpidError::BadHost(text.into()))?,
+            Err(_) => name(host, text)?,
         };
         if id.is_empty() {
             if ip.is_unspecified() && port == 0 {
@@ -149,9 +179,33 @@ mod tests {
     }
 
     #[test]
-    fn resolves_names_to_ipv4() {
-        let p = Upid::parse("master@localhost:5050").unwrap();
+    fn resolve_turns_names_into_ipv4() {
+        let p = Upid::resolve("master@localhost:5050").unwrap();
         assert!(p.ip.is_loopback());
+        assert_eq!(
+            Upid::resolve("slave(1)@127.0.0.1:5051").unwrap(),
+            Upid::parse("slave(1)@127.0.0.1:5051").unwrap()
+        );
+        assert!(matches!(
+            Upid::resolve("m@no such host:1"),
+            Err(UpidError::BadHost(_))
+        ));
+    }
+
+    #[test]
+    fn parse_rejects_host_names_without_consulting_the_resolver() {
+        // `localhost` resolves from /etc/hosts, so only a parser that never resolves rejects it.
+        assert!(matches!(
+            Upid::parse("master@localhost:5050"),
+            Err(UpidError::HostName(_))
+        ));
+        // A name under `.invalid` (RFC 6761) would need DNS; parsing must return at once.
+        let started = std::time::Instant::now();
+        for i in 0..100 {
+            let text = format!("m@never-resolved-{i}.invalid:5050");
+            assert!(matches!(Upid::parse(&text), Err(UpidError::HostName(_))));
+        }
+        assert!(started.elapsed() < std::time::Duration::from_millis(100));
     }
 
     #[test]
@@ -176,16 +230,13 @@ mod tests {
             Upid::parse("@127.0.0.1:5050"),
             Err(UpidError::EmptyId(_))
         ));
-        assert!(matches!(
-            Upid::parse("m@no such host:1"),
-            Err(UpidError::BadHost(_))
-        ));
+        assert!(matches!(Upid::parse("m@:1"), Err(UpidError::BadHost(_))));
     }
 
     #[test]
     fn equality_is_on_id_ip_and_port() {
         let a = Upid::parse("master@127.0.0.1:5050").unwrap();
-        let b = Upid::parse("master@localhost:5050").unwrap();
+        let b = Upid::resolve("master@localhost:5050").unwrap();
         assert_eq!(a, b);
         assert_ne!(a, Upid::parse("master@127.0.0.1:5051").unwrap());
         assert_ne!(a, Upid::parse("master2@127.0.0.1:5050").unwrap());

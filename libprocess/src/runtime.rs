@@ -70,11 +70,12 @@ pub(crate) struct Inner {
     ids: Mutex<HashMap<String, u64>>,
     pub(crate) outbound: Outbound,
     filters: Filters,
-    clock: Clock,
+    pub(crate) clock: Clock,
     pub(crate) metrics: Metrics,
     delegate: Mutex<Option<String>>,
     validator: Mutex<Option<Validator>>,
     pub(crate) max_body: usize,
+    pub(crate) limits: crate::config::Limits,
     stop: Mutex<Option<oneshot::Sender<()>>>,
 }
 
@@ -107,6 +108,7 @@ impl Runtime {
         std::thread::Builder::new()
             .name(format!("libprocess-{port}"))
             .spawn(move || {
+                crate::abort::mark_runtime_thread();
                 let system = actix_rt::System::new();
                 let (stop_tx, stop_rx) = oneshot::channel::<()>();
                 system.block_on(async move {
@@ -132,6 +134,7 @@ impl Runtime {
             delegate: Mutex::new(config.delegate.clone()),
             validator: Mutex::new(None),
             max_body: config.max_body,
+            limits: config.limits.clone(),
             stop: Mutex::new(Some(stop)),
         }));
         rt.0.arbiter.spawn(rt.clock().clone().drive());

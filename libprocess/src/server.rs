@@ -9,12 +9,16 @@
 //! Connections stay open as long as the peer wants: a genuine peer whose linked connection we
 //! closed would see its link break. Streaming responses (event streams) end when the handler
 //! drops its sender or when the client goes away, which the handler sees as a closed sender.
+//! The exceptions bound what a peer can make us hold (`limits`): connections past the cap,
+//! silent ones when an idle timeout is set, and clients that stop reading their responses.
 //!
 //! The parser is our own (on `httparse`) rather than a general HTTP server's: libprocess peers
 //! pipeline thousands of messages on one connection, send HTTP/1.1 with an empty `Host`, and
 //! send bodies with no framing at all; general servers stall or refuse on some of these.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -26,11 +30,17 @@ use crate::http::{parse_query, Body, Request, Response};
 use crate::pid::Upid;
 use crate::runtime::Runtime;
 
+mod limits;
+
+use limits::{admit, content_length};
+
 const MAX_HEADERS: usize = 64;
 /// Largest request head (request line plus headers).
 const MAX_HEAD: usize = 64 * 1024;
 /// Largest chunk-size line or trailer line.
 const MAX_LINE: usize = 4096;
+/// Input buffered from a client while its connection streams a response.
+const MAX_BUFFERED_WHILE_STREAMING: usize = 64 * 1024;
 
 /// Runs the accept loop on the runtime's arbiter.
 pub(crate) async fn serve(rt: Runtime, listener: TcpListener) {
@@ -42,13 +52,19 @@ pub(crate) async fn serve(rt: Runtime, listener: TcpListener) {
         }
     };
     let accepted = rt.metrics().counter("libprocess/connections_accepted");
+    let live = Arc::new(AtomicUsize::new(0));
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 accepted.inc();
+                let Some(slot) = admit(&rt, &live, peer) else {
+                    // Dropping the stream closes it: accepted and closed at once.
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let rt = rt.clone();
                 actix_rt::spawn(async move {
+                    let _slot = slot;
                     if let Err(why) = Connection::new(rt, stream, peer).run().await {
                         tracing::debug!(%peer, %why, "inbound connection ended");
                     }
@@ -162,6 +178,11 @@ impl RequestParser {
         self.input.extend_from_slice(bytes);
     }
 
+    /// Bytes received and not yet parsed into a request.
+    fn buffered(&self) -> usize {
+        self.input.len()
+    }
+
     /// The buffer the socket reads into.
     fn buffer(&mut self) -> &mut BytesMut {
         &mut self.input
@@ -251,20 +272,8 @@ impl RequestParser {
         let framing = if chunked {
             Framing::Chunked(ChunkState::Size)
         } else {
-            match head.header("content-length") {
-                Some(v) => {
-                    let n: usize = v.parse().map_err(|_| {
-                        Fatal::new(
-                            400,
-                            "libprocess/requests_malformed",
-                            format!("Invalid Content-Length '{v}'"),
-                        )
-                    })?;
-                    if n > self.max_body {
-                        return Err(too_large(self.max_body));
-                    }
-                    Framing::Length(n)
-                }
+            match content_length(&head, self.max_body)? {
+                Some(n) => Framing::Length(n),
                 // No framing: an empty body (genuine libprocess sends empty messages so).
                 None => Framing::Length(0),
             }
@@ -283,6 +292,9 @@ struct Connection {
     peer: SocketAddr,
     parser: RequestParser,
     output: BytesMut,
+    /// Set once a libprocess message arrived: the connection is a peer's persistent link,
+    /// which the idle timeout must not close.
+    carried_message: bool,
 }
 
 impl Connection {
@@ -294,6 +306,7 @@ impl Connection {
             peer,
             parser,
             output: BytesMut::with_capacity(16 * 1024),
+            carried_message: false,
         }
     }
 
@@ -305,6 +318,7 @@ impl Connection {
                     Ok(Some((head, body))) => {
                         let keep = head.keep_alive();
                         if head.is_message() {
+                            self.carried_message = true;
                             self.handle_message(head, body.freeze());
                         } else {
                             // Answer what is queued first: HTTP handlers may take a while.
@@ -347,11 +361,7 @@ impl Connection {
                 tokio::task::yield_now().await;
             }
             self.flush().await?;
-            let n = self
-                .stream
-                .read_buf(self.parser.buffer())
-                .await
-                .map_err(|e| e.to_string())?;
+            let n = self.read_more().await?;
             if n == 0 {
                 return Ok(());
             }
@@ -467,15 +477,16 @@ impl Connection {
             Body::Full(ref bytes) => {
                 write_response_head(&mut self.output, version, &response, Some(bytes.len()));
                 self.output.extend_from_slice(bytes);
-                self.flush().await?;
+                self.flush_http().await?;
                 Ok(true)
             }
             Body::Stream(mut rx) => {
                 let chunked = version >= 1;
                 write_response_head(&mut self.output, version, &response, None);
-                self.flush().await?;
+                self.flush_http().await?;
                 let mut probe = [0u8; 1024];
                 loop {
+                    let room = self.parser.buffered() < MAX_BUFFERED_WHILE_STREAMING;
                     tokio::select! {
                         chunk = rx.recv() => match chunk {
                             Some(chunk) if chunk.is_empty() => {}
@@ -487,18 +498,21 @@ impl Connection {
                                 } else {
                                     self.output.extend_from_slice(&chunk);
                                 }
-                                self.flush().await?;
+                                self.flush_http().await?;
                             }
                             None => {
                                 if chunked {
                                     self.output.extend_from_slice(b"0\r\n\r\n");
-                                    self.flush().await?;
+                                    self.flush_http().await?;
                                 }
                                 return Ok(chunked);
                             }
                         },
                         // A client of a stream sends nothing more; EOF means it went away.
-                        read = self.stream.read(&mut probe) => match read {
+                        // What it pipelines meanwhile waits for the stream's end, up to a cap;
+                        // past it we stop reading (a vanished client then shows as a failed
+                        // write) rather than buffer without bound.
+                        read = self.stream.read(&mut probe), if room => match read {
                             Ok(0) | Err(_) => return Ok(false),
                             Ok(n) => self.parser.feed(&probe[..n]),
                         },
@@ -544,6 +558,9 @@ fn decode_chunks(
                 let line = std::str::from_utf8(&input[..end])
                     .map_err(|_| malformed("chunk size is not text"))?;
                 let hex = line.split(';').next().unwrap_or("").trim();
+                if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(malformed("bad chunk size"));
+                }
                 let size =
                     usize::from_str_radix(hex, 16).map_err(|_| malformed("bad chunk size"))?;
                 input.advance(end + 2);

@@ -35,7 +35,7 @@ pub fn parse_master(text: &str) -> Result<Upid, MasterError> {
     } else {
         format!("master@{text}")
     };
-    let pid = Upid::parse(&with_id).map_err(|_| MasterError::Malformed(text.to_string()))?;
+    let pid = Upid::resolve(&with_id).map_err(|_| MasterError::Malformed(text.to_string()))?;
     if pid.is_none() || pid.port == 0 {
         return Err(MasterError::Malformed(text.to_string()));
     }
