@@ -74,6 +74,35 @@ fn decode_component(s: &str) -> String {
         .into_owned()
 }
 
+/// A JSON response to `req`, wrapped as `callback(...);` (`text/javascript`) when the query
+/// has `jsonp=callback`. The callback is echoed into a script, so anything but a JavaScript
+/// identifier or a dotted path of them (`cb`, `$.ui.cb_1`) is refused with 400.
+pub fn json_reply(req: &Request, body: impl Into<String>) -> Response {
+    let body = body.into();
+    match req.query("jsonp") {
+        None => Response::json(body),
+        Some(cb) if valid_jsonp_callback(cb) => Response::ok(format!("{cb}({body});"))
+            .with_header("Content-Type", crate::media::TEXT_JAVASCRIPT),
+        Some(cb) => Response::bad_request(format!(
+            "Invalid 'jsonp' callback '{cb}': expecting a JavaScript identifier or dotted path"
+        )),
+    }
+}
+
+/// Whether `name` is `ident(.ident)*` with ASCII identifiers (letters, digits, `_`, `$`; not
+/// starting with a digit).
+pub fn valid_jsonp_callback(name: &str) -> bool {
+    name.split('.').all(|ident| {
+        ident
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+            && ident
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+    })
+}
+
 /// A response body.
 #[derive(Debug)]
 pub enum Body {
@@ -196,5 +225,25 @@ mod tests {
         assert_eq!(q["offset"], "-1");
         assert_eq!(q["flag"], "");
         assert_eq!(q["name"], "a b");
+    }
+
+    #[test]
+    fn jsonp_wraps_valid_callbacks_and_refuses_others_with_400() {
+        let reply = |path: &str| json_reply(&Request::new("GET", path), "{}");
+        let plain = reply("/state");
+        assert_eq!(plain.status, 200);
+        assert!(plain
+            .headers
+            .contains(&("Content-Type".into(), "application/json".into())));
+        let wrapped = reply("/state?jsonp=angular.callbacks._0");
+        assert_eq!(wrapped.status, 200);
+        assert!(matches!(&wrapped.body, Body::Full(b) if &b[..] == b"angular.callbacks._0({});"));
+        assert!(wrapped
+            .headers
+            .contains(&("Content-Type".into(), "text/javascript".into())));
+        for bad in ["", "alert(1)//", "a..b", "1abc", "a.", "x%3Cscript%3E", "a-b", "caf\u{e9}"] {
+            assert_eq!(reply(&format!("/state?jsonp={bad}")).status, 400, "{bad}");
+        }
+        assert!(valid_jsonp_callback("$jq_1.cb"));
     }
 }

@@ -1,7 +1,7 @@
 //! The little HTTP/1.1 client the v1 APIs need (HTTP schedulers and executors): POST a body,
-//! read a whole response or a chunked stream chunk by chunk, and split a stream into RecordIO
-//! records (`<decimal length>\n<bytes>`; a record may span chunks and a chunk may hold
-//! several).
+//! read a whole response or a chunked stream chunk by chunk (feed the chunks to a
+//! [`recordio::Decoder`](crate::recordio::Decoder) to get events). Bodies are bounded by
+//! [`MAX_BODY`], chunked ones through the shared [`ChunkedDecoder`].
 
 use std::net::SocketAddr;
 
@@ -9,8 +9,11 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Longest RecordIO length line accepted (a u64 in decimal is 20 digits).
-const MAX_LENGTH_LINE: usize = 20;
+use crate::chunked::{ChunkedDecoder, ChunkedError, Progress};
+use crate::recordio::RecordIoError;
+
+/// Largest response body, and largest chunk of a stream, this client takes.
+pub const MAX_BODY: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -20,6 +23,12 @@ pub enum HttpError {
     Malformed(String),
     #[error("the server closed the connection")]
     Closed,
+    #[error("malformed chunked body: {0}")]
+    Chunked(#[from] ChunkedError),
+    #[error(transparent)]
+    RecordIo(#[from] RecordIoError),
+    #[error("response body of {0} bytes exceeds the limit of {MAX_BODY}")]
+    TooLarge(usize),
 }
 
 /// A response's status line and headers.
@@ -48,6 +57,8 @@ pub struct HttpConn {
     stream: TcpStream,
     buf: BytesMut,
     host: String,
+    /// The chunked body of the current response, if it has one.
+    chunks: ChunkedDecoder,
 }
 
 impl HttpConn {
@@ -58,6 +69,7 @@ impl HttpConn {
             stream,
             buf: BytesMut::with_capacity(8 * 1024),
             host: addr.to_string(),
+            chunks: ChunkedDecoder::new(MAX_BODY),
         })
     }
 
@@ -114,6 +126,7 @@ impl HttpConn {
                             .collect(),
                     };
                     self.buf.advance(n);
+                    self.chunks = ChunkedDecoder::new(MAX_BODY);
                     return Ok(head);
                 }
                 Ok(httparse::Status::Partial) => self.fill().await?,
@@ -126,8 +139,8 @@ impl HttpConn {
     pub async fn body(&mut self, head: &ResponseHead) -> Result<Bytes, HttpError> {
         if head.chunked() {
             let mut body = BytesMut::new();
-            while let Some(chunk) = self.chunk().await? {
-                body.extend_from_slice(&chunk);
+            while !self.chunks.decode_body(&mut self.buf, &mut body)? {
+                self.fill().await?;
             }
             return Ok(body.freeze());
         }
@@ -135,6 +148,9 @@ impl HttpConn {
             .header("content-length")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
+        if len > MAX_BODY {
+            return Err(HttpError::TooLarge(len));
+        }
         while self.buf.len() < len {
             self.fill().await?;
         }
@@ -143,96 +159,20 @@ impl HttpConn {
 
     /// The next chunk of a chunked body; `None` after the last one.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, HttpError> {
-        let size = loop {
-            if let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") {
-                let line = std::str::from_utf8(&self.buf[..end])
-                    .map_err(|_| HttpError::Malformed("chunk size".into()))?;
-                let size = usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16)
-                    .map_err(|_| HttpError::Malformed(format!("chunk size '{line}'")))?;
-                self.buf.advance(end + 2);
-                break size;
-            }
-            self.fill().await?;
-        };
-        if size == 0 {
-            loop {
-                if let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") {
-                    self.buf.advance(end + 2);
-                    if end == 0 {
-                        return Ok(None);
-                    }
-                } else {
-                    self.fill().await?;
-                }
+        let mut chunk = BytesMut::new();
+        loop {
+            match self.chunks.decode(&mut self.buf, &mut chunk)? {
+                Progress::ChunkEnd => return Ok(Some(chunk.freeze())),
+                Progress::Done => return Ok(None),
+                Progress::NeedMore => self.fill().await?,
             }
         }
-        while self.buf.len() < size + 2 {
-            self.fill().await?;
-        }
-        let chunk = self.buf.split_to(size).freeze();
-        self.buf.advance(2);
-        Ok(Some(chunk))
-    }
-}
-
-/// Splits a byte stream into RecordIO records.
-#[derive(Default)]
-pub struct RecordIoDecoder {
-    buf: BytesMut,
-}
-
-impl RecordIoDecoder {
-    pub fn feed(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-    }
-
-    /// The next complete record, if one is buffered.
-    pub fn next_record(&mut self) -> Result<Option<Bytes>, HttpError> {
-        let Some(nl) = self.buf.iter().position(|b| *b == b'\n') else {
-            if self.buf.len() > MAX_LENGTH_LINE {
-                return Err(HttpError::Malformed("RecordIO length line too long".into()));
-            }
-            return Ok(None);
-        };
-        let len: usize = std::str::from_utf8(&self.buf[..nl])
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(|| HttpError::Malformed("RecordIO length is not a number".into()))?;
-        if self.buf.len() < nl + 1 + len {
-            return Ok(None);
-        }
-        self.buf.advance(nl + 1);
-        Ok(Some(self.buf.split_to(len).freeze()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn records_split_across_chunks_are_reassembled() {
-        let mut d = RecordIoDecoder::default();
-        d.feed(b"1");
-        assert!(d.next_record().unwrap().is_none());
-        d.feed(b"1\nhello ");
-        assert!(d.next_record().unwrap().is_none());
-        d.feed(b"world2\nab0\n");
-        assert_eq!(&d.next_record().unwrap().unwrap()[..], b"hello world");
-        assert_eq!(&d.next_record().unwrap().unwrap()[..], b"ab");
-        assert_eq!(&d.next_record().unwrap().unwrap()[..], b"");
-        assert!(d.next_record().unwrap().is_none());
-    }
-
-    #[test]
-    fn garbage_length_lines_are_errors() {
-        let mut d = RecordIoDecoder::default();
-        d.feed(b"x\n");
-        assert!(d.next_record().is_err());
-        let mut d = RecordIoDecoder::default();
-        d.feed(&[b'9'; 25]);
-        assert!(d.next_record().is_err());
-    }
 
     #[tokio::test]
     async fn chunked_stream_is_read_chunk_by_chunk() {
@@ -251,7 +191,7 @@ mod tests {
         let head = c.request("POST", "/x", &[], b"{}").await.unwrap();
         assert_eq!(head.status, 200);
         assert!(head.chunked());
-        let mut d = RecordIoDecoder::default();
+        let mut d = crate::recordio::Decoder::default();
         let mut records = Vec::new();
         while let Some(chunk) = c.chunk().await.unwrap() {
             d.feed(&chunk);
@@ -261,5 +201,43 @@ mod tests {
         }
         assert_eq!(records, vec![Bytes::from_static(b"hello")]);
         server.await.unwrap();
+    }
+
+    /// Serves one canned response to the first request on a fresh listener.
+    async fn serve_once(response: &'static [u8]) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 1024];
+            let _ = s.read(&mut buf).await.unwrap();
+            s.write_all(response).await.unwrap();
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn oversize_chunks_and_bodies_are_typed_errors_not_panics() {
+        // `usize::MAX` as a chunk size: a naive `size + 2` overflows.
+        let addr = serve_once(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nx",
+        )
+        .await;
+        let mut c = HttpConn::connect(addr).await.unwrap();
+        let head = c.request("POST", "/x", &[], b"").await.unwrap();
+        let err = c.chunk().await.unwrap_err();
+        assert!(
+            matches!(err, HttpError::Chunked(ChunkedError::TooLarge { .. })),
+            "{err}"
+        );
+
+        let addr = serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n").await;
+        let mut c = HttpConn::connect(addr).await.unwrap();
+        let head2 = c.request("POST", "/x", &[], b"").await.unwrap();
+        assert!(matches!(
+            c.body(&head2).await,
+            Err(HttpError::TooLarge(99999999999))
+        ));
+        assert!(head.chunked());
     }
 }
