@@ -3,7 +3,8 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-use libprocess::{Ctx, Reply, Request, Response};
+use libprocess::http::json_reply;
+use libprocess::{Ctx, Request, Response};
 use mesos_proto::mesos::{Task, TaskState};
 use serde_json::{json, Map, Value as Json};
 
@@ -13,7 +14,7 @@ use crate::slave::{Executor, Framework, Slave, VERSION};
 
 pub(crate) fn install_routes(ctx: &mut Ctx<'_, Slave>) {
     ctx.route("/state", |me, ctx, req| {
-        json_reply(&req, me.state_json(ctx))
+        json_reply(&req, me.state_json(ctx).to_string()).into()
     });
     ctx.route("/health", |_, _, _| Response::ok("").into());
     ctx.route("/files/browse", |me, _, req| me.files_browse(&req).into());
@@ -21,17 +22,6 @@ pub(crate) fn install_routes(ctx: &mut Ctx<'_, Slave>) {
     ctx.route("/files/download", |me, _, req| {
         me.files_download(&req).into()
     });
-}
-
-/// A JSON reply, honouring `?jsonp=callback`.
-fn json_reply(req: &Request, value: Json) -> Reply {
-    let body = value.to_string();
-    match req.query("jsonp") {
-        Some(cb) if !cb.is_empty() => Response::ok(format!("{cb}({body});"))
-            .with_header("Content-Type", "text/javascript")
-            .into(),
-        _ => Response::json(body).into(),
-    }
 }
 
 fn task_json(t: &Task) -> Json {
@@ -149,7 +139,7 @@ impl Slave {
             }));
         }
         out.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
-        json_reply_now(req, Json::Array(out))
+        json_reply(req, Json::Array(out).to_string())
     }
 
     fn files_read(&self, req: &Request) -> Response {
@@ -172,7 +162,7 @@ impl Slave {
             Err(_) => return Response::bad_request("Failed to parse length"),
         };
         if offset == -1 {
-            return json_reply_now(req, json!({"data": "", "offset": data.len()}));
+            return json_reply(req, json!({"data": "", "offset": data.len()}).to_string());
         }
         if offset < 0 {
             return Response::bad_request("Negative offset provided");
@@ -182,7 +172,7 @@ impl Slave {
             .map(|l| start.saturating_add(l).min(data.len()))
             .unwrap_or(data.len());
         let chunk = String::from_utf8_lossy(&data[start..end]).into_owned();
-        json_reply_now(req, json!({"data": chunk, "offset": start}))
+        json_reply(req, json!({"data": chunk, "offset": start}).to_string())
     }
 
     fn files_download(&self, req: &Request) -> Response {
@@ -208,16 +198,6 @@ impl Slave {
             }
             Err(_) => Response::not_found(),
         }
-    }
-}
-
-fn json_reply_now(req: &Request, value: Json) -> Response {
-    let body = value.to_string();
-    match req.query("jsonp") {
-        Some(cb) if !cb.is_empty() => {
-            Response::ok(format!("{cb}({body});")).with_header("Content-Type", "text/javascript")
-        }
-        _ => Response::json(body),
     }
 }
 

@@ -22,7 +22,6 @@ pub mod resources;
 pub mod slave;
 pub mod status_update_manager;
 
-pub use executor_api::record;
 pub use flags::Flags;
 pub use slave::{Slave, SlaveConfig};
 

@@ -13,7 +13,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use libprocess::{Ctx, Process, TimerId, Upid};
 use mesos_executors::child::Exit;
-use mesos_executors::command::is_terminal;
 use mesos_proto::mesos::internal::{
     ExecutorRegisteredMessage, ExecutorToFrameworkMessage, ExitedExecutorMessage,
     FrameworkToExecutorMessage, KillTaskMessage, PingSlaveMessage, PongSlaveMessage,
@@ -27,6 +26,7 @@ use mesos_proto::mesos::{
     FrameworkInfo, Resource, SlaveId, SlaveInfo, Task, TaskGroupInfo, TaskId, TaskInfo, TaskState,
     TaskStatus, Uuid,
 };
+use mesos_proto::task_state::is_terminal;
 use rand::Rng;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -187,7 +187,8 @@ fn random_upto(max: Duration) -> Duration {
     if max.is_zero() {
         return max;
     }
-    Duration::from_secs_f64(rand::thread_rng().gen_range(0.0..=max.as_secs_f64()))
+    libprocess::duration::from_secs_f64(rand::thread_rng().gen_range(0.0..=max.as_secs_f64()))
+        .unwrap_or(max)
 }
 
 /// The next registration wait and the new backoff bound: wait in `[0, b]`, then `b` doubles
@@ -391,8 +392,12 @@ impl Slave {
     fn on_registered(&mut self, ctx: &mut Ctx<'_, Self>, ping_timeout: Option<f64>) {
         self.state = RegState::Registered;
         self.reg_generation += 1;
-        if let Some(secs) = ping_timeout.filter(|s| s.is_finite() && *s > 0.0) {
-            self.ping_timeout = Duration::from_secs_f64(secs);
+        // From the master: NaN, negative and zero keep the default; huge values saturate.
+        if let Some(d) = ping_timeout
+            .and_then(|s| libprocess::duration::from_secs_f64(s).ok())
+            .filter(|d| !d.is_zero())
+        {
+            self.ping_timeout = d;
         }
         self.reset_ping_timer(ctx);
         // Anything queued while disconnected goes out now.

@@ -60,7 +60,7 @@ pub struct StatusUpdateManager {
 }
 
 fn terminal(u: &StatusUpdate) -> bool {
-    mesos_executors::command::is_terminal(u.status.state())
+    mesos_proto::task_state::is_terminal(u.status.state())
 }
 
 /// The key of an update's stream.

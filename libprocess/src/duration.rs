@@ -100,9 +100,7 @@ pub fn from_secs_f64(secs: f64) -> Result<Duration, DurationError> {
     if secs < 0.0 {
         return Err(DurationError::Negative(secs));
     }
-    Ok(Duration::try_from_secs_f64(secs)
-        .unwrap_or(MAX)
-        .min(MAX))
+    Ok(Duration::try_from_secs_f64(secs).unwrap_or(MAX).min(MAX))
 }
 
 /// A protobuf `DurationInfo`'s nanoseconds: negatives are zero.

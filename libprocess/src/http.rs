@@ -241,7 +241,16 @@ mod tests {
         assert!(wrapped
             .headers
             .contains(&("Content-Type".into(), "text/javascript".into())));
-        for bad in ["", "alert(1)//", "a..b", "1abc", "a.", "x%3Cscript%3E", "a-b", "caf\u{e9}"] {
+        for bad in [
+            "",
+            "alert(1)//",
+            "a..b",
+            "1abc",
+            "a.",
+            "x%3Cscript%3E",
+            "a-b",
+            "caf\u{e9}",
+        ] {
             assert_eq!(reply(&format!("/state?jsonp={bad}")).status, 400, "{bad}");
         }
         assert!(valid_jsonp_callback("$jq_1.cb"));

@@ -162,10 +162,7 @@ mod tests {
         assert_eq!(negotiate(Some("text/html")), Err(MediaError::NotAcceptable));
         assert_eq!(MediaError::NotAcceptable.status(), 406);
         // The exact type decides before a wildcard that would refuse it.
-        assert!(accepts(
-            Some("*/*;q=0, application/json"),
-            APPLICATION_JSON
-        ));
+        assert!(accepts(Some("*/*;q=0, application/json"), APPLICATION_JSON));
         assert!(!accepts(Some("text/html"), "not-a-media-type"));
     }
 }

@@ -5,11 +5,8 @@
 //! on its subscription stream. Both get the same events, so every sender in the master goes
 //! through [`Master::send_to_framework`] with a transport-neutral [`ToFramework`].
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::time::Duration;
-
 use bytes::Bytes;
-use libprocess::{Ctx, TimerId, Upid};
+use libprocess::{duration, Ctx, TimerId, Upid};
 use mesos_proto::mesos::internal::{
     ExecutorToFrameworkMessage, ExitedExecutorMessage, FrameworkErrorMessage, LostSlaveMessage,
     RescindResourceOfferMessage, ResourceOffersMessage, ShutdownFrameworkMessage, StatusUpdate,
@@ -20,6 +17,7 @@ use mesos_proto::mesos::{
     framework_info, task_status, ExecutorId, FrameworkId, FrameworkInfo, Offer, OfferId, SlaveId,
     Task, TaskState,
 };
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::master::Master;
@@ -427,7 +425,7 @@ impl Master {
         }
         let fid = id.to_string();
         let timer = ctx.delay(
-            Duration::from_secs_f64(timeout.min(1e9)),
+            duration::from_secs_f64(timeout).unwrap_or(duration::MAX),
             "framework_failover_timeout",
             move |m, ctx| {
                 if m.frameworks.get(&fid).is_some_and(|f| !f.connected) {
@@ -655,9 +653,4 @@ pub fn to_event(what: ToFramework) -> Event {
         }
     }
     e
-}
-
-/// Re-encodes a v0 message as its v1 twin (same field numbers, `slave` → `agent`).
-pub fn transcode<A: prost::Message, B: prost::Message + Default>(a: &A) -> Option<B> {
-    B::decode(a.encode_to_vec().as_slice()).ok()
 }
