@@ -63,9 +63,11 @@ impl Ranges {
         self.0.is_empty()
     }
 
-    /// Number of values covered.
+    /// Number of values covered (saturating: `[0-18446744073709551615]` has one too many).
     pub fn len(&self) -> u64 {
-        self.0.iter().map(|(b, e)| e - b + 1).sum()
+        self.0.iter().fold(0u64, |n, (b, e)| {
+            n.saturating_add((e - b).saturating_add(1))
+        })
     }
 
     pub fn add(&mut self, other: &Ranges) {
@@ -175,7 +177,8 @@ impl Value {
     /// Adds `other` of the same kind (callers check kinds).
     pub(crate) fn add(&mut self, other: &Value) {
         match (self, other) {
-            (Value::Scalar(a), Value::Scalar(b)) => a.0 += b.0,
+            // Saturating: values near the fixed-point limit (`mem:1e300`) must not overflow.
+            (Value::Scalar(a), Value::Scalar(b)) => a.0 = a.0.saturating_add(b.0),
             (Value::Ranges(a), Value::Ranges(b)) => a.add(b),
             (Value::Set(a), Value::Set(b)) => a.extend(b.iter().cloned()),
             _ => {}
@@ -185,7 +188,7 @@ impl Value {
     /// Removes `other` of the same kind; scalars stop at zero.
     pub(crate) fn subtract(&mut self, other: &Value) {
         match (self, other) {
-            (Value::Scalar(a), Value::Scalar(b)) => a.0 = (a.0 - b.0).max(0),
+            (Value::Scalar(a), Value::Scalar(b)) => a.0 = a.0.saturating_sub(b.0).max(0),
             (Value::Ranges(a), Value::Ranges(b)) => a.subtract(b),
             (Value::Set(a), Value::Set(b)) => a.retain(|x| !b.contains(x)),
             _ => {}
@@ -240,6 +243,16 @@ impl fmt::Display for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_scalars_and_full_ranges_saturate_instead_of_overflowing() {
+        let mut a = Value::Scalar(Fixed::from_f64(1e300));
+        a.add(&Value::Scalar(Fixed::from_f64(1e300)));
+        assert_eq!(a, Value::Scalar(Fixed(i64::MAX)));
+        a.subtract(&Value::Scalar(Fixed(i64::MIN)));
+        assert_eq!(a, Value::Scalar(Fixed(i64::MAX)));
+        assert_eq!(Ranges::new([(0, u64::MAX)]).len(), u64::MAX);
+    }
 
     #[test]
     fn fixed_point_rounds_to_three_decimals_and_survives_repeated_arithmetic() {
