@@ -28,10 +28,7 @@ pub struct Request {
 impl Request {
     /// First value of a header, by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        find_header(&self.headers, name)
     }
 
     pub fn query(&self, key: &str) -> Option<&str> {
@@ -54,6 +51,19 @@ impl Request {
             peer: None,
         }
     }
+}
+
+/// The first value of header `name` (case-insensitive) in a request's or response's headers.
+pub fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Whether a `Transfer-Encoding` value says the body is chunked.
+pub fn is_chunked(transfer_encoding: Option<&str>) -> bool {
+    transfer_encoding.is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
 }
 
 /// Parses `a=1&b=two%20words`.
@@ -139,7 +149,7 @@ impl Response {
 
     /// 200 with a JSON body (`Content-Type: application/json`).
     pub fn json(body: impl Into<Bytes>) -> Response {
-        Response::new(200, body).with_header("Content-Type", "application/json")
+        Response::new(200, body).with_header("Content-Type", crate::media::APPLICATION_JSON)
     }
 
     pub fn accepted() -> Response {

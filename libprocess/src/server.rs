@@ -23,7 +23,7 @@ use tokio::net::TcpStream;
 
 use crate::chunked::{ChunkedDecoder, ChunkedError};
 use crate::encoder::Message;
-use crate::http::{parse_query, Body, Request, Response};
+use crate::http::{find_header, is_chunked, parse_query, Body, Request, Response};
 use crate::pid::Upid;
 use crate::runtime::Runtime;
 
@@ -75,10 +75,7 @@ pub struct Head {
 
 impl Head {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        find_header(&self.headers, name)
     }
 
     /// Whether the client wants the connection kept after this request.
@@ -233,10 +230,7 @@ impl RequestParser {
                 .collect(),
         };
         self.input.advance(consumed);
-        let chunked = head
-            .header("transfer-encoding")
-            .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
-        let framing = if chunked {
+        let framing = if is_chunked(head.header("transfer-encoding")) {
             Framing::Chunked(ChunkedDecoder::new(self.max_body))
         } else {
             match head.header("content-length") {

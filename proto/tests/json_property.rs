@@ -9,16 +9,73 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value};
 
 const KEYS: &[&str] = &[
-    "type", "framework_id", "value", "subscribe", "framework_info", "user", "name", "id",
-    "accept", "offer_ids", "operations", "filters", "refuse_seconds", "decline", "kill",
-    "task_id", "agent_id", "executor_id", "update", "status", "state", "uuid", "data",
-    "message", "acknowledge", "resources", "scalar", "ranges", "range", "begin", "end", "set",
-    "item", "role", "reservations", "command", "shell", "arguments", "environment",
-    "variables", "labels", "key", "capabilities", "failover_timeout", "checkpoint", "nope",
+    "type",
+    "framework_id",
+    "value",
+    "subscribe",
+    "framework_info",
+    "user",
+    "name",
+    "id",
+    "accept",
+    "offer_ids",
+    "operations",
+    "filters",
+    "refuse_seconds",
+    "decline",
+    "kill",
+    "task_id",
+    "agent_id",
+    "executor_id",
+    "update",
+    "status",
+    "state",
+    "uuid",
+    "data",
+    "message",
+    "acknowledge",
+    "resources",
+    "scalar",
+    "ranges",
+    "range",
+    "begin",
+    "end",
+    "set",
+    "item",
+    "role",
+    "reservations",
+    "command",
+    "shell",
+    "arguments",
+    "environment",
+    "variables",
+    "labels",
+    "key",
+    "capabilities",
+    "failover_timeout",
+    "checkpoint",
+    "nope",
 ];
 const STRINGS: &[&str] = &[
-    "SUBSCRIBE", "ACCEPT", "LAUNCH", "SCALAR", "RANGES", "TASK_RUNNING", "bogus", "", "NaN",
-    "Infinity", "-Infinity", "1.5", "12", "-3", "true", "AAEC", "!!", "cpus", "*",
+    "SUBSCRIBE",
+    "ACCEPT",
+    "LAUNCH",
+    "SCALAR",
+    "RANGES",
+    "TASK_RUNNING",
+    "bogus",
+    "",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1.5",
+    "12",
+    "-3",
+    "true",
+    "AAEC",
+    "!!",
+    "cpus",
+    "*",
 ];
 
 fn value(rng: &mut impl Rng, depth: u32) -> Value {
@@ -30,7 +87,11 @@ fn value(rng: &mut impl Rng, depth: u32) -> Value {
         4 => json!(u64::MAX - rng.gen_range(0..3)),
         5 => json!(STRINGS[rng.gen_range(0..STRINGS.len())]),
         6 | 7 => object(rng, depth + 1),
-        _ => Value::Array((0..rng.gen_range(0..3)).map(|_| value(rng, depth + 1)).collect()),
+        _ => Value::Array(
+            (0..rng.gen_range(0..3))
+                .map(|_| value(rng, depth + 1))
+                .collect(),
+        ),
     }
 }
 
@@ -46,8 +107,9 @@ fn check<M: prost::Message + prost::Name + Default>(doc: &Value) -> bool {
     match from_json::<M>(doc) {
         Ok(m) => {
             let rendered = to_json(&m);
-            let again: M = from_json(&rendered)
-                .unwrap_or_else(|e| panic!("{} does not parse again: {e}\n{rendered}", M::full_name()));
+            let again: M = from_json(&rendered).unwrap_or_else(|e| {
+                panic!("{} does not parse again: {e}\n{rendered}", M::full_name())
+            });
             assert_eq!(to_json(&again), rendered, "{doc}");
             true
         }
@@ -76,5 +138,8 @@ fn property_parsed_json_renders_to_json_that_parses_to_the_same_rendering() {
         };
         parsed += usize::from(ok);
     }
-    assert!(parsed > 500, "only {parsed} documents parsed: the generator is off");
+    assert!(
+        parsed > 500,
+        "only {parsed} documents parsed: the generator is off"
+    );
 }
