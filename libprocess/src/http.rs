@@ -61,6 +61,19 @@ pub fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'
         .map(|(_, v)| v.as_str())
 }
 
+/// Parsed headers as owned `(name, trimmed value)` pairs; values need not be UTF-8.
+pub fn owned_headers(headers: &[httparse::Header<'_>]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).trim().to_string(),
+            )
+        })
+        .collect()
+}
+
 /// Whether a `Transfer-Encoding` value says the body is chunked.
 pub fn is_chunked(transfer_encoding: Option<&str>) -> bool {
     transfer_encoding.is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))

@@ -14,6 +14,8 @@ use crate::recordio::RecordIoError;
 
 /// Largest response body, and largest chunk of a stream, this client takes.
 pub const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Largest response head (status line and headers).
+const MAX_HEAD: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -110,20 +112,14 @@ impl HttpConn {
                 Ok(httparse::Status::Complete(n)) => {
                     let head = ResponseHead {
                         status: resp.code.unwrap_or(0),
-                        headers: resp
-                            .headers
-                            .iter()
-                            .map(|h| {
-                                (
-                                    h.name.to_string(),
-                                    String::from_utf8_lossy(h.value).trim().to_string(),
-                                )
-                            })
-                            .collect(),
+                        headers: crate::http::owned_headers(resp.headers),
                     };
                     self.buf.advance(n);
                     self.chunks = ChunkedDecoder::new(MAX_BODY);
                     return Ok(head);
+                }
+                Ok(httparse::Status::Partial) if self.buf.len() > MAX_HEAD => {
+                    return Err(HttpError::Malformed("response head too large".into()))
                 }
                 Ok(httparse::Status::Partial) => self.fill().await?,
                 Err(e) => return Err(HttpError::Malformed(e.to_string())),
@@ -235,5 +231,24 @@ mod tests {
             Err(HttpError::TooLarge(99999999999))
         ));
         assert!(head.chunked());
+
+        // A head that never ends is refused once it passes the cap, not buffered forever.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 1024];
+            let _ = s.read(&mut buf).await.unwrap();
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nX-Filler: ").await;
+            while s.write_all(&[b'a'; 1024]).await.is_ok() {}
+        });
+        let mut c = HttpConn::connect(addr).await.unwrap();
+        let got = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            c.request("GET", "/x", &[], b""),
+        )
+        .await
+        .expect("the client must give up on an endless head");
+        assert!(matches!(got, Err(HttpError::Malformed(_))));
     }
 }

@@ -23,7 +23,7 @@ use tokio::net::TcpStream;
 
 use crate::chunked::{ChunkedDecoder, ChunkedError};
 use crate::encoder::Message;
-use crate::http::{find_header, is_chunked, parse_query, Body, Request, Response};
+use crate::http::{find_header, is_chunked, owned_headers, parse_query, Body, Request, Response};
 use crate::pid::Upid;
 use crate::runtime::Runtime;
 
@@ -218,16 +218,7 @@ impl RequestParser {
             path: path.to_string(),
             query: query.to_string(),
             version: req.version.unwrap_or(1),
-            headers: req
-                .headers
-                .iter()
-                .map(|h| {
-                    (
-                        h.name.to_string(),
-                        String::from_utf8_lossy(h.value).trim().to_string(),
-                    )
-                })
-                .collect(),
+            headers: owned_headers(req.headers),
         };
         self.input.advance(consumed);
         let framing = if is_chunked(head.header("transfer-encoding")) {
