@@ -1,16 +1,17 @@
 //! Processes every runtime has: `metrics` (serving `/metrics/snapshot`).
 
-use crate::http::{Reply, Response};
+use crate::http::{json_reply, Reply};
 use crate::process::{Ctx, Process};
 use crate::runtime::{Error, Runtime};
 
-/// Serves `/metrics/snapshot`: every metric of the runtime as one flat JSON object.
+/// Serves `/metrics/snapshot`: every metric of the runtime as one flat JSON object
+/// (`?jsonp=` honoured, as Mesos does).
 struct MetricsProcess;
 
 impl Process for MetricsProcess {
     fn initialize(&mut self, ctx: &mut Ctx<'_, Self>) {
-        ctx.route("/snapshot", |_, ctx, _req| -> Reply {
-            Response::json(render_flat_json(&ctx.metrics().snapshot())).into()
+        ctx.route("/snapshot", |_, ctx, req| -> Reply {
+            json_reply(&req, render_flat_json(&ctx.metrics().snapshot())).into()
         });
     }
 }
