@@ -43,7 +43,10 @@ for entry in "${TARGETS[@]}"; do
     continue
   fi
   echo "== $dir/$target: running ${SECONDS_EACH}s" >&2
-  (cd "$ROOT/$dir" && cargo fuzz run -O "$target" -- \
+  # Seeds (valid examples checked in next to the target) start the corpus off.
+  seeds=()
+  [ -d "$ROOT/$dir/fuzz/seeds/$target" ] && seeds=("fuzz/seeds/$target")
+  (cd "$ROOT/$dir" && cargo fuzz run -O "$target" "fuzz/corpus/$target" ${seeds[@]+"${seeds[@]}"} -- \
       -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -print_final_stats=1) >>"$log" 2>&1
   rc=$?
   # libFuzzer's final stats line: "stat::number_of_executed_units: N".
