@@ -94,7 +94,7 @@ fn json_item(rng: &mut impl Rng) -> String {
 
 #[test]
 fn property_parsed_resources_round_trip_through_protobuf_and_errors_are_typed() {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0x2E5_0C);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x2E50C);
     let (mut ok, mut err) = (0, 0);
     for _ in 0..3000 {
         let n = rng.gen_range(0..4);

@@ -48,7 +48,8 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
         .find(|(name, _)| *name == unit)
         .ok_or_else(syntax)?;
     let nanos = value * *per as f64;
-    if !(nanos < i64::MAX as f64) {
+    // Also false for NaN; `i64::MAX as f64` is 2^63, already out of range.
+    if nanos.is_nan() || nanos >= i64::MAX as f64 {
         return Err(DurationError::Range(text.to_string()));
     }
     Ok(Duration::from_nanos(nanos as u64))
