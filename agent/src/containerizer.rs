@@ -64,7 +64,7 @@ pub fn executor_environment(l: &Launch<'_>) -> Vec<(String, String)> {
         ),
         (
             "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD".into(),
-            mesos_executors::duration::format(l.shutdown_grace_period),
+            libprocess::duration::format(l.shutdown_grace_period),
         ),
         (
             "LIBPROCESS_IP".into(),

@@ -5,7 +5,8 @@
 //! (duplicates are recognised) and acknowledged on the new stream.
 
 use bytes::Bytes;
-use libprocess::{Ctx, Reply, Request, Response};
+use libprocess::media::{self, ContentType};
+use libprocess::{recordio, Ctx, Reply, Request, Response};
 use mesos_proto::mesos::internal::{ExecutorToFrameworkMessage, KillTaskMessage, StatusUpdate};
 use mesos_proto::mesos::v1::executor::{call, event, Call, Event};
 use mesos_proto::mesos::{self as v0, v1, TaskGroupInfo, TaskInfo};
@@ -13,32 +14,26 @@ use prost::Message;
 
 use crate::slave::{EventStream, ExecState, Slave};
 
-const JSON: &str = "application/json";
-const PROTOBUF: &str = "application/x-protobuf";
-
 pub(crate) fn install_routes(ctx: &mut Ctx<'_, Slave>) {
     ctx.route("/api/v1/executor", |me, ctx, req| {
         me.executor_call(ctx, req)
     });
 }
 
-/// Converts between wire-compatible messages (v0 ↔ v1 share field numbers).
-fn convert<A: Message, B: Message + Default>(a: &A) -> B {
-    B::decode(a.encode_to_vec().as_slice()).unwrap_or_default()
-}
-
-/// One RecordIO record: `<length>\n<bytes>`.
-pub fn record(body: &[u8]) -> Bytes {
-    let mut out = format!("{}\n", body.len()).into_bytes();
-    out.extend_from_slice(body);
-    Bytes::from(out)
+/// v0 → v1 for the agent's own, well-formed records (twins cannot fail to convert; if a
+/// schema ever diverged, the field is logged and left empty rather than taking the agent down).
+fn convert<A: Message + prost::Name, B: Message + prost::Name + Default>(a: &A) -> B {
+    mesos_proto::evolve(a).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "v0 to v1 conversion failed");
+        B::default()
+    })
 }
 
 fn encode_event(stream: &EventStream, event: &Event) -> Bytes {
     if stream.json {
-        record(mesos_proto::to_json(event).to_string().as_bytes())
+        recordio::encode(mesos_proto::to_json(event).to_string().as_bytes())
     } else {
-        record(&event.encode_to_vec())
+        recordio::encode(&event.encode_to_vec())
     }
 }
 
@@ -111,26 +106,10 @@ pub(crate) fn send_message(stream: &EventStream, data: &[u8]) {
     );
 }
 
-fn media(value: Option<&str>) -> Option<&'static str> {
-    let v = value?.split(';').next()?.trim();
-    if v.eq_ignore_ascii_case(JSON) {
-        Some(JSON)
-    } else if v.eq_ignore_ascii_case(PROTOBUF) {
-        Some(PROTOBUF)
-    } else {
-        None
-    }
-}
-
 /// Parses a Call body by content type.
 pub fn decode_call(content_type: Option<&str>, body: &[u8]) -> Result<(Call, bool), Response> {
-    let Some(ct) = content_type else {
-        return Err(Response::bad_request(
-            "Expecting 'Content-Type' to be present",
-        ));
-    };
-    match media(Some(ct)) {
-        Some(JSON) => {
+    match media::content_type(content_type).map_err(|e| e.response())? {
+        ContentType::Json => {
             let text = std::str::from_utf8(body)
                 .map_err(|_| Response::bad_request("Request body is not UTF-8"))?;
             mesos_proto::from_json_str::<Call>(text)
@@ -139,7 +118,7 @@ pub fn decode_call(content_type: Option<&str>, body: &[u8]) -> Result<(Call, boo
                     Response::bad_request(format!("Failed to convert JSON into Call protobuf: {e}"))
                 })
         }
-        Some(_) => {
+        ContentType::Protobuf => {
             mesos_proto::check(&Call::full_name_static(), body).map_err(|e| {
                 Response::bad_request(format!("Failed to parse body into Call protobuf: {e}"))
             })?;
@@ -147,10 +126,6 @@ pub fn decode_call(content_type: Option<&str>, body: &[u8]) -> Result<(Call, boo
                 Response::bad_request(format!("Failed to parse body into Call protobuf: {e}"))
             })
         }
-        None => Err(Response::new(
-            415,
-            format!("Expecting 'Content-Type' of {JSON} or {PROTOBUF}"),
-        )),
     }
 }
 
@@ -173,7 +148,8 @@ impl Slave {
         ex_key: &str,
         update: call::Update,
     ) -> Result<(), Response> {
-        let status: v0::TaskStatus = convert(&update.status);
+        let status: v0::TaskStatus = mesos_proto::devolve(&update.status)
+            .map_err(|e| Response::bad_request(format!("Invalid 'status': {e}")))?;
         let Some(uuid) = status.uuid.clone().filter(|u| !u.is_empty()) else {
             return Err(Response::bad_request("Expecting 'uuid' to be present"));
         };
@@ -216,7 +192,7 @@ impl Slave {
         if req.method != "POST" {
             return Response::method_not_allowed("POST").into();
         }
-        let (call, json_body) = match decode_call(req.header("content-type"), &req.body) {
+        let (call, _) = match decode_call(req.header("content-type"), &req.body) {
             Ok(c) => c,
             Err(r) => return r.into(),
         };
@@ -241,20 +217,13 @@ impl Slave {
         }
         match call.r#type() {
             call::Type::Subscribe => {
-                let json = match req.header("accept") {
-                    Some(a) if a.contains(PROTOBUF) && !a.contains(JSON) => false,
-                    Some(a) if a.contains(JSON) || a.contains("*/*") => true,
-                    Some(_) => {
-                        return Response::new(
-                            406,
-                            format!("Expecting 'Accept' to allow {JSON} or {PROTOBUF}"),
-                        )
-                        .into()
-                    }
-                    None => json_body,
+                let accept = match media::negotiate(req.header("accept")) {
+                    Ok(t) => t,
+                    Err(e) => return e.response().into(),
                 };
+                let json = accept == ContentType::Json;
                 let (resp, tx) = Response::stream(200);
-                let resp = resp.with_header("Content-Type", if json { JSON } else { PROTOBUF });
+                let resp = resp.with_header("Content-Type", accept.as_str());
                 let stream = EventStream { tx, json };
                 let agent_info: v1::AgentInfo = convert(&self.slave_info(ctx));
                 let (Some(fw), Some(ex)) = (
@@ -326,11 +295,6 @@ impl Slave {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn records_are_length_prefixed() {
-        assert_eq!(&record(b"{}")[..], b"2\n{}");
-    }
 
     #[test]
     fn calls_need_a_known_content_type() {

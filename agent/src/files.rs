@@ -153,7 +153,7 @@ pub(crate) fn read(work_dir: PathBuf, req: Request) -> Reply {
             Ok((range, (size, data))) => {
                 let offset = range.offset.unwrap_or(size);
                 let body = json!({"data": String::from_utf8_lossy(&data), "offset": offset});
-                crate::http::json_reply_now(&req, body)
+                libprocess::http::json_reply(&req, body.to_string())
             }
             Err(e) => {
                 tracing::debug!(error = %e, "/files/read refused");

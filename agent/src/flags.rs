@@ -85,7 +85,7 @@ pub struct Flags {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    mesos_executors::duration::parse(s).map_err(|e| e.to_string())
+    libprocess::duration::parse(s).map_err(|e| e.to_string())
 }
 
 /// A bad flag value found after parsing.
@@ -115,15 +115,15 @@ impl Flags {
             ("isolation".into(), self.isolation.clone()),
             (
                 "registration_backoff_factor".into(),
-                mesos_executors::duration::format(self.registration_backoff_factor),
+                libprocess::duration::format(self.registration_backoff_factor),
             ),
             (
                 "executor_registration_timeout".into(),
-                mesos_executors::duration::format(self.executor_registration_timeout),
+                libprocess::duration::format(self.executor_registration_timeout),
             ),
             (
                 "executor_shutdown_grace_period".into(),
-                mesos_executors::duration::format(self.executor_shutdown_grace_period),
+                libprocess::duration::format(self.executor_shutdown_grace_period),
             ),
             (
                 "http_command_executor".into(),

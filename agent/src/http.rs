@@ -3,7 +3,8 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-use libprocess::{Ctx, Reply, Request, Response};
+use libprocess::http::json_reply;
+use libprocess::{Ctx, Request, Response};
 use mesos_proto::mesos::{Task, TaskState};
 use serde_json::{json, Map, Value as Json};
 
@@ -13,7 +14,7 @@ use crate::slave::{Executor, Framework, Slave, VERSION};
 
 pub(crate) fn install_routes(ctx: &mut Ctx<'_, Slave>) {
     ctx.route("/state", |me, ctx, req| {
-        json_reply(&req, me.state_json(ctx))
+        json_reply(&req, me.state_json(ctx).to_string()).into()
     });
     ctx.route("/health", |_, _, _| Response::ok("").into());
     ctx.route("/files/browse", |me, _, req| me.files_browse(&req).into());
@@ -23,17 +24,6 @@ pub(crate) fn install_routes(ctx: &mut Ctx<'_, Slave>) {
     ctx.route("/files/download", |me, _, req| {
         crate::files::download(me.config.work_dir.clone(), req)
     });
-}
-
-/// A JSON reply, honouring `?jsonp=callback`.
-fn json_reply(req: &Request, value: Json) -> Reply {
-    let body = value.to_string();
-    match req.query("jsonp") {
-        Some(cb) if !cb.is_empty() => Response::ok(format!("{cb}({body});"))
-            .with_header("Content-Type", "text/javascript")
-            .into(),
-        _ => Response::json(body).into(),
-    }
 }
 
 fn task_json(t: &Task) -> Json {
@@ -151,18 +141,7 @@ impl Slave {
             }));
         }
         out.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
-        json_reply_now(req, Json::Array(out))
-    }
-}
-
-/// A JSON response now, honouring `?jsonp=callback`.
-pub(crate) fn json_reply_now(req: &Request, value: Json) -> Response {
-    let body = value.to_string();
-    match req.query("jsonp") {
-        Some(cb) if !cb.is_empty() => {
-            Response::ok(format!("{cb}({body});")).with_header("Content-Type", "text/javascript")
-        }
-        _ => Response::json(body),
+        json_reply(req, Json::Array(out).to_string())
     }
 }
 

@@ -4,7 +4,6 @@
 //! # Layout
 //! - [`flags`]: `mesos-agent` flags (`--master`, `--work_dir`, ... and `MESOS_*`).
 //! - [`resources`]: resource detection and the `--resources` / `--attributes` text forms.
-//! - [`numbers`]: durations from the master's numbers, saturated, never a panic.
 //! - [`paths`]: the sandbox layout under the work dir; path confinement for `/files`.
 //! - [`containerizer`]: the posix launcher (process groups, executor environment).
 //! - [`status_update_manager`]: per-task update streams with retries until acknowledged.
@@ -25,14 +24,12 @@ pub mod flags;
 pub mod history;
 mod http;
 mod kill;
-pub mod numbers;
 pub mod paths;
 pub mod resources;
 pub mod slave;
 pub mod status_update_manager;
 mod termination;
 
-pub use executor_api::record;
 pub use flags::Flags;
 pub use slave::{Slave, SlaveConfig};
 

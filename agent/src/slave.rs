@@ -13,7 +13,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use libprocess::{Ctx, Process, TimerId, Upid};
 use mesos_executors::child::Exit;
-use mesos_executors::command::is_terminal;
 use mesos_proto::mesos::internal::{
     ExecutorRegisteredMessage, ExecutorToFrameworkMessage, ExitedExecutorMessage,
     FrameworkToExecutorMessage, KillTaskMessage, PingSlaveMessage, PongSlaveMessage,
@@ -27,6 +26,7 @@ use mesos_proto::mesos::{
     FrameworkInfo, Resource, SlaveId, SlaveInfo, Task, TaskGroupInfo, TaskId, TaskInfo, TaskState,
     TaskStatus, Uuid,
 };
+use mesos_proto::task_state::is_terminal;
 use rand::Rng;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -205,7 +205,8 @@ fn random_upto(max: Duration) -> Duration {
     if max.is_zero() {
         return max;
     }
-    Duration::from_secs_f64(rand::thread_rng().gen_range(0.0..=max.as_secs_f64()))
+    libprocess::duration::from_secs_f64(rand::thread_rng().gen_range(0.0..=max.as_secs_f64()))
+        .unwrap_or(max)
 }
 
 /// The next registration wait and the new backoff bound: wait in `[0, b]`, then `b` doubles
@@ -409,14 +410,12 @@ impl Slave {
     fn on_registered(&mut self, ctx: &mut Ctx<'_, Self>, ping_timeout: Option<f64>) {
         self.state = RegState::Registered;
         self.reg_generation += 1;
-        // A nonsensical timeout (NaN, negative, zero) keeps the default; a huge one is capped.
-        match ping_timeout.map(crate::numbers::saturating_secs) {
-            Some(Some(timeout)) if !timeout.is_zero() => self.ping_timeout = timeout,
-            Some(_) => tracing::warn!(
-                value = ?ping_timeout,
-                "ignoring invalid total_ping_timeout_seconds from the master"
-            ),
-            None => {}
+        // From the master: NaN, negative and zero keep the default; huge values saturate.
+        if let Some(d) = ping_timeout
+            .and_then(|s| libprocess::duration::from_secs_f64(s).ok())
+            .filter(|d| !d.is_zero())
+        {
+            self.ping_timeout = d;
         }
         self.reset_ping_timer(ctx);
         // Anything queued while disconnected goes out now.
@@ -877,7 +876,7 @@ impl Slave {
                         reason: task_status::Reason::ExecutorRegistrationTimeout,
                         message: format!(
                             "Executor did not register within {}",
-                            mesos_executors::duration::format(timeout)
+                            libprocess::duration::format(timeout)
                         ),
                     });
                     ex.state = ExecState::Terminating;

@@ -76,7 +76,7 @@ impl Default for StatusUpdateManager {
 }
 
 fn terminal(u: &StatusUpdate) -> bool {
-    mesos_executors::command::is_terminal(u.status.state())
+    mesos_proto::task_state::is_terminal(u.status.state())
 }
 
 /// The key of an update's stream.

@@ -294,8 +294,20 @@ async fn kill_of_a_task_the_agent_never_received_is_answered_task_lost_until_ack
     let again = agent_update_for(&mut m, "ghost").await;
     assert_eq!(again.update.uuid, u.update.uuid);
     ack(&m, &agent, &u);
-    clock.settle().await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The acknowledgement travels over TCP: wait until the agent has closed the stream.
+    let mut open = usize::MAX;
+    for _ in 0..500 {
+        open = agent
+            .slave
+            .call("streams", |me, _| me.update_streams().0)
+            .await
+            .unwrap();
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(open, 0, "the acknowledgement never closed the stream");
     clock.advance(Duration::from_secs(600));
     assert!(
         !m.arrives("StatusUpdateMessage", Duration::from_millis(300))

@@ -389,6 +389,39 @@ async fn nan_ping_timeout_from_the_master_keeps_the_default() {
 }
 
 #[tokio::test]
+async fn state_jsonp_wraps_valid_callbacks_and_answers_400_to_others() {
+    let m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("jsonp")).await;
+    let port = agent.runtime.address().port();
+    let get = move |path: &'static str| {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    };
+    let (ok, bad) = tokio::task::spawn_blocking(move || {
+        (get("/state?jsonp=cb.x_1"), get("/state?jsonp=alert(1)//"))
+    })
+    .await
+    .unwrap();
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    assert!(ok.contains("Content-Type: text/javascript"), "{ok}");
+    assert!(
+        ok.contains("\r\n\r\ncb.x_1({") && ok.ends_with("});"),
+        "{ok}"
+    );
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    assert!(!bad.contains("alert(1)//({"), "{bad}");
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
+#[tokio::test]
 async fn status_updates_are_retried_until_acknowledged() {
     let mut m = FakeMaster::start();
     let agent = start_agent(&m.master, scratch("retry")).await;

@@ -105,7 +105,7 @@ impl FakeMaster {
             tasks.iter().all(|t| {
                 seen.get(*t).is_some_and(|us| {
                     us.iter()
-                        .any(|u| mesos_executors::command::is_terminal(u.update.status.state()))
+                        .any(|u| mesos_proto::task_state::is_terminal(u.update.status.state()))
                 })
             })
         };

@@ -18,6 +18,7 @@ use mesos_proto::mesos::{
     framework_info, task_status, ExecutorId, FrameworkId, FrameworkInfo, SlaveId, TaskInfo,
     TaskState, TaskStatus,
 };
+use mesos_proto::task_state::is_terminal;
 
 use crate::child::{self, Exit};
 use crate::env::ExecutorEnv;
@@ -136,7 +137,7 @@ impl CommandExecutor {
             .kill_policy
             .as_ref()
             .and_then(|k| k.grace_period.as_ref())
-            .map(|d| Duration::from_nanos(d.nanoseconds.max(0) as u64))
+            .map(|d| libprocess::duration::from_nanos_i64(d.nanoseconds))
             .unwrap_or(DEFAULT_KILL_GRACE);
         self.task = Some(RunningTask {
             info: task.clone(),
@@ -219,7 +220,7 @@ impl CommandExecutor {
             .kill_policy
             .as_ref()
             .and_then(|k| k.grace_period.as_ref())
-            .map(|d| Duration::from_nanos(d.nanoseconds.max(0) as u64));
+            .map(|d| libprocess::duration::from_nanos_i64(d.nanoseconds));
         match self.task.as_ref() {
             Some(t) if t.info.task_id == msg.task_id => self.kill(ctx, grace),
             _ => {
@@ -393,21 +394,6 @@ impl CommandExecutor {
             }
         });
     }
-}
-
-/// Terminal task states (no update follows them).
-pub fn is_terminal(state: TaskState) -> bool {
-    matches!(
-        state,
-        TaskState::TaskFinished
-            | TaskState::TaskFailed
-            | TaskState::TaskKilled
-            | TaskState::TaskLost
-            | TaskState::TaskError
-            | TaskState::TaskDropped
-            | TaskState::TaskGone
-            | TaskState::TaskGoneByOperator
-    )
 }
 
 impl Process for CommandExecutor {

@@ -549,7 +549,7 @@ impl DefaultExecutor {
                     .kill_policy
                     .as_ref()
                     .and_then(|k| k.grace_period.as_ref())
-                    .map(|d| Duration::from_nanos(d.nanoseconds.max(0) as u64))
+                    .map(|d| libprocess::duration::from_nanos_i64(d.nanoseconds))
             })
             .unwrap_or(DEFAULT_KILL_GRACE);
         let escalate_now = grace.is_zero();

@@ -60,7 +60,7 @@ impl ExecutorEnv {
         })?;
         let flag = |name: &str| get(name).map(|v| v == "1" || v == "true").unwrap_or(false);
         let shutdown_grace_period = match get("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD") {
-            Some(v) => crate::duration::parse(&v).map_err(|e| EnvError::Invalid {
+            Some(v) => libprocess::duration::parse(&v).map_err(|e| EnvError::Invalid {
                 name: "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD",
                 value: v.clone(),
                 why: e.to_string(),

@@ -19,9 +19,9 @@ use mesos_proto::mesos::v1::{task_status, ExecutorId, FrameworkId, TaskId, TaskI
 use prost::Message;
 
 use crate::env::ExecutorEnv;
-use libprocess::http_client::{HttpConn, HttpError, RecordIoDecoder};
-
-const PROTOBUF: &str = "application/x-protobuf";
+use libprocess::http_client::{HttpConn, HttpError};
+use libprocess::media::APPLICATION_PROTOBUF as PROTOBUF;
+use libprocess::recordio::{self, RecordIoError};
 
 /// Why a call to the agent failed.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +34,8 @@ pub enum ClientError {
     Refused { status: u16, body: String },
     #[error("undecodable event: {0}")]
     Decode(#[from] prost::DecodeError),
+    #[error(transparent)]
+    RecordIo(#[from] RecordIoError),
 }
 
 /// Where the agent's executor API is.
@@ -195,7 +197,7 @@ impl Client {
                     grace: k
                         .kill_policy
                         .and_then(|p| p.grace_period)
-                        .map(|d| Duration::from_nanos(d.nanoseconds.max(0) as u64)),
+                        .map(|d| libprocess::duration::from_nanos_i64(d.nanoseconds)),
                     task_id: k.task_id,
                 },
                 None => Incoming::Error("KILL event without 'kill'".into()),
@@ -294,7 +296,7 @@ pub async fn open_subscription(
     Ok(Subscription {
         conn,
         chunked: head.chunked(),
-        decoder: RecordIoDecoder::default(),
+        decoder: recordio::Decoder::default(),
     })
 }
 
@@ -302,7 +304,7 @@ pub async fn open_subscription(
 pub struct Subscription {
     conn: HttpConn,
     chunked: bool,
-    decoder: RecordIoDecoder,
+    decoder: recordio::Decoder,
 }
 
 impl Subscription {

@@ -2,7 +2,6 @@
 //!
 //! # Layout
 //! - [`env`]: the environment an agent gives an executor (`MESOS_*`), parsed once.
-//! - [`duration`]: stout-style durations (`5secs`, `1mins`) as agents and executors write them.
 //! - [`child`]: children in their own process group, exit watched on a thread, signals to
 //!   the whole group (shared with the agent's launcher).
 //! - [`command`]: the command executor process (v0 libprocess executor API) and [`run`].
@@ -19,7 +18,6 @@
 pub mod child;
 pub mod command;
 pub mod default_executor;
-pub mod duration;
 pub mod env;
 pub mod http_executor;
 

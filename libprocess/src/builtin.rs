@@ -1,53 +1,47 @@
 //! Processes every runtime has: `metrics` (serving `/metrics/snapshot`).
 
-use crate::http::{Reply, Response};
+use crate::http::{json_reply, Reply};
 use crate::process::{Ctx, Process};
 use crate::runtime::{Error, Runtime};
 
-/// Serves `/metrics/snapshot`: every metric of the runtime as one flat JSON object.
+/// Serves `/metrics/snapshot`: every metric of the runtime as one flat JSON object
+/// (`?jsonp=` honoured, as Mesos does).
 struct MetricsProcess;
 
 impl Process for MetricsProcess {
     fn initialize(&mut self, ctx: &mut Ctx<'_, Self>) {
-        ctx.route("/snapshot", |_, ctx, _req| -> Reply {
-            Response::json(render_flat_json(&ctx.metrics().snapshot())).into()
+        ctx.route("/snapshot", |_, ctx, req| -> Reply {
+            json_reply(&req, render_flat_json(&ctx.metrics().snapshot())).into()
         });
     }
 }
 
-/// `{"a/b":1.0,...}` with keys escaped as JSON strings.
+/// `{"a/b":1.0,...}`; values that are not finite render as `null`.
 pub fn render_flat_json(values: &std::collections::BTreeMap<String, f64>) -> String {
-    let mut out = String::from("{");
-    for (i, (k, v)) in values.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push('"');
-        for c in k.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-                c => out.push(c),
-            }
-        }
-        out.push_str("\":");
-        if v.is_finite() {
-            // Mesos renders metrics as doubles: `1.0`, not `1`.
-            if v.fract() == 0.0 && v.abs() < 1e15 {
-                out.push_str(&format!("{v:.1}"));
-            } else {
-                out.push_str(&v.to_string());
-            }
-        } else {
-            out.push_str("null");
-        }
-    }
-    out.push('}');
-    out
+    serde_json::to_string(values).unwrap_or_else(|_| "{}".to_string())
 }
 
 pub(crate) fn spawn_builtins(rt: &Runtime) -> Result<(), Error> {
     rt.spawn("metrics", MetricsProcess)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_json_escapes_names_and_renders_doubles_and_non_finite_values() {
+        let values = [
+            ("a/b".to_string(), 1.0),
+            ("q\"uote\\\n".to_string(), 0.25),
+            ("nan".to_string(), f64::NAN),
+        ]
+        .into_iter()
+        .collect();
+        let text = render_flat_json(&values);
+        assert_eq!(text, r#"{"a/b":1.0,"nan":null,"q\"uote\\\n":0.25}"#);
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["a/b"], 1.0);
+    }
 }

@@ -28,10 +28,7 @@ pub struct Request {
 impl Request {
     /// First value of a header, by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        find_header(&self.headers, name)
     }
 
     pub fn query(&self, key: &str) -> Option<&str> {
@@ -56,6 +53,32 @@ impl Request {
     }
 }
 
+/// The first value of header `name` (case-insensitive) in a request's or response's headers.
+pub fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Parsed headers as owned `(name, trimmed value)` pairs; values need not be UTF-8.
+pub fn owned_headers(headers: &[httparse::Header<'_>]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).trim().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Whether a `Transfer-Encoding` value says the body is chunked.
+pub fn is_chunked(transfer_encoding: Option<&str>) -> bool {
+    transfer_encoding.is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+}
+
 /// Parses `a=1&b=two%20words`.
 pub fn parse_query(q: &str) -> HashMap<String, String> {
     q.split('&')
@@ -72,6 +95,35 @@ fn decode_component(s: &str) -> String {
     percent_encoding::percent_decode_str(&s)
         .decode_utf8_lossy()
         .into_owned()
+}
+
+/// A JSON response to `req`, wrapped as `callback(...);` (`text/javascript`) when the query
+/// has `jsonp=callback`. The callback is echoed into a script, so anything but a JavaScript
+/// identifier or a dotted path of them (`cb`, `$.ui.cb_1`) is refused with 400.
+pub fn json_reply(req: &Request, body: impl Into<String>) -> Response {
+    let body = body.into();
+    match req.query("jsonp") {
+        None => Response::json(body),
+        Some(cb) if valid_jsonp_callback(cb) => Response::ok(format!("{cb}({body});"))
+            .with_header("Content-Type", crate::media::TEXT_JAVASCRIPT),
+        Some(cb) => Response::bad_request(format!(
+            "Invalid 'jsonp' callback '{cb}': expecting a JavaScript identifier or dotted path"
+        )),
+    }
+}
+
+/// Whether `name` is `ident(.ident)*` with ASCII identifiers (letters, digits, `_`, `$`; not
+/// starting with a digit).
+pub fn valid_jsonp_callback(name: &str) -> bool {
+    name.split('.').all(|ident| {
+        ident
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+            && ident
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+    })
 }
 
 /// A response body.
@@ -110,7 +162,7 @@ impl Response {
 
     /// 200 with a JSON body (`Content-Type: application/json`).
     pub fn json(body: impl Into<Bytes>) -> Response {
-        Response::new(200, body).with_header("Content-Type", "application/json")
+        Response::new(200, body).with_header("Content-Type", crate::media::APPLICATION_JSON)
     }
 
     pub fn accepted() -> Response {
@@ -196,5 +248,34 @@ mod tests {
         assert_eq!(q["offset"], "-1");
         assert_eq!(q["flag"], "");
         assert_eq!(q["name"], "a b");
+    }
+
+    #[test]
+    fn jsonp_wraps_valid_callbacks_and_refuses_others_with_400() {
+        let reply = |path: &str| json_reply(&Request::new("GET", path), "{}");
+        let plain = reply("/state");
+        assert_eq!(plain.status, 200);
+        assert!(plain
+            .headers
+            .contains(&("Content-Type".into(), "application/json".into())));
+        let wrapped = reply("/state?jsonp=angular.callbacks._0");
+        assert_eq!(wrapped.status, 200);
+        assert!(matches!(&wrapped.body, Body::Full(b) if &b[..] == b"angular.callbacks._0({});"));
+        assert!(wrapped
+            .headers
+            .contains(&("Content-Type".into(), "text/javascript".into())));
+        for bad in [
+            "",
+            "alert(1)//",
+            "a..b",
+            "1abc",
+            "a.",
+            "x%3Cscript%3E",
+            "a-b",
+            "caf\u{e9}",
+        ] {
+            assert_eq!(reply(&format!("/state?jsonp={bad}")).status, 400, "{bad}");
+        }
+        assert!(valid_jsonp_callback("$jq_1.cb"));
     }
 }

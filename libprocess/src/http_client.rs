@@ -1,7 +1,7 @@
 //! The little HTTP/1.1 client the v1 APIs need (HTTP schedulers and executors): POST a body,
-//! read a whole response or a chunked stream chunk by chunk, and split a stream into RecordIO
-//! records (`<decimal length>\n<bytes>`; a record may span chunks and a chunk may hold
-//! several).
+//! read a whole response or a chunked stream chunk by chunk (feed the chunks to a
+//! [`recordio::Decoder`](crate::recordio::Decoder) to get events). Bodies are bounded by
+//! [`MAX_BODY`], chunked ones through the shared [`ChunkedDecoder`].
 
 use std::net::SocketAddr;
 
@@ -9,18 +9,13 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Longest RecordIO length line accepted (a u64 in decimal is 20 digits).
-const MAX_LENGTH_LINE: usize = 20;
+use crate::chunked::{ChunkedDecoder, ChunkedError, Progress};
+use crate::recordio::RecordIoError;
 
-/// Largest body, chunk or record accepted from a server, whatever length it announces: a
-/// peer's number must neither overflow the arithmetic nor make us buffer without end.
-pub const MAX_RESPONSE_PART: usize = crate::config::DEFAULT_MAX_BODY;
-
-fn too_large(what: &str, len: usize) -> HttpError {
-    HttpError::Malformed(format!(
-        "{what} of {len} bytes exceeds the limit of {MAX_RESPONSE_PART} bytes"
-    ))
-}
+/// Largest response body, and largest chunk of a stream, this client takes.
+pub const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Largest response head (status line and headers).
+const MAX_HEAD: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -30,6 +25,12 @@ pub enum HttpError {
     Malformed(String),
     #[error("the server closed the connection")]
     Closed,
+    #[error("malformed chunked body: {0}")]
+    Chunked(#[from] ChunkedError),
+    #[error(transparent)]
+    RecordIo(#[from] RecordIoError),
+    #[error("response body of {0} bytes exceeds the limit of {MAX_BODY}")]
+    TooLarge(usize),
 }
 
 /// A response's status line and headers.
@@ -41,15 +42,11 @@ pub struct ResponseHead {
 
 impl ResponseHead {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        crate::http::find_header(&self.headers, name)
     }
 
     pub fn chunked(&self) -> bool {
-        self.header("transfer-encoding")
-            .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+        crate::http::is_chunked(self.header("transfer-encoding"))
     }
 }
 
@@ -58,6 +55,8 @@ pub struct HttpConn {
     stream: TcpStream,
     buf: BytesMut,
     host: String,
+    /// The chunked body of the current response, if it has one.
+    chunks: ChunkedDecoder,
 }
 
 impl HttpConn {
@@ -68,6 +67,7 @@ impl HttpConn {
             stream,
             buf: BytesMut::with_capacity(8 * 1024),
             host: addr.to_string(),
+            chunks: ChunkedDecoder::new(MAX_BODY),
         })
     }
 
@@ -112,19 +112,14 @@ impl HttpConn {
                 Ok(httparse::Status::Complete(n)) => {
                     let head = ResponseHead {
                         status: resp.code.unwrap_or(0),
-                        headers: resp
-                            .headers
-                            .iter()
-                            .map(|h| {
-                                (
-                                    h.name.to_string(),
-                                    String::from_utf8_lossy(h.value).trim().to_string(),
-                                )
-                            })
-                            .collect(),
+                        headers: crate::http::owned_headers(resp.headers),
                     };
                     self.buf.advance(n);
+                    self.chunks = ChunkedDecoder::new(MAX_BODY);
                     return Ok(head);
+                }
+                Ok(httparse::Status::Partial) if self.buf.len() > MAX_HEAD => {
+                    return Err(HttpError::Malformed("response head too large".into()))
                 }
                 Ok(httparse::Status::Partial) => self.fill().await?,
                 Err(e) => return Err(HttpError::Malformed(e.to_string())),
@@ -136,8 +131,8 @@ impl HttpConn {
     pub async fn body(&mut self, head: &ResponseHead) -> Result<Bytes, HttpError> {
         if head.chunked() {
             let mut body = BytesMut::new();
-            while let Some(chunk) = self.chunk().await? {
-                body.extend_from_slice(&chunk);
+            while !self.chunks.decode_body(&mut self.buf, &mut body)? {
+                self.fill().await?;
             }
             return Ok(body.freeze());
         }
@@ -145,8 +140,8 @@ impl HttpConn {
             .header("content-length")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        if len > MAX_RESPONSE_PART {
-            return Err(too_large("a body", len));
+        if len > MAX_BODY {
+            return Err(HttpError::TooLarge(len));
         }
         while self.buf.len() < len {
             self.fill().await?;
@@ -156,145 +151,20 @@ impl HttpConn {
 
     /// The next chunk of a chunked body; `None` after the last one.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, HttpError> {
-        let size = loop {
-            if let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") {
-                let line = std::str::from_utf8(&self.buf[..end])
-                    .map_err(|_| HttpError::Malformed("chunk size".into()))?;
-                let size = usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16)
-                    .map_err(|_| HttpError::Malformed(format!("chunk size '{line}'")))?;
-                self.buf.advance(end + 2);
-                if size > MAX_RESPONSE_PART {
-                    return Err(too_large("a chunk", size));
-                }
-                break size;
-            }
-            self.fill().await?;
-        };
-        if size == 0 {
-            loop {
-                if let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") {
-                    self.buf.advance(end + 2);
-                    if end == 0 {
-                        return Ok(None);
-                    }
-                } else {
-                    self.fill().await?;
-                }
+        let mut chunk = BytesMut::new();
+        loop {
+            match self.chunks.decode(&mut self.buf, &mut chunk)? {
+                Progress::ChunkEnd => return Ok(Some(chunk.freeze())),
+                Progress::Done => return Ok(None),
+                Progress::NeedMore => self.fill().await?,
             }
         }
-        while self.buf.len() < size + 2 {
-            self.fill().await?;
-        }
-        let chunk = self.buf.split_to(size).freeze();
-        self.buf.advance(2);
-        Ok(Some(chunk))
-    }
-}
-
-/// Splits a byte stream into RecordIO records.
-#[derive(Default)]
-pub struct RecordIoDecoder {
-    buf: BytesMut,
-}
-
-impl RecordIoDecoder {
-    pub fn feed(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-    }
-
-    /// The next complete record, if one is buffered.
-    pub fn next_record(&mut self) -> Result<Option<Bytes>, HttpError> {
-        let Some(nl) = self.buf.iter().position(|b| *b == b'\n') else {
-            if self.buf.len() > MAX_LENGTH_LINE {
-                return Err(HttpError::Malformed("RecordIO length line too long".into()));
-            }
-            return Ok(None);
-        };
-        let len: usize = std::str::from_utf8(&self.buf[..nl])
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(|| HttpError::Malformed("RecordIO length is not a number".into()))?;
-        if len > MAX_RESPONSE_PART {
-            return Err(too_large("a RecordIO record", len));
-        }
-        if self.buf.len() < nl + 1 + len {
-            return Ok(None);
-        }
-        self.buf.advance(nl + 1);
-        Ok(Some(self.buf.split_to(len).freeze()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn records_split_across_chunks_are_reassembled() {
-        let mut d = RecordIoDecoder::default();
-        d.feed(b"1");
-        assert!(d.next_record().unwrap().is_none());
-        d.feed(b"1\nhello ");
-        assert!(d.next_record().unwrap().is_none());
-        d.feed(b"world2\nab0\n");
-        assert_eq!(&d.next_record().unwrap().unwrap()[..], b"hello world");
-        assert_eq!(&d.next_record().unwrap().unwrap()[..], b"ab");
-        assert_eq!(&d.next_record().unwrap().unwrap()[..], b"");
-        assert!(d.next_record().unwrap().is_none());
-    }
-
-    #[test]
-    fn garbage_length_lines_are_errors() {
-        let mut d = RecordIoDecoder::default();
-        d.feed(b"x\n");
-        assert!(d.next_record().is_err());
-        let mut d = RecordIoDecoder::default();
-        d.feed(&[b'9'; 25]);
-        assert!(d.next_record().is_err());
-    }
-
-    #[test]
-    fn record_lengths_beyond_the_limit_are_errors_not_overflows() {
-        let mut d = RecordIoDecoder::default();
-        d.feed(b"18446744073709551615\n");
-        let err = d.next_record().unwrap_err().to_string();
-        assert!(err.contains("exceeds the limit"), "{err}");
-        let mut d = RecordIoDecoder::default();
-        d.feed(format!("{}\n", MAX_RESPONSE_PART + 1).as_bytes());
-        assert!(d.next_record().is_err());
-    }
-
-    /// A server that answers any request with `response`.
-    async fn answering(response: &'static [u8]) -> SocketAddr {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let mut buf = vec![0u8; 1024];
-            let _ = s.read(&mut buf).await.unwrap();
-            s.write_all(response).await.unwrap();
-            let _ = s.read(&mut buf).await;
-        });
-        addr
-    }
-
-    #[tokio::test]
-    async fn chunk_sizes_and_content_lengths_beyond_the_limit_are_errors_not_overflows() {
-        let addr = answering(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nab",
-        )
-        .await;
-        let mut c = HttpConn::connect(addr).await.unwrap();
-        c.request("POST", "/x", &[], b"").await.unwrap();
-        let err = c.chunk().await.unwrap_err().to_string();
-        assert!(err.contains("a chunk of"), "{err}");
-
-        let addr = answering(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999\r\n\r\nab").await;
-        let mut c = HttpConn::connect(addr).await.unwrap();
-        let head = c.request("POST", "/x", &[], b"").await.unwrap();
-        let err = c.body(&head).await.unwrap_err().to_string();
-        assert!(err.contains("a body of"), "{err}");
-    }
 
     #[tokio::test]
     async fn chunked_stream_is_read_chunk_by_chunk() {
@@ -313,7 +183,7 @@ mod tests {
         let head = c.request("POST", "/x", &[], b"{}").await.unwrap();
         assert_eq!(head.status, 200);
         assert!(head.chunked());
-        let mut d = RecordIoDecoder::default();
+        let mut d = crate::recordio::Decoder::default();
         let mut records = Vec::new();
         while let Some(chunk) = c.chunk().await.unwrap() {
             d.feed(&chunk);
@@ -323,5 +193,62 @@ mod tests {
         }
         assert_eq!(records, vec![Bytes::from_static(b"hello")]);
         server.await.unwrap();
+    }
+
+    /// Serves one canned response to the first request on a fresh listener.
+    async fn serve_once(response: &'static [u8]) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 1024];
+            let _ = s.read(&mut buf).await.unwrap();
+            s.write_all(response).await.unwrap();
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn oversize_chunks_and_bodies_are_typed_errors_not_panics() {
+        // `usize::MAX` as a chunk size: a naive `size + 2` overflows.
+        let addr = serve_once(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nx",
+        )
+        .await;
+        let mut c = HttpConn::connect(addr).await.unwrap();
+        let head = c.request("POST", "/x", &[], b"").await.unwrap();
+        let err = c.chunk().await.unwrap_err();
+        assert!(
+            matches!(err, HttpError::Chunked(ChunkedError::TooLarge { .. })),
+            "{err}"
+        );
+
+        let addr = serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n").await;
+        let mut c = HttpConn::connect(addr).await.unwrap();
+        let head2 = c.request("POST", "/x", &[], b"").await.unwrap();
+        assert!(matches!(
+            c.body(&head2).await,
+            Err(HttpError::TooLarge(99999999999))
+        ));
+        assert!(head.chunked());
+
+        // A head that never ends is refused once it passes the cap, not buffered forever.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 1024];
+            let _ = s.read(&mut buf).await.unwrap();
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nX-Filler: ").await;
+            while s.write_all(&[b'a'; 1024]).await.is_ok() {}
+        });
+        let mut c = HttpConn::connect(addr).await.unwrap();
+        let got = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            c.request("GET", "/x", &[], b""),
+        )
+        .await
+        .expect("the client must give up on an endless head");
+        assert!(matches!(got, Err(HttpError::Malformed(_))));
     }
 }

@@ -11,7 +11,11 @@
 //!   connect/write timeouts and a per-peer queue cap.
 //! - `server`: inbound on actix-web; messages vs HTTP; 202/404; bad input counted.
 //! - [`http`]: requests/responses for process endpoints, streaming bodies.
-//! - [`http_client`]: a small HTTP/1.1 client and RecordIO decoder for the v1 APIs.
+//! - [`http_client`]: a small HTTP/1.1 client for the v1 APIs.
+//! - Shared protocol codecs, each the only copy in the workspace: [`chunked`] (bounded
+//!   chunked-body decoder of server and client), [`recordio`] (event-stream framing),
+//!   [`media`] (Content-Type/Accept negotiation), [`duration`] (stout durations and safe
+//!   peer seconds); `jsonp` lives in [`http::json_reply`].
 //! - [`clock`]: pausable, advanceable time for every timer (tests never sleep).
 //! - [`filter`]: drop/hold/observe messages and dispatches (fault injection in tests).
 //! - [`metrics`]: counters, gauges, timers; `/metrics/snapshot`.
@@ -28,17 +32,21 @@
 mod abort;
 pub mod bench;
 pub mod builtin;
+pub mod chunked;
 pub mod clock;
 pub mod config;
+pub mod duration;
 pub mod encoder;
 pub mod filter;
 pub mod http;
 pub mod http_client;
 pub mod logging;
+pub mod media;
 pub mod metrics;
 mod outbound;
 pub mod pid;
 pub mod process;
+pub mod recordio;
 pub mod runtime;
 pub mod server;
 mod timeout;

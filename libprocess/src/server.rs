@@ -25,8 +25,9 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::chunked::{ChunkedDecoder, ChunkedError};
 use crate::encoder::Message;
-use crate::http::{parse_query, Body, Request, Response};
+use crate::http::{find_header, is_chunked, owned_headers, parse_query, Body, Request, Response};
 use crate::pid::Upid;
 use crate::runtime::Runtime;
 
@@ -37,8 +38,6 @@ use limits::{admit, content_length};
 const MAX_HEADERS: usize = 64;
 /// Largest request head (request line plus headers).
 const MAX_HEAD: usize = 64 * 1024;
-/// Largest chunk-size line or trailer line.
-const MAX_LINE: usize = 4096;
 /// Input buffered from a client while its connection streams a response.
 const MAX_BUFFERED_WHILE_STREAMING: usize = 64 * 1024;
 
@@ -92,10 +91,7 @@ pub struct Head {
 
 impl Head {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        find_header(&self.headers, name)
     }
 
     /// Whether the client wants the connection kept after this request.
@@ -119,18 +115,7 @@ impl Head {
 
 enum Framing {
     Length(usize),
-    Chunked(ChunkState),
-}
-
-enum ChunkState {
-    /// Expecting a chunk-size line.
-    Size,
-    /// Inside a chunk's data, with this many bytes left.
-    Data(usize),
-    /// After a chunk's data, expecting CRLF.
-    DataEnd,
-    /// After the last chunk, expecting trailer lines up to an empty one.
-    Trailers,
+    Chunked(ChunkedDecoder),
 }
 
 /// A request whose head is parsed and whose body is arriving.
@@ -207,9 +192,9 @@ impl RequestParser {
                 *left -= take;
                 *left == 0
             }
-            Framing::Chunked(state) => {
-                decode_chunks(state, &mut self.input, &mut partial.body, self.max_body)?
-            }
+            Framing::Chunked(decoder) => decoder
+                .decode_body(&mut self.input, &mut partial.body)
+                .map_err(|e| chunked_fatal(e, self.max_body))?,
         };
         if !done {
             return Ok(None);
@@ -254,23 +239,11 @@ impl RequestParser {
             path: path.to_string(),
             query: query.to_string(),
             version: req.version.unwrap_or(1),
-            headers: req
-                .headers
-                .iter()
-                .map(|h| {
-                    (
-                        h.name.to_string(),
-                        String::from_utf8_lossy(h.value).trim().to_string(),
-                    )
-                })
-                .collect(),
+            headers: owned_headers(req.headers),
         };
         self.input.advance(consumed);
-        let chunked = head
-            .header("transfer-encoding")
-            .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
-        let framing = if chunked {
-            Framing::Chunked(ChunkState::Size)
+        let framing = if is_chunked(head.header("transfer-encoding")) {
+            Framing::Chunked(ChunkedDecoder::new(self.max_body))
         } else {
             match content_length(&head, self.max_body)? {
                 Some(n) => Framing::Length(n),
@@ -531,87 +504,15 @@ fn too_large(limit: usize) -> Fatal {
     )
 }
 
-/// Moves complete chunks from `input` into `body`; true once the last chunk and trailers
-/// are in.
-fn decode_chunks(
-    state: &mut ChunkState,
-    input: &mut BytesMut,
-    body: &mut BytesMut,
-    max: usize,
-) -> Result<bool, Fatal> {
-    let malformed = |why: &str| {
-        Fatal::new(
+fn chunked_fatal(e: ChunkedError, max: usize) -> Fatal {
+    match e {
+        ChunkedError::TooLarge { .. } => too_large(max),
+        other => Fatal::new(
             400,
             "libprocess/requests_malformed",
-            format!("Malformed chunked body: {why}"),
-        )
-    };
-    loop {
-        match state {
-            ChunkState::Size => {
-                let Some(end) = find_crlf(input) else {
-                    if input.len() > MAX_LINE {
-                        return Err(malformed("chunk-size line too long"));
-                    }
-                    return Ok(false);
-                };
-                let line = std::str::from_utf8(&input[..end])
-                    .map_err(|_| malformed("chunk size is not text"))?;
-                let hex = line.split(';').next().unwrap_or("").trim();
-                if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(malformed("bad chunk size"));
-                }
-                let size =
-                    usize::from_str_radix(hex, 16).map_err(|_| malformed("bad chunk size"))?;
-                input.advance(end + 2);
-                if size == 0 {
-                    *state = ChunkState::Trailers;
-                } else {
-                    if body.len().saturating_add(size) > max {
-                        return Err(too_large(max));
-                    }
-                    *state = ChunkState::Data(size);
-                }
-            }
-            ChunkState::Data(left) => {
-                if input.is_empty() {
-                    return Ok(false);
-                }
-                let take = (*left).min(input.len());
-                body.extend_from_slice(&input.split_to(take));
-                *left -= take;
-                if *left == 0 {
-                    *state = ChunkState::DataEnd;
-                }
-            }
-            ChunkState::DataEnd => {
-                if input.len() < 2 {
-                    return Ok(false);
-                }
-                if &input[..2] != b"\r\n" {
-                    return Err(malformed("missing CRLF after chunk data"));
-                }
-                input.advance(2);
-                *state = ChunkState::Size;
-            }
-            ChunkState::Trailers => {
-                let Some(end) = find_crlf(input) else {
-                    if input.len() > MAX_LINE {
-                        return Err(malformed("trailer line too long"));
-                    }
-                    return Ok(false);
-                };
-                input.advance(end + 2);
-                if end == 0 {
-                    return Ok(true);
-                }
-            }
-        }
+            format!("Malformed chunked body: {other}"),
+        ),
     }
-}
-
-fn find_crlf(buf: &[u8]) -> Option<usize> {
-    buf.windows(2).position(|w| w == b"\r\n")
 }
 
 fn body_len(response: &Response) -> usize {
@@ -746,39 +647,12 @@ mod tests {
     }
 
     #[test]
-    fn chunked_bodies_decode_across_arbitrary_splits() {
-        let wire = b"5\r\nhello\r\n1;ext=1\r\n!\r\n0\r\nX-Trailer: y\r\n\r\nNEXT";
-        for split in 0..wire.len() {
-            let mut state = ChunkState::Size;
-            let mut body = BytesMut::new();
-            let mut input = BytesMut::from(&wire[..split]);
-            let mut done = decode_chunks(&mut state, &mut input, &mut body, 1 << 20)
-                .ok()
-                .unwrap();
-            input.extend_from_slice(&wire[split..]);
-            if !done {
-                done = decode_chunks(&mut state, &mut input, &mut body, 1 << 20)
-                    .ok()
-                    .unwrap();
-            }
-            assert!(done, "split at {split}");
-            assert_eq!(&body[..], b"hello!");
-            assert_eq!(&input[..], b"NEXT");
+    fn oversize_and_malformed_chunked_requests_are_413_and_400() {
+        for (wire, status) in [(&b"ff\r\n"[..], 413), (&b"zz\r\n"[..], 400)] {
+            let mut p = RequestParser::new(16);
+            p.feed(b"POST /a/b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+            p.feed(wire);
+            assert_eq!(p.next_request().err().map(|f| f.status), Some(status));
         }
-    }
-
-    #[test]
-    fn oversize_and_malformed_chunks_are_rejected() {
-        let mut body = BytesMut::new();
-        let mut input = BytesMut::from(&b"ff\r\n"[..]);
-        let err = decode_chunks(&mut ChunkState::Size, &mut input, &mut body, 16)
-            .err()
-            .unwrap();
-        assert_eq!(err.status, 413);
-        let mut input = BytesMut::from(&b"zz\r\n"[..]);
-        let err = decode_chunks(&mut ChunkState::Size, &mut input, &mut body, 16)
-            .err()
-            .unwrap();
-        assert_eq!(err.status, 400);
     }
 }

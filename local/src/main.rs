@@ -197,11 +197,9 @@ fn wait_for_agents(
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if let Ok(body) = http_get(master, "/metrics/snapshot") {
-            let active = body
-                .split("\"master/slaves_active\":")
-                .nth(1)
-                .and_then(|s| s.split([',', '}']).next())
-                .and_then(|v| v.trim().parse::<f64>().ok())
+            let active = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|m| m["master/slaves_active"].as_f64())
                 .unwrap_or(0.0);
             if active as usize >= n {
                 return Ok(());

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use libprocess::http_client::{HttpConn, RecordIoDecoder};
+use libprocess::http_client::HttpConn;
+use libprocess::media::APPLICATION_PROTOBUF as PROTOBUF;
+use libprocess::recordio;
 use mesos_proto::mesos::v1::scheduler::{call, event, Call, Event};
 use mesos_proto::mesos::v1::{
     executor_info, offer, value, CommandInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo,
@@ -22,7 +24,6 @@ use prost::Message;
 use tokio::sync::mpsc;
 
 const PATH: &str = "/api/v1/scheduler";
-const PROTOBUF: &str = "application/x-protobuf";
 
 fn scalar(name: &str, v: f64) -> Resource {
     Resource {
@@ -69,7 +70,7 @@ impl Framework {
         let stream_id = head.header("mesos-stream-id").unwrap_or("").to_string();
         let (tx, events) = mpsc::unbounded_channel();
         tokio::spawn(async move {
-            let mut decoder = RecordIoDecoder::default();
+            let mut decoder = recordio::Decoder::default();
             while let Ok(Some(chunk)) = conn.chunk().await {
                 decoder.feed(&chunk);
                 while let Ok(Some(record)) = decoder.next_record() {

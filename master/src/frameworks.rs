@@ -5,10 +5,8 @@
 //! on its subscription stream. Both get the same events, so every sender in the master goes
 //! through [`Master::send_to_framework`] with a transport-neutral [`ToFramework`].
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-
 use bytes::Bytes;
-use libprocess::{Ctx, TimerId, Upid};
+use libprocess::{duration, Ctx, TimerId, Upid};
 use mesos_proto::mesos::internal::{
     ExecutorToFrameworkMessage, ExitedExecutorMessage, FrameworkErrorMessage, LostSlaveMessage,
     RescindResourceOfferMessage, ResourceOffersMessage, ShutdownFrameworkMessage, StatusUpdate,
@@ -19,6 +17,7 @@ use mesos_proto::mesos::{
     framework_info, task_status, ExecutorId, FrameworkId, FrameworkInfo, Offer, OfferId,
     OperationStatus, SlaveId, Task, TaskState,
 };
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::event_stream::Budget;
@@ -445,7 +444,7 @@ impl Master {
         }
         let fid = id.to_string();
         let timer = ctx.delay(
-            crate::numbers::saturating_secs(timeout).unwrap_or_default(),
+            duration::from_secs_f64(timeout).unwrap_or_default(),
             "framework_failover_timeout",
             move |m, ctx| {
                 if m.frameworks.get(&fid).is_some_and(|f| !f.connected) {
@@ -694,9 +693,4 @@ fn update_event_status(update: StatusUpdate, from_agent: bool) -> mesos_proto::m
     status.timestamp = Some(update.timestamp);
     status.uuid = update.uuid.filter(|u| !u.is_empty() && from_agent);
     status
-}
-
-/// Re-encodes a v0 message as its v1 twin (same field numbers, `slave` → `agent`).
-pub fn transcode<A: prost::Message, B: prost::Message + Default>(a: &A) -> Option<B> {
-    B::decode(a.encode_to_vec().as_slice()).ok()
 }

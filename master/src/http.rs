@@ -2,6 +2,7 @@
 //! the `version` process's `/version`. (`/metrics/snapshot` is the runtime's `metrics`
 //! process; the master only registers its metrics there.)
 
+use libprocess::http::json_reply;
 use libprocess::{Ctx, Process, Reply, Request, Response};
 use serde_json::json;
 
@@ -25,23 +26,6 @@ pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
             .collect();
         json_reply(&req, json!({ "flags": flags }).to_string()).into()
     });
-}
-
-/// A JSON response, wrapped as `callback(...)` when `?jsonp=callback` is given.
-pub fn json_reply(req: &Request, body: String) -> Response {
-    match req.query("jsonp").filter(|cb| valid_callback(cb)) {
-        Some(cb) => {
-            Response::ok(format!("{cb}({body});")).with_header("Content-Type", "text/javascript")
-        }
-        None => Response::json(body),
-    }
-}
-
-fn valid_callback(cb: &str) -> bool {
-    !cb.is_empty()
-        && cb
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '$')
 }
 
 impl Master {

@@ -1,14 +1,10 @@
-//! Durations from numbers peers send (seconds as `f64`): whatever arrives (NaN, infinities,
-//! 1e300, negative), the master saturates it or falls back to a documented default, and
-//! never panics.
+//! Mesos's rules for durations in numbers peers send (seconds as `f64`): whatever arrives
+//! (NaN, infinities, 1e300, negative) is refused or replaced by a documented default, never
+//! a panic. The saturating conversion itself is `libprocess::duration::from_secs_f64`.
 
 use std::time::Duration;
 
 use mesos_proto::mesos::Filters;
-
-/// Longest timer armed from a peer's number (about 31 years): far beyond any real
-/// timeout, yet small enough that adding it to a clock reading cannot overflow.
-pub const MAX_PEER_DURATION: Duration = Duration::from_secs(1_000_000_000);
 
 /// `Filters.refuse_seconds` when a framework sends none or an invalid one.
 pub const DEFAULT_REFUSE: Duration = Duration::from_secs(5);
@@ -17,14 +13,6 @@ pub const DEFAULT_REFUSE: Duration = Duration::from_secs(5);
 /// genuine Mesos rejects or replaces any other value a peer sends.
 pub fn stout_representable(secs: f64) -> bool {
     secs.is_finite() && (secs * 1e9).abs() <= i64::MAX as f64
-}
-
-/// `secs` as a duration capped at [`MAX_PEER_DURATION`]; none for NaN or negative values.
-pub fn saturating_secs(secs: f64) -> Option<Duration> {
-    if secs.is_nan() {
-        return None;
-    }
-    Duration::try_from_secs_f64(secs.min(MAX_PEER_DURATION.as_secs_f64())).ok()
 }
 
 /// The refusal filter for resources a framework declined or left unused; none for 0.
@@ -40,22 +28,14 @@ pub fn refuse_duration(filters: Option<&Filters>) -> Option<Duration> {
         );
         return Some(DEFAULT_REFUSE);
     }
-    saturating_secs(secs).filter(|d| !d.is_zero())
+    libprocess::duration::from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn saturating_secs_caps_huge_and_refuses_nan_or_negative() {
-        assert_eq!(saturating_secs(2.5), Some(Duration::from_millis(2500)));
-        assert_eq!(saturating_secs(1e300), Some(MAX_PEER_DURATION));
-        assert_eq!(saturating_secs(f64::INFINITY), Some(MAX_PEER_DURATION));
-        assert_eq!(saturating_secs(f64::NAN), None);
-        assert_eq!(saturating_secs(-0.5), None);
-        assert_eq!(saturating_secs(i64::MIN as f64), None);
-    }
 
     #[test]
     fn stout_representable_means_finite_and_within_int64_nanoseconds() {
@@ -92,7 +72,7 @@ mod tests {
     fn valid_refuse_seconds_are_kept_zero_means_no_filter_and_huge_ones_are_capped() {
         assert_eq!(refuse(0.0), None);
         assert_eq!(refuse(10.0), Some(Duration::from_secs(10)));
-        assert_eq!(refuse(9e9), Some(MAX_PEER_DURATION));
+        assert_eq!(refuse(9e9), Some(Duration::from_secs(9_000_000_000)));
         assert_eq!(refuse_duration(None), Some(DEFAULT_REFUSE));
     }
 }

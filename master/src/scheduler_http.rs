@@ -7,63 +7,29 @@
 //! v1 and v0 messages share field numbers, so calls are re-encoded into the v0 types the
 //! master works with, and events back into v1 on the way out.
 
-use bytes::{BufMut, Bytes, BytesMut};
-use libprocess::{Ctx, Reply, Request, Response};
+use bytes::Bytes;
+use libprocess::media::{self, ContentType};
+use libprocess::{recordio, Ctx, Reply, Request, Response};
 use mesos_proto::mesos::scheduler::{call, event, Call, Event};
 use mesos_proto::mesos::v1;
 use prost::Message as _;
 
-use crate::frameworks::{transcode, Conn, HttpStream};
+use crate::frameworks::{Conn, HttpStream};
 use crate::master::Master;
-
-const JSON: &str = "application/json";
-const PROTOBUF: &str = "application/x-protobuf";
 
 pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
     ctx.route("/api/v1/scheduler", |m, ctx, req| m.scheduler_api(ctx, req));
 }
 
-/// The media type of a header value, without parameters.
-fn media_type(value: &str) -> String {
-    value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
-}
-
-/// Which of our types an `Accept` header allows (JSON preferred on wildcards).
-fn accepted(header: Option<&str>) -> Option<bool> {
-    let Some(header) = header else {
-        return Some(true);
-    };
-    let types: Vec<String> = header.split(',').map(media_type).collect();
-    if types.iter().any(|t| t == JSON) {
-        return Some(true);
-    }
-    if types.iter().any(|t| t == PROTOBUF) {
-        return Some(false);
-    }
-    if types.iter().any(|t| t == "*/*" || t == "application/*") {
-        return Some(true);
-    }
-    None
-}
-
 /// Encodes one event (v0 types) as a v1 RecordIO record.
 pub fn encode_event(event: &Event, json: bool) -> Option<Bytes> {
-    let v1_event: v1::scheduler::Event = transcode(event)?;
+    let v1_event: v1::scheduler::Event = mesos_proto::evolve(event).ok()?;
     let data = if json {
         serde_json::to_vec(&mesos_proto::to_json(&v1_event)).ok()?
     } else {
         v1_event.encode_to_vec()
     };
-    let mut out = BytesMut::with_capacity(data.len() + 12);
-    out.put_slice(data.len().to_string().as_bytes());
-    out.put_u8(b'\n');
-    out.put_slice(&data);
-    Some(out.freeze())
+    Some(recordio::encode(&data))
 }
 
 fn decode_call(body: &[u8], json: bool) -> Result<Call, String> {
@@ -76,7 +42,7 @@ fn decode_call(body: &[u8], json: bool) -> Result<Call, String> {
         mesos_proto::decode(body)
             .map_err(|e| format!("Failed to parse body into Call protobuf: {e}"))?
     };
-    transcode(&v1_call).ok_or_else(|| "Failed to convert the call".to_string())
+    mesos_proto::devolve(&v1_call).map_err(|e| format!("Failed to convert the call: {e}"))
 }
 
 impl Master {
@@ -84,19 +50,9 @@ impl Master {
         if req.method != "POST" {
             return Response::method_not_allowed("POST").into();
         }
-        let Some(content_type) = req.header("Content-Type").map(media_type) else {
-            return Response::bad_request("Expecting 'Content-Type' to be present").into();
-        };
-        let json = match content_type.as_str() {
-            JSON => true,
-            PROTOBUF => false,
-            other => {
-                return Response::new(
-                    415,
-                    format!("Expecting 'Content-Type' of {JSON} or {PROTOBUF}, got '{other}'"),
-                )
-                .into()
-            }
+        let json = match media::content_type(req.header("Content-Type")) {
+            Ok(t) => t == ContentType::Json,
+            Err(e) => return e.response().into(),
         };
         let call = match decode_call(&req.body, json) {
             Ok(c) => c,
@@ -138,12 +94,11 @@ impl Master {
                 "Subscribe calls should not include the 'Mesos-Stream-Id' header",
             );
         }
-        let Some(json) = accepted(req.header("Accept")) else {
-            return Response::new(
-                406,
-                format!("Expecting 'Accept' to allow {JSON} or {PROTOBUF}"),
-            );
+        let accept = match media::negotiate(req.header("Accept")) {
+            Ok(t) => t,
+            Err(e) => return e.response(),
         };
+        let json = accept == ContentType::Json;
         let Some(subscribe) = call.subscribe else {
             return Response::bad_request("Expecting 'subscribe' to be present");
         };
@@ -160,7 +115,7 @@ impl Master {
         let stream_id = uuid::Uuid::new_v4().to_string();
         let (response, tx) = Response::stream(200);
         let response = response
-            .with_header("Content-Type", if json { JSON } else { PROTOBUF })
+            .with_header("Content-Type", accept.as_str())
             .with_header("Mesos-Stream-Id", stream_id.clone());
         let (stop_watch, stopped) = tokio::sync::oneshot::channel();
         let watched = tx.clone();
@@ -271,15 +226,6 @@ impl Master {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn accept_header_selects_json_protobuf_or_nothing() {
-        assert_eq!(accepted(None), Some(true));
-        assert_eq!(accepted(Some("application/json")), Some(true));
-        assert_eq!(accepted(Some("application/x-protobuf")), Some(false));
-        assert_eq!(accepted(Some("*/*")), Some(true));
-        assert_eq!(accepted(Some("text/html")), None);
-    }
 
     #[test]
     fn events_are_recordio_framed_v1_json() {

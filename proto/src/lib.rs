@@ -42,6 +42,8 @@
 //! * [`json`] — protobuf ↔ JSON with Mesos (stout) conventions, used by the
 //!   HTTP APIs.
 //! * [`descriptor_pool`] — reflection over all the definitions above.
+//! * [`convert`] — v0 ↔ v1 conversion ([`evolve`], [`devolve`]) by re-encoding.
+//! * [`task_state`] — task-state predicates (terminal states).
 
 #[allow(
     clippy::all,
@@ -57,9 +59,12 @@ mod generated {
 
 pub use generated::*;
 
+pub mod convert;
 pub mod json;
 pub mod required;
+pub mod task_state;
 
+pub use convert::{devolve, evolve, ConvertError};
 pub use json::{from_json, from_json_str, to_json, JsonError};
 pub use required::{check, decode, DecodeError, RequiredError};
 

@@ -84,19 +84,8 @@ pub fn state_name(state: i32) -> &'static str {
         .unwrap_or("TASK_UNKNOWN")
 }
 
-pub fn is_terminal(state: i32) -> bool {
-    matches!(
-        TaskState::try_from(state),
-        Ok(TaskState::TaskFinished
-            | TaskState::TaskFailed
-            | TaskState::TaskKilled
-            | TaskState::TaskError
-            | TaskState::TaskLost
-            | TaskState::TaskDropped
-            | TaskState::TaskGone
-            | TaskState::TaskGoneByOperator)
-    )
-}
+/// Whether a raw `TaskStatus.state` is terminal.
+pub use mesos_proto::task_state::is_terminal_value as is_terminal;
 
 /// Ids seen terminal, to count each task once.
 pub type Seen = HashSet<String>;

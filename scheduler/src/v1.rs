@@ -13,9 +13,10 @@ use prost::Message;
 use rand::Rng;
 
 use crate::driver::{CallSink, DriverHandle, Outcome, Scheduler};
-use libprocess::http_client::{HttpConn, HttpError, RecordIoDecoder};
+use libprocess::http_client::{HttpConn, HttpError};
+use libprocess::media::APPLICATION_PROTOBUF as PROTOBUF;
+use libprocess::recordio::{self, RecordIoError};
 
-const PROTOBUF: &str = "application/x-protobuf";
 const PATH: &str = "/api/v1/scheduler";
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,8 @@ pub enum V1Error {
     BadRedirect(String),
     #[error("undecodable event: {0}")]
     Decode(#[from] prost::DecodeError),
+    #[error(transparent)]
+    RecordIo(#[from] RecordIoError),
 }
 
 /// Calls made by callbacks, sent after the callback returns.
@@ -120,7 +123,7 @@ async fn session(
     };
     let stream_id = head.header("mesos-stream-id").unwrap_or("").to_string();
     let mut calls = HttpConn::connect(*master).await?;
-    let mut records = RecordIoDecoder::default();
+    let mut records = recordio::Decoder::default();
     loop {
         let Some(chunk) = stream.chunk().await? else {
             return Ok(None);

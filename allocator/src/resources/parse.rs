@@ -133,6 +133,12 @@ fn parse_value(name: &str, token: &str, text: &str) -> Result<Value, ResourceErr
             value: v,
         });
     }
+    if v > super::MAX_SCALAR {
+        return Err(ResourceError::ScalarTooLarge {
+            name: name.to_string(),
+            value: v,
+        });
+    }
     Ok(Value::Scalar(Fixed::from_f64(v)))
 }
 

@@ -187,7 +187,7 @@ impl Value {
     /// Removes `other` of the same kind; scalars stop at zero.
     pub(crate) fn subtract(&mut self, other: &Value) {
         match (self, other) {
-            (Value::Scalar(a), Value::Scalar(b)) => a.0 = (a.0 - b.0).max(0),
+            (Value::Scalar(a), Value::Scalar(b)) => a.0 = a.0.saturating_sub(b.0).max(0),
             (Value::Ranges(a), Value::Ranges(b)) => a.subtract(b),
             (Value::Set(a), Value::Set(b)) => a.retain(|x| !b.contains(x)),
             _ => {}
@@ -242,6 +242,16 @@ impl fmt::Display for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_scalars_and_full_ranges_saturate_instead_of_overflowing() {
+        let mut a = Value::Scalar(Fixed::from_f64(1e300));
+        a.add(&Value::Scalar(Fixed::from_f64(1e300)));
+        assert_eq!(a, Value::Scalar(Fixed(i64::MAX)));
+        a.subtract(&Value::Scalar(Fixed(i64::MIN)));
+        assert_eq!(a, Value::Scalar(Fixed(i64::MAX)));
+        assert_eq!(Ranges::new([(0, u64::MAX)]).len(), u64::MAX);
+    }
 
     #[test]
     fn fixed_point_rounds_to_three_decimals_and_survives_repeated_arithmetic() {

@@ -143,7 +143,8 @@ impl Connection {
 mod tests {
     use bytes::BytesMut;
 
-    use super::super::{decode_chunks, ChunkState, RequestParser};
+    use super::super::{chunked_fatal, RequestParser};
+    use crate::chunked::ChunkedDecoder;
 
     fn status_of(head: &str, max_body: usize) -> Option<u16> {
         let mut parser = RequestParser::new(max_body);
@@ -200,14 +201,11 @@ mod tests {
     fn chunk_sizes_that_overflow_or_are_not_hex_are_rejected() {
         let status = |line: &str| {
             let mut input = BytesMut::from(line.as_bytes());
-            decode_chunks(
-                &mut ChunkState::Size,
-                &mut input,
-                &mut BytesMut::new(),
-                1024,
-            )
-            .err()
-            .map(|f| f.status)
+            ChunkedDecoder::new(1024)
+                .decode_body(&mut input, &mut BytesMut::new())
+                .map_err(|e| chunked_fatal(e, 1024))
+                .err()
+                .map(|f| f.status)
         };
         assert_eq!(status(&format!("{:x}\r\n", u64::MAX)), Some(413));
         assert_eq!(status("1ffffffffffffffffffff\r\n"), Some(400));

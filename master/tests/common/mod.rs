@@ -217,9 +217,9 @@ pub struct Stream {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     sock: TcpStream,
-    buf: Vec<u8>,
-    /// De-chunked body bytes not consumed yet.
-    body: Vec<u8>,
+    buf: bytes::BytesMut,
+    chunks: libprocess::chunked::ChunkedDecoder,
+    records: libprocess::recordio::Decoder,
 }
 
 impl Stream {
@@ -262,8 +262,9 @@ impl Stream {
             status,
             headers,
             sock,
-            buf,
-            body: Vec::new(),
+            buf: bytes::BytesMut::from(&buf[..]),
+            chunks: libprocess::chunked::ChunkedDecoder::new(1 << 20),
+            records: libprocess::recordio::Decoder::default(),
         }
     }
 
@@ -281,39 +282,20 @@ impl Stream {
         self.buf.extend_from_slice(&tmp[..n]);
     }
 
-    /// Moves complete chunks from `buf` into `body`.
-    fn dechunk(&mut self) {
-        loop {
-            let Some(line_end) = self.buf.windows(2).position(|w| w == b"\r\n") else {
-                return;
-            };
-            let size_text = String::from_utf8_lossy(&self.buf[..line_end]).to_string();
-            let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-                .expect("chunk size");
-            if self.buf.len() < line_end + 2 + size + 2 {
-                return;
-            }
-            let start = line_end + 2;
-            self.body.extend_from_slice(&self.buf[start..start + size]);
-            self.buf.drain(..start + size + 2);
-        }
-    }
-
     /// The next RecordIO record.
     pub fn record(&mut self) -> Vec<u8> {
         loop {
-            self.dechunk();
-            if let Some(nl) = self.body.iter().position(|&b| b == b'\n') {
-                let len: usize = String::from_utf8_lossy(&self.body[..nl])
-                    .parse()
-                    .expect("record length");
-                if self.body.len() >= nl + 1 + len {
-                    let record = self.body[nl + 1..nl + 1 + len].to_vec();
-                    self.body.drain(..nl + 1 + len);
-                    return record;
-                }
+            if let Some(record) = self.records.next_record().expect("RecordIO") {
+                return record.to_vec();
             }
-            self.fill();
+            let mut body = bytes::BytesMut::new();
+            self.chunks
+                .decode(&mut self.buf, &mut body)
+                .expect("chunked body");
+            if body.is_empty() {
+                self.fill();
+            }
+            self.records.feed(&body);
         }
     }
 

@@ -1,0 +1,46 @@
+//! `/metrics/snapshot` over HTTP: flat JSON rendered by serde_json, and `?jsonp=` validated
+//! like every other JSON endpoint.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use libprocess::{Config, Runtime};
+
+fn get(addr: std::net::SocketAddrV4, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, out)
+}
+
+#[tokio::test]
+async fn metrics_snapshot_is_json_and_jsonp_callbacks_are_validated() {
+    let rt = Runtime::start(Config::local()).unwrap();
+    rt.metrics().gauge("test/\"quoted\"").set(f64::NAN);
+    rt.metrics().counter("test/count").add(3);
+    let addr = rt.address();
+    let (plain, wrapped, bad) = tokio::task::spawn_blocking(move || {
+        (
+            get(addr, "/metrics/snapshot"),
+            get(addr, "/metrics/snapshot?jsonp=cb"),
+            get(addr, "/metrics/snapshot?jsonp=cb();alert"),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(plain.0, 200);
+    let body = plain.1.split("\r\n\r\n").nth(1).unwrap_or("");
+    let json: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(json["test/count"], 3.0);
+    assert!(json["test/\"quoted\""].is_null());
+    assert_eq!(wrapped.0, 200);
+    assert!(wrapped.1.contains("\r\n\r\ncb({"), "{}", wrapped.1);
+    assert_eq!(bad.0, 400);
+    rt.shutdown();
+}
