@@ -11,6 +11,7 @@
 //! - [`slave`]: the `slave(1)` process: registration, pings, tasks, v0 executors.
 //! - `executor_api`: the v1 HTTP executor API.
 //! - `kill`: `KillTaskMessage` cases (queued, launched, unknown to the agent).
+//! - `reconciliation`: the master's reconciliation requests on re-registration.
 //! - `termination`: the terminal status of tasks whose executor ended.
 //! - `http`: `/state`, `/health`, `/files/browse`.
 //! - `files`: `/files/read` and `/files/download` (off the mailbox, bounded memory).
@@ -25,6 +26,7 @@ pub mod history;
 mod http;
 mod kill;
 pub mod paths;
+mod reconciliation;
 pub mod resources;
 pub mod slave;
 pub mod status_update_manager;
