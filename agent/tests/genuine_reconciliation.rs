@@ -44,6 +44,25 @@ impl Scheduler for LaunchOne {
     }
 }
 
+/// Lets the agent register exactly once, then leaves its clock paused. A retried
+/// registration could otherwise be answered after the re-registration this test provokes,
+/// and that late SlaveRegisteredMessage would end the re-registration before it is sent.
+async fn register_once(agent: &mesos_agent::Agent) {
+    agent.slave.call("initialized", |_, _| ()).await.unwrap();
+    let clock = agent.runtime.clock();
+    clock.pause();
+    // The first attempt waits at most the backoff factor (10 ms).
+    clock.advance(Duration::from_millis(10));
+    for _ in 0..1000 {
+        let state = agent.slave.call("state", |me, _| me.state()).await.unwrap();
+        if state == mesos_agent::slave::RegState::Registered {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the agent never registered");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_agent_answers_a_genuine_masters_reconciliation_of_a_lost_launch_with_task_lost() {
     let Some(native_dir) = native::genuine(
@@ -97,6 +116,7 @@ async fn our_agent_answers_a_genuine_masters_reconciliation_of_a_lost_launch_wit
         .runtime
         .filters()
         .drop_next(Matcher::message("mesos.internal.RunTaskMessage"));
+    register_once(&agent).await;
     let rereg_reply = agent
         .runtime
         .filters()
@@ -132,6 +152,7 @@ async fn our_agent_answers_a_genuine_masters_reconciliation_of_a_lost_launch_wit
 
     // Silence longer than the master's total ping timeout (75 s): the agent re-registers.
     agent.runtime.clock().advance(Duration::from_secs(80));
+    agent.runtime.clock().resume();
     let reply = tokio::time::timeout(Duration::from_secs(30), rereg_reply)
         .await
         .expect("the genuine master did not answer the re-registration")

@@ -55,6 +55,25 @@ fn scratch(name: &str) -> PathBuf {
     d.canonicalize().unwrap()
 }
 
+/// Lets the agent register exactly once, then leaves its clock paused. A retried
+/// registration could otherwise be answered after the re-registration this test provokes,
+/// and that late SlaveRegisteredMessage would end the re-registration before it is sent.
+async fn register_once(agent: &mesos_agent::Agent) {
+    agent.slave.call("initialized", |_, _| ()).await.unwrap();
+    let clock = agent.runtime.clock();
+    clock.pause();
+    // The first attempt waits at most the backoff factor (10 ms).
+    clock.advance(Duration::from_millis(10));
+    for _ in 0..1000 {
+        let state = agent.slave.call("state", |me, _| me.state()).await.unwrap();
+        if state == mesos_agent::slave::RegState::Registered {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the agent never registered");
+}
+
 /// Runs the scenario and returns the first update the framework gets for the task.
 async fn update_after_lost_launch_and_reregistration(partition_aware: bool) -> TaskStatus {
     let name = if partition_aware { "dropped" } else { "lost" };
@@ -95,6 +114,7 @@ async fn update_after_lost_launch_and_reregistration(partition_aware: bool) -> T
         .runtime
         .filters()
         .drop_next(Matcher::message("mesos.internal.RunTaskMessage"));
+    register_once(&agent).await;
 
     let mut info = info_named(&format!("reconcile-{name}"), None);
     if partition_aware {
@@ -121,8 +141,9 @@ async fn update_after_lost_launch_and_reregistration(partition_aware: bool) -> T
     let task_id = RunTaskMessage::decode(lost.body()).unwrap().task.task_id;
 
     // No ping for longer than the master's total ping timeout (75 s): the agent re-registers
-    // and reports no task at all.
+    // (in real time again) and reports no task at all.
     agent.runtime.clock().advance(Duration::from_secs(80));
+    agent.runtime.clock().resume();
 
     let update = loop {
         let u = tokio::time::timeout(Duration::from_secs(20), updates.recv())
