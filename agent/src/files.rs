@@ -41,7 +41,7 @@ pub enum FilesError {
 }
 
 impl FilesError {
-    fn response(&self) -> Response {
+    pub(crate) fn response(&self) -> Response {
         match self {
             FilesError::BadRequest(m) => Response::bad_request(format!("{m}\n")),
             FilesError::NotFound => Response::not_found(),

@@ -1,14 +1,11 @@
 //! The agent's read-only HTTP endpoints: `/state` in Mesos's JSON shape, `/health`, and
 //! `/files/{browse,read,download}` confined to the work directory.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-
 use libprocess::http::json_reply;
-use libprocess::{Ctx, Request, Response};
+use libprocess::{Ctx, Response};
 use mesos_proto::mesos::{Task, TaskState};
 use serde_json::{json, Map, Value as Json};
 
-use crate::paths::{confine, ConfineError};
 use crate::resources::{attributes_json, to_json_map};
 use crate::slave::{Executor, Framework, Slave, VERSION};
 
@@ -17,7 +14,9 @@ pub(crate) fn install_routes(ctx: &mut Ctx<'_, Slave>) {
         json_reply(&req, me.state_json(ctx).to_string()).into()
     });
     ctx.route("/health", |_, _, _| Response::ok("").into());
-    ctx.route("/files/browse", |me, _, req| me.files_browse(&req).into());
+    ctx.route("/files/browse", |me, _, req| {
+        crate::browse::browse(me.config.work_dir.clone(), req)
+    });
     ctx.route("/files/read", |me, _, req| {
         crate::files::read(me.config.work_dir.clone(), req)
     });
@@ -107,64 +106,5 @@ impl Slave {
             "frameworks": self.frameworks.values().map(|f| self.framework_json(f)).collect::<Vec<_>>(),
             "completed_frameworks": self.completed_frameworks.iter().map(|f| self.framework_json(f)).collect::<Vec<_>>(),
         })
-    }
-
-    fn confined(&self, req: &Request) -> Result<std::path::PathBuf, Response> {
-        let Some(path) = req.query("path") else {
-            return Err(Response::bad_request("Expecting 'path=value' in query."));
-        };
-        confine(&self.config.work_dir, path).map_err(|e| match e {
-            ConfineError::NotFound | ConfineError::Escapes => Response::not_found(),
-            other => Response::bad_request(other.to_string()),
-        })
-    }
-
-    fn files_browse(&self, req: &Request) -> Response {
-        let dir = match self.confined(req) {
-            Ok(d) => d,
-            Err(r) => return r,
-        };
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return Response::not_found();
-        };
-        let mut out = Vec::new();
-        for entry in entries.flatten() {
-            let Ok(md) = entry.metadata() else { continue };
-            out.push(json!({
-                "path": entry.path().display().to_string(),
-                "nlink": md.nlink(),
-                "size": md.len(),
-                "mtime": md.mtime(),
-                "mode": mode_string(md.is_dir(), md.permissions().mode()),
-                "uid": md.uid().to_string(),
-                "gid": md.gid().to_string(),
-            }));
-        }
-        out.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
-        json_reply(req, Json::Array(out).to_string())
-    }
-}
-
-/// `drwxr-xr-x` style.
-pub fn mode_string(is_dir: bool, mode: u32) -> String {
-    let mut s = String::with_capacity(10);
-    s.push(if is_dir { 'd' } else { '-' });
-    for shift in [6, 3, 0] {
-        let bits = (mode >> shift) & 7;
-        s.push(if bits & 4 != 0 { 'r' } else { '-' });
-        s.push(if bits & 2 != 0 { 'w' } else { '-' });
-        s.push(if bits & 1 != 0 { 'x' } else { '-' });
-    }
-    s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn modes_render_like_ls() {
-        assert_eq!(mode_string(false, 0o644), "-rw-r--r--");
-        assert_eq!(mode_string(true, 0o755), "drwxr-xr-x");
     }
 }

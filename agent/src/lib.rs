@@ -11,12 +11,15 @@
 //! - [`slave`]: the `slave(1)` process: registration, pings, tasks, v0 executors.
 //! - `executor_api`: the v1 HTTP executor API.
 //! - `kill`: `KillTaskMessage` cases (queued, launched, unknown to the agent).
+//! - `reconciliation`: the master's reconciliation requests on re-registration.
 //! - `termination`: the terminal status of tasks whose executor ended.
-//! - `http`: `/state`, `/health`, `/files/browse`.
+//! - `http`: `/state`, `/health`, and the `/files` routes.
 //! - `files`: `/files/read` and `/files/download` (off the mailbox, bounded memory).
+//! - `browse`: `/files/browse` (off the mailbox, at most `MAX_BROWSE_ENTRIES` entries).
 //! - [`run`]: starting an agent from flags (what `mesos-agent` does).
 #![deny(unsafe_code)]
 
+mod browse;
 pub mod containerizer;
 mod executor_api;
 mod files;
@@ -25,6 +28,7 @@ pub mod history;
 mod http;
 mod kill;
 pub mod paths;
+mod reconciliation;
 pub mod resources;
 pub mod slave;
 pub mod status_update_manager;

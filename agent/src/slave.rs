@@ -398,13 +398,16 @@ impl Slave {
             return;
         }
         if self.state == RegState::Registered {
-            return;
+            tracing::warn!(agent_id = %msg.slave_id.value, "already re-registered with the master");
+        } else {
+            tracing::info!(agent_id = %msg.slave_id.value, "re-registered with the master");
+            self.on_registered(
+                ctx,
+                msg.connection.and_then(|c| c.total_ping_timeout_seconds),
+            );
         }
-        tracing::info!(agent_id = %msg.slave_id.value, "re-registered with the master");
-        self.on_registered(
-            ctx,
-            msg.connection.and_then(|c| c.total_ping_timeout_seconds),
-        );
+        // As in Mesos, every accepted reply's requests are answered, even a repeated one's.
+        self.reconcile_with_master(ctx, msg.reconciliations);
     }
 
     fn on_registered(&mut self, ctx: &mut Ctx<'_, Self>, ping_timeout: Option<f64>) {

@@ -346,6 +346,122 @@ async fn pings_get_pongs_and_silence_makes_the_agent_reregister() {
     m.rt.shutdown();
 }
 
+/// The master's reconciliation requests in SlaveReregisteredMessage: tasks the agent does
+/// not know end TASK_LOST (TASK_DROPPED for a PARTITION_AWARE framework), REASON_RECONCILIATION;
+/// a task it knows (queued on its executor) gets nothing; a repeated reply is answered too.
+#[tokio::test]
+async fn reregistered_agent_reports_tasks_unknown_to_it_lost_or_dropped_and_ignores_known_ones() {
+    use mesos_proto::mesos::internal::{ReconcileTasksMessage, SlaveReregisteredMessage};
+    use mesos_proto::mesos::{framework_info, task_status, TaskStatus};
+    let mut m = FakeMaster::start();
+    let agent = start_agent(&m.master, scratch("reconcile")).await;
+    let clock = agent.runtime.clock().clone();
+    let agent_id = register(&mut m, &agent, 5.0).await;
+    // An executor that never registers: its task stays queued, known to the agent.
+    let mut queued = task("queued", None, None);
+    queued.executor = Some(ExecutorInfo {
+        executor_id: ExecutorId {
+            value: "silent".into(),
+        },
+        command: Some(CommandInfo {
+            value: Some("sleep 30".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    m.send(&m.master, agent.slave.upid(), &run_task(queued));
+    // Once the agent has the task (its executor is up), silence past the ping timeout: the
+    // agent re-registers.
+    for _ in 0..100 {
+        let pids = agent.slave.call("pids", |me, _| me.executor_pids());
+        if !pids.await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    clock.advance(Duration::from_secs(6));
+    let (_, body) = m.next("ReregisterSlaveMessage").await;
+    let rereg = mesos_proto::mesos::internal::ReregisterSlaveMessage::decode(body.as_ref());
+    assert_eq!(rereg.unwrap().tasks.len(), 1);
+    let status = |id: &str| TaskStatus {
+        task_id: TaskId { value: id.into() },
+        state: TaskState::TaskStaging as i32,
+        ..Default::default()
+    };
+    let partition_aware = FrameworkInfo {
+        id: Some(FrameworkId {
+            value: "F-0001".into(),
+        }),
+        capabilities: vec![framework_info::Capability {
+            r#type: Some(framework_info::capability::Type::PartitionAware as i32),
+        }],
+        ..framework()
+    };
+    let reply = |reconciliations| SlaveReregisteredMessage {
+        slave_id: agent_id.clone(),
+        reconciliations,
+        connection: None,
+    };
+    m.send(
+        &m.master,
+        agent.slave.upid(),
+        &reply(vec![
+            ReconcileTasksMessage {
+                framework_id: framework().id.unwrap(),
+                statuses: vec![status("queued"), status("ghost")],
+                framework: None,
+            },
+            ReconcileTasksMessage {
+                framework_id: partition_aware.id.clone().unwrap(),
+                statuses: vec![status("ghost-pa")],
+                framework: Some(partition_aware),
+            },
+        ]),
+    );
+    let check = |u: StatusUpdateMessage, task: &str, fw: &str, state: TaskState| {
+        let (s, reason) = (&u.update.status, task_status::Reason::Reconciliation);
+        let ids = (&*s.task_id.value, &*u.update.framework_id.value);
+        assert_eq!(
+            (ids, s.state(), s.reason(), s.source()),
+            ((task, fw), state, reason, task_status::Source::Slave)
+        );
+        assert_eq!(
+            s.message.as_deref(),
+            Some("Reconciliation: task unknown to the agent")
+        );
+        assert_eq!(
+            (s.slave_id.as_ref(), u.update.executor_id.as_ref()),
+            (Some(&agent_id), None)
+        );
+    };
+    for (task, fw, state) in [
+        ("ghost", "F-0000", TaskState::TaskLost),
+        ("ghost-pa", "F-0001", TaskState::TaskDropped),
+    ] {
+        let u = update(&m.next("StatusUpdateMessage").await.1);
+        check(u, task, fw, state);
+    }
+    // The queued task is known: no update for it.
+    assert!(
+        !m.arrives("StatusUpdateMessage", Duration::from_millis(200))
+            .await
+    );
+    // A repeated reply while registered is answered as well.
+    m.send(
+        &m.master,
+        agent.slave.upid(),
+        &reply(vec![ReconcileTasksMessage {
+            framework_id: framework().id.unwrap(),
+            statuses: vec![status("ghost-2")],
+            framework: Some(framework()),
+        }]),
+    );
+    let u = update(&m.next("StatusUpdateMessage").await.1);
+    check(u, "ghost-2", "F-0000", TaskState::TaskLost);
+    agent.runtime.shutdown();
+    m.rt.shutdown();
+}
+
 #[tokio::test]
 async fn huge_ping_timeout_from_the_master_is_capped_not_a_panic() {
     let mut m = FakeMaster::start();
