@@ -28,7 +28,7 @@ fi
 
 step "building (debug) and running every test in the workspace"
 export RUST_BACKTRACE=1
-cargo test --workspace --locked 2>&1 | tee /tmp/mesos-rs-test.log
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee /tmp/mesos-rs-test.log
 status=${PIPESTATUS[0]}
 
 passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' /tmp/mesos-rs-test.log | awk '{s+=$4} END {print s+0}')
