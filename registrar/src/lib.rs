@@ -1,0 +1,2 @@
+pub mod operation;
+pub mod registry;
