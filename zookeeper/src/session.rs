@@ -39,7 +39,7 @@ impl Default for SessionOptions {
 }
 
 /// Connects, retrying with a doubling delay until a session is established.
-pub(crate) async fn connect(url: &ZkUrl, options: &SessionOptions) -> Client {
+pub async fn connect(url: &ZkUrl, options: &SessionOptions) -> Client {
     let mut delay = Duration::from_millis(50);
     loop {
         let mut connector = Client::connector().with_session_timeout(options.session_timeout);
@@ -62,7 +62,7 @@ pub(crate) async fn connect(url: &ZkUrl, options: &SessionOptions) -> Client {
 
 /// The ACL of the nodes we create: open without credentials; with credentials, world-read
 /// and everything for the creator (as genuine Mesos does).
-pub(crate) fn acls(url: &ZkUrl) -> Vec<Acl> {
+pub fn acls(url: &ZkUrl) -> Vec<Acl> {
     if url.credentials().is_some() {
         vec![
             Acl::new(Permission::READ, AuthId::anyone()),
@@ -119,7 +119,7 @@ fn disconnected_deadline(
 }
 
 /// Whether an operation error only means "not connected right now" (retry on this session).
-pub(crate) fn is_transient(e: &zookeeper_client::Error) -> bool {
+pub fn is_transient(e: &zookeeper_client::Error) -> bool {
     matches!(
         e,
         zookeeper_client::Error::ConnectionLoss | zookeeper_client::Error::Timeout
