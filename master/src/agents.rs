@@ -79,7 +79,7 @@ pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
 }
 
 impl Master {
-    fn connection(&self) -> MasterSlaveConnection {
+    pub(crate) fn connection(&self) -> MasterSlaveConnection {
         MasterSlaveConnection {
             total_ping_timeout_seconds: Some(
                 self.flags.agent_ping_timeout.0.as_secs_f64()
@@ -111,11 +111,15 @@ impl Master {
         let id = format!("{}-S{}", self.info.id, self.agents.next_id - 1);
         let mut info = msg.slave;
         info.id = Some(SlaveId { value: id.clone() });
-        let capabilities = msg
+        let capabilities: Vec<i32> = msg
             .agent_capabilities
             .iter()
             .filter_map(|c| c.r#type)
             .collect();
+        // With a registrar, the agent is admitted once the registry commit succeeds.
+        if self.admit_through_registry(ctx, &from, &info, &version, &capabilities) {
+            return;
+        }
         self.admit_agent(
             ctx,
             from.clone(),
@@ -138,7 +142,7 @@ impl Master {
 
     /// Adds an agent to the registry and the allocator, links to it and starts its observer.
     #[allow(clippy::too_many_arguments)]
-    fn admit_agent(
+    pub(crate) fn admit_agent(
         &mut self,
         ctx: &mut Ctx<'_, Self>,
         pid: Upid,

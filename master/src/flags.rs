@@ -188,6 +188,21 @@ pub struct Flags {
     /// Logging level (INFO, WARNING, ERROR); RUST_LOG overrides it.
     #[arg(long, env = "MESOS_LOGGING_LEVEL", default_value = "INFO")]
     pub logging_level: String,
+
+    /// `zk://[user:pass@]host:port[,host:port]/path` (or `file:///f`): elect the leading
+    /// master through ZooKeeper (see `ha`).
+    #[arg(long, env = "MESOS_ZK")]
+    pub zk: Option<String>,
+
+    /// Masters needed for a quorum; required with `--zk` (as in Mesos), at least 1.
+    #[arg(long, env = "MESOS_QUORUM")]
+    pub quorum: Option<u32>,
+
+    /// Where the registry lives: `in_memory` (default here: nothing persisted, no
+    /// registrar), `replicated_log` (ZooKeeper with `--zk`, else a local file under
+    /// `--work_dir`) or `local` (a file under `--work_dir`).
+    #[arg(long, env = "MESOS_REGISTRY", default_value = "in_memory")]
+    pub registry: String,
 }
 
 impl Flags {
@@ -246,6 +261,7 @@ impl Flags {
                 self.registry_max_agent_count.to_string(),
             ),
             ("logging_level".into(), self.logging_level.clone()),
+            ("registry".into(), self.registry.clone()),
         ];
         let optional = [
             ("advertise_ip", self.advertise_ip.map(|v| v.to_string())),
@@ -256,6 +272,8 @@ impl Flags {
             ("offer_timeout", self.offer_timeout.map(|v| v.to_string())),
             ("roles", self.roles.clone()),
             ("weights", self.weights.clone()),
+            ("zk", self.zk.as_deref().map(crate::ha::redact_zk)),
+            ("quorum", self.quorum.map(|v| v.to_string())),
         ];
         for (k, v) in optional {
             if let Some(v) = v {

@@ -20,7 +20,12 @@ const JSON: &str = "application/json";
 const PROTOBUF: &str = "application/x-protobuf";
 
 pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
-    ctx.route("/api/v1/scheduler", |m, ctx, req| m.scheduler_api(ctx, req));
+    ctx.route("/api/v1/scheduler", |m, ctx, req| {
+        match m.ha.redirect(&req) {
+            Some(standby) => standby,
+            None => m.scheduler_api(ctx, req),
+        }
+    });
 }
 
 /// The media type of a header value, without parameters.

@@ -1,0 +1,137 @@
+//! Masters with `--zk` against a real ZooKeeper (Debian's package): one leads, the other
+//! redirects scheduler calls to it and takes over when it goes; agents are admitted only
+//! after the registry commit. Skipped (SKIPPED printed) where ZooKeeper is not installed.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{http, master, metric, peer, AGENT_MESSAGES};
+use libprocess::Matcher;
+use mesos_master::MasterHandle;
+use mesos_proto::mesos::internal::{RegisterSlaveMessage, SlaveRegisteredMessage};
+use mesos_proto::mesos::SlaveInfo;
+use mesos_registrar::{Registry, Storage, ZooKeeperStorage};
+use mesos_tests::zookeeper::ZooKeeperServer;
+use mesos_zookeeper::{SessionOptions, ZkUrl};
+use prost::Message as _;
+
+async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..1500 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn zk_master(url: &str) -> MasterHandle {
+    master(&["--zk", url, "--quorum", "1", "--registry", "replicated_log"])
+}
+
+fn scheduler_call(m: &MasterHandle) -> mesos_tests::wire::HttpMessage {
+    http(
+        m.address(),
+        "POST",
+        "/api/v1/scheduler",
+        &[("Content-Type", "application/json")],
+        b"{}",
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standby_redirects_scheduler_calls_to_the_leader_and_leads_when_the_leader_goes() {
+    let Some(zk) = ZooKeeperServer::start("zk_two_masters") else {
+        return;
+    };
+    let url = zk.url("/mesos");
+    let a = zk_master(&url);
+    until("a elected", || metric(&a.runtime, "master/elected") == 1.0).await;
+    let b = zk_master(&url);
+    let leader = format!(
+        "//{}:{}/api/v1/scheduler",
+        a.info.hostname.clone().unwrap(),
+        a.info.port
+    );
+    let mut location = None;
+    until("b redirects", || {
+        let r = scheduler_call(&b);
+        location = r.header("Location").map(str::to_string);
+        r.status == 307
+    })
+    .await;
+    assert_eq!(location.as_deref(), Some(leader.as_str()));
+    assert_eq!(metric(&b.runtime, "master/elected"), 0.0);
+    assert_eq!(metric(&a.runtime, "master/elected"), 1.0);
+    // The leader itself serves the call (a 4xx about the body, not a redirect).
+    assert_ne!(scheduler_call(&a).status, 307);
+
+    // The leader goes away: its session closes and the standby takes over.
+    a.shutdown();
+    until("b elected", || metric(&b.runtime, "master/elected") == 1.0).await;
+    assert_ne!(scheduler_call(&b).status, 307);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standby_without_a_known_leader_answers_503() {
+    let Some(mut zk) = ZooKeeperServer::start("zk_no_leader") else {
+        return;
+    };
+    let url = zk.url("/mesos");
+    zk.stop();
+    let m = zk_master(&url);
+    let r = scheduler_call(&m);
+    assert_eq!(r.status, 503);
+    assert_eq!(metric(&m.runtime, "master/elected"), 0.0);
+    drop(zk);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_is_registered_only_after_the_registry_commit() {
+    let Some(zk) = ZooKeeperServer::start("zk_admission") else {
+        return;
+    };
+    let url = zk.url("/mesos");
+    let m = zk_master(&url);
+    until("elected", || metric(&m.runtime, "master/elected") == 1.0).await;
+    // Hold the registrar's operations: nothing can commit.
+    let held = m
+        .runtime
+        .filters()
+        .hold(Matcher::dispatch("apply").to_id("registrar"));
+    let mut agent = peer(&m.runtime, "slave(1)", AGENT_MESSAGES);
+    agent.send(
+        m.upid(),
+        &RegisterSlaveMessage {
+            slave: SlaveInfo {
+                hostname: "agent1".into(),
+                ..Default::default()
+            },
+            version: Some("1.11.0".into()),
+            ..Default::default()
+        },
+    );
+    assert!(
+        agent
+            .maybe::<SlaveRegisteredMessage>(Duration::from_millis(500))
+            .await
+            .is_none(),
+        "registered before the registry commit"
+    );
+    assert_eq!(metric(&m.runtime, "master/slave_registrations"), 0.0);
+    m.runtime.filters().release(held);
+    let (_, registered) = agent.expect::<SlaveRegisteredMessage>().await;
+
+    // The registry in ZooKeeper holds the agent, under the id it was given.
+    let store = ZooKeeperStorage::new(ZkUrl::parse(&url).unwrap(), SessionOptions::default());
+    let entry = store.fetch().await.unwrap().expect("a registry");
+    let registry = Registry::decode(entry.data.as_slice()).unwrap();
+    let ids: Vec<_> = registry
+        .admitted()
+        .iter()
+        .filter_map(|s| s.info.id.as_ref().map(|i| i.value.clone()))
+        .collect();
+    assert_eq!(ids, [registered.slave_id.value]);
+    assert_eq!(registry.master.unwrap().info.id, m.info.id);
+}
