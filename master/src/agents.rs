@@ -202,6 +202,10 @@ impl Master {
         from: Upid,
         msg: ReregisterSlaveMessage,
     ) {
+        if !self.ha.is_leading() {
+            tracing::warn!(agent = %from, "dropping a re-registration: this master is not the leader");
+            return;
+        }
         let version = msg.version.clone().unwrap_or_default();
         if !version_supported(&version) {
             tracing::warn!(agent = %from, version = %version, "ignoring re-registration of an agent with an unsupported version");

@@ -9,8 +9,10 @@ use std::time::Duration;
 use common::{http, master, metric, peer, AGENT_MESSAGES};
 use libprocess::Matcher;
 use mesos_master::MasterHandle;
-use mesos_proto::mesos::internal::{RegisterSlaveMessage, SlaveRegisteredMessage};
-use mesos_proto::mesos::SlaveInfo;
+use mesos_proto::mesos::internal::{
+    RegisterSlaveMessage, ReregisterSlaveMessage, SlaveRegisteredMessage, SlaveReregisteredMessage,
+};
+use mesos_proto::mesos::{SlaveId, SlaveInfo};
 use mesos_registrar::{Registry, Storage, ZooKeeperStorage};
 use mesos_tests::zookeeper::ZooKeeperServer;
 use mesos_zookeeper::{SessionOptions, ZkUrl};
@@ -134,4 +136,36 @@ async fn agent_is_registered_only_after_the_registry_commit() {
         .collect();
     assert_eq!(ids, [registered.slave_id.value]);
     assert_eq!(registry.master.unwrap().info.id, m.info.id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standby_ignores_agent_reregistration_that_the_leader_accepts() {
+    let Some(zk) = ZooKeeperServer::start("zk_standby_reregister") else {
+        return;
+    };
+    let url = zk.url("/mesos");
+    let a = zk_master(&url);
+    until("a elected", || metric(&a.runtime, "master/elected") == 1.0).await;
+    let b = zk_master(&url);
+    let message = ReregisterSlaveMessage {
+        slave: SlaveInfo {
+            hostname: "agent1".into(),
+            id: Some(SlaveId {
+                value: "old-S0".into(),
+            }),
+            ..Default::default()
+        },
+        version: Some("1.11.0".into()),
+        ..Default::default()
+    };
+    let mut to_b = peer(&b.runtime, "slave(1)", AGENT_MESSAGES);
+    to_b.send(b.upid(), &message);
+    assert!(to_b
+        .maybe::<SlaveReregisteredMessage>(Duration::from_millis(500))
+        .await
+        .is_none());
+    assert_eq!(metric(&b.runtime, "master/slave_reregistrations"), 0.0);
+    let mut to_a = peer(&a.runtime, "slave(1)", AGENT_MESSAGES);
+    to_a.send(a.upid(), &message);
+    to_a.expect::<SlaveReregisteredMessage>().await;
 }
