@@ -42,7 +42,7 @@ enum State {
     Idle,
     Recovering(Vec<Reply<Registry>>),
     Ready {
-        registry: Registry,
+        registry: Box<Registry>,
         admitted: HashSet<String>,
         version: Option<u64>,
     },
@@ -98,7 +98,7 @@ impl Registrar {
     fn recover(&mut self, ctx: &mut Ctx<'_, Self>, master: MasterInfo, reply: Reply<Registry>) {
         match &mut self.state {
             State::Ready { registry, .. } => {
-                let _ = reply.send(Ok(registry.clone()));
+                let _ = reply.send(Ok((**registry).clone()));
                 return;
             }
             State::Failed(e) => {
@@ -157,7 +157,7 @@ impl Registrar {
                                 let waiting = std::mem::replace(
                                     &mut this.state,
                                     State::Ready {
-                                        registry: registry.clone(),
+                                        registry: Box::new(registry.clone()),
                                         admitted,
                                         version: Some(version),
                                     },
@@ -348,7 +348,7 @@ impl RegistrarHandle {
     pub async fn registry(&self) -> Result<Registry, RegistrarError> {
         self.pid
             .call("registry", |r, _| match &r.state {
-                State::Ready { registry, .. } => Ok(registry.clone()),
+                State::Ready { registry, .. } => Ok((**registry).clone()),
                 State::Failed(e) => Err(RegistrarError::Failed(e.clone())),
                 _ => Err(RegistrarError::NotRecovered),
             })

@@ -258,12 +258,10 @@ impl Inner {
                     .unwrap_or(0);
                 Ok(u64::try_from(version).unwrap_or(0).saturating_add(1))
             }
-            Err(zk::MultiWriteError::OperationFailed { source, .. })
-                if matches!(
-                    source,
-                    zk::Error::BadVersion | zk::Error::NodeExists | zk::Error::NoNode
-                ) =>
-            {
+            Err(zk::MultiWriteError::OperationFailed {
+                source: zk::Error::BadVersion | zk::Error::NodeExists | zk::Error::NoNode,
+                ..
+            }) => {
                 let found = client
                     .check_stat(&self.manifest())
                     .await
