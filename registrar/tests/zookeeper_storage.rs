@@ -149,3 +149,28 @@ async fn zookeeper_store_refuses_a_write_at_a_stale_version() {
         4
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zookeeper_store_survives_a_zookeeper_restart_during_a_write() {
+    let Some(mut zk) = ZooKeeperServer::start("zk_registry_restart") else {
+        return;
+    };
+    let url = ZkUrl::parse(&zk.url("/restart")).unwrap();
+    let store = Arc::new(ZooKeeperStorage::new(url, options()));
+    assert_eq!(store.store(None, b"one".to_vec()).await.unwrap(), 1);
+    zk.stop();
+    let writing = tokio::spawn({
+        let store = store.clone();
+        async move { store.store(Some(1), vec![9u8; 2 * CHUNK_BYTES]).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    zk.start_again();
+    let version = tokio::time::timeout(Duration::from_secs(30), writing)
+        .await
+        .expect("the write finishes")
+        .unwrap()
+        .expect("the write succeeds once ZooKeeper is back");
+    assert_eq!(version, 2);
+    let entry = store.fetch().await.unwrap().unwrap();
+    assert_eq!((entry.version, entry.data.len()), (2, 2 * CHUNK_BYTES));
+}
