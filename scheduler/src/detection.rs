@@ -1,8 +1,9 @@
 //! `--master=zk://…` for frameworks and CLIs: asks ZooKeeper which master leads (the same
 //! group genuine masters and ours join) and returns its UPID.
 //!
-//! Detection is done once, when the framework starts: a v1 framework then follows 307
-//! redirects to later leaders; the v0 driver does not yet follow a new leader by itself.
+//! `parse_master` detects once, when a framework starts; `Driver::run_following` also asks
+//! again whenever its master is lost, and subscribes to the new leader. (A v1 framework
+//! follows 307 redirects, but does not re-detect yet.)
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;

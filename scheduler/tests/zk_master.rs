@@ -45,3 +45,120 @@ async fn zk_master_url_resolves_to_the_leading_masters_pid() {
         .unwrap();
     assert_eq!(pid.to_string(), "master@127.0.0.1:5999");
 }
+
+/// Records who the driver (re-)registered with.
+struct Recorder(std::sync::mpsc::Sender<String>);
+
+impl mesos_scheduler::Scheduler for Recorder {
+    fn registered(
+        &mut self,
+        _d: &mut mesos_scheduler::DriverHandle<'_>,
+        _id: &mesos_proto::mesos::FrameworkId,
+        master: &MasterInfo,
+    ) {
+        let _ = self.0.send(master.id.clone());
+    }
+    fn reregistered(&mut self, d: &mut mesos_scheduler::DriverHandle<'_>, master: &MasterInfo) {
+        let _ = self.0.send(master.id.clone());
+        d.stop(true);
+    }
+}
+
+fn zk_master(url: &str) -> mesos_master::MasterHandle {
+    let rt = libprocess::Runtime::start(libprocess::Config {
+        delegate: Some("master".into()),
+        ..libprocess::Config::local()
+    })
+    .unwrap();
+    let flags = mesos_master::Flags::parse_from_args([
+        "mesos-master",
+        "--zk",
+        url,
+        "--quorum",
+        "1",
+        "--registry",
+        "replicated_log",
+    ])
+    .unwrap();
+    mesos_master::master::spawn(&rt, flags).unwrap()
+}
+
+fn elected(m: &mesos_master::MasterHandle) -> bool {
+    m.runtime.metrics().snapshot().get("master/elected") == Some(&1.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v0_driver_following_zk_resubscribes_to_the_next_leader_when_its_master_dies() {
+    let Some(zk) = ZooKeeperServer::start("scheduler_zk_failover") else {
+        return;
+    };
+    let spec = zk.url("/mesos");
+    let a = zk_master(&spec);
+    assert!(mesos_tests::poll_until(
+        Duration::from_secs(20),
+        || elected(&a)
+    ));
+    let b = zk_master(&spec);
+
+    let url = ZkUrl::parse(&spec).unwrap();
+    let first = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || detect_leader(&url, Duration::from_secs(20))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(&first, a.upid());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let rt = libprocess::Runtime::start(libprocess::Config::local()).unwrap();
+    let info = mesos_proto::mesos::FrameworkInfo {
+        user: "test".into(),
+        name: "zk-follower".into(),
+        failover_timeout: Some(60.0),
+        ..Default::default()
+    };
+    let run = tokio::spawn({
+        let rt = rt.clone();
+        async move {
+            mesos_scheduler::Driver::run_following(
+                &rt,
+                first,
+                Some(url),
+                info,
+                Box::new(Recorder(tx)),
+            )
+            .await
+        }
+    });
+    let with_a = tokio::task::spawn_blocking({
+        move || {
+            let got = rx.recv_timeout(Duration::from_secs(20));
+            (got, rx)
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(with_a.0.unwrap(), a.info.id);
+
+    a.shutdown();
+    assert!(mesos_tests::poll_until(
+        Duration::from_secs(30),
+        || elected(&b)
+    ));
+    let rx = with_a.1;
+    let with_b = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(
+        with_b.unwrap(),
+        b.info.id,
+        "re-registered with the new leader"
+    );
+    let outcome = tokio::time::timeout(Duration::from_secs(10), run).await;
+    assert!(matches!(
+        outcome,
+        Ok(Ok(Ok(mesos_scheduler::driver::Outcome::Stopped)))
+    ));
+    rt.shutdown();
+    b.shutdown();
+}
