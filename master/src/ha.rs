@@ -209,6 +209,10 @@ fn on_candidacy(m: &mut Master, ctx: &mut Ctx<'_, Master>, candidacy: Candidacy)
         recover_registry(m, ctx);
     } else {
         tracing::error!(id = %m.info.id, "no longer the leading master: serving as a standby");
+        // Another master may write the registry now: read it again if we lead again.
+        if let Some(r) = &m.ha.registrar {
+            r.reset();
+        }
     }
 }
 
@@ -231,6 +235,11 @@ fn recover_registry(m: &mut Master, ctx: &mut Ctx<'_, Master>) {
 }
 
 impl Master {
+    /// The contender's ZooKeeper session (for tests that expire it).
+    pub fn zk_session(&self) -> Option<mesos_zookeeper::zookeeper_client::SessionInfo> {
+        self.ha.contender.as_ref().and_then(|c| c.session())
+    }
+
     /// Registration through the registrar: `true` if it took over the registration of
     /// `from` (the caller stops), `false` when there is no registrar (admit at once).
     pub(crate) fn admit_through_registry(

@@ -169,3 +169,66 @@ async fn standby_ignores_agent_reregistration_that_the_leader_accepts() {
     to_a.send(a.upid(), &message);
     to_a.expect::<SlaveReregisteredMessage>().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_whose_session_expires_demotes_then_leads_again_and_admits_agents() {
+    let Some(zk) = ZooKeeperServer::start("zk_leader_expiry") else {
+        return;
+    };
+    let url = zk.url("/mesos");
+    let a = zk_master(&url);
+    until("a elected", || metric(&a.runtime, "master/elected") == 1.0).await;
+    let b = zk_master(&url);
+    until("b standby knows a", || scheduler_call(&b).status == 307).await;
+
+    // Expire a's session: another client attaches to it and closes it.
+    let session = a
+        .pid
+        .call("zk_session", |m, _| m.zk_session())
+        .await
+        .unwrap()
+        .expect("a has a session");
+    let other = mesos_zookeeper::zookeeper_client::Client::connector()
+        .with_session(session)
+        .connect(&zk.address())
+        .await
+        .unwrap();
+    drop(other);
+
+    until("b elected", || metric(&b.runtime, "master/elected") == 1.0).await;
+    until("a demoted", || metric(&a.runtime, "master/elected") == 0.0).await;
+    // a stays up, rejoins as a standby and sends callers to b.
+    let to_b = format!(
+        "//{}:{}/api/v1/scheduler",
+        b.info.hostname.clone().unwrap(),
+        b.info.port
+    );
+    let mut location = None;
+    until("a redirects to b", || {
+        let r = scheduler_call(&a);
+        location = r.header("Location").map(str::to_string);
+        r.status == 307 && location.as_deref() == Some(to_b.as_str())
+    })
+    .await;
+    assert_eq!(metric(&a.runtime, "master/elected"), 0.0);
+
+    // b goes: a leads again, re-reads the registry b wrote, and can admit agents.
+    b.shutdown();
+    until("a elected again", || {
+        metric(&a.runtime, "master/elected") == 1.0
+    })
+    .await;
+    let mut agent = peer(&a.runtime, "slave(1)", AGENT_MESSAGES);
+    agent.send(
+        a.upid(),
+        &RegisterSlaveMessage {
+            slave: SlaveInfo {
+                hostname: "agent1".into(),
+                ..Default::default()
+            },
+            version: Some("1.11.0".into()),
+            ..Default::default()
+        },
+    );
+    agent.expect::<SlaveRegisteredMessage>().await;
+}

@@ -55,6 +55,8 @@ pub struct Registrar {
     state: State,
     queue: VecDeque<(Operation, Reply<bool>)>,
     storing: bool,
+    /// Bumped by `reset`: answers to work started before it are ignored.
+    epoch: u64,
     metrics: Option<Metrics>,
 }
 
@@ -85,6 +87,7 @@ impl Registrar {
             state: State::Idle,
             queue: VecDeque::new(),
             storing: false,
+            epoch: 0,
             metrics: None,
         }
     }
@@ -113,9 +116,13 @@ impl Registrar {
         }
         let started = Instant::now();
         let storage = self.storage.clone();
+        let epoch = self.epoch;
         ctx.then(
             storage.fetch(),
             move |this: &mut Registrar, ctx, fetched| {
+                if this.epoch != epoch {
+                    return;
+                }
                 if let Some(m) = &this.metrics {
                     m.fetch.record(started.elapsed());
                 }
@@ -150,6 +157,9 @@ impl Registrar {
                 ctx.then(
                     storage.store(version, bytes.clone()),
                     move |this: &mut Registrar, ctx, stored| {
+                        if this.epoch != epoch {
+                            return;
+                        }
                         this.record_store(started, bytes.len());
                         match stored {
                             Ok(version) => {
@@ -201,6 +211,24 @@ impl Registrar {
             m.store.record(started.elapsed());
             m.size.set(size as f64);
         }
+    }
+
+    /// Forgets the registry (the master lost leadership): pending work fails, and the next
+    /// `recover` reads the store again, since another master may have written it.
+    fn reset(&mut self) {
+        self.epoch += 1;
+        let err = RegistrarError::Failed("the registrar was reset (leadership lost)".into());
+        if let State::Recovering(w) = &mut self.state {
+            for w in std::mem::take(w) {
+                let _ = w.send(Err(err.clone()));
+            }
+        }
+        for (_, reply) in self.queue.drain(..) {
+            let _ = reply.send(Err(err.clone()));
+        }
+        self.set_queued();
+        self.storing = false;
+        self.state = State::Idle;
     }
 
     /// The registrar can no longer write: answer everyone with the reason.
@@ -279,9 +307,17 @@ impl Registrar {
             bytes = size,
             "storing the registry"
         );
+        let epoch = self.epoch;
         ctx.then(
             storage.store(expected, bytes),
             move |this: &mut Registrar, ctx, stored| {
+                if this.epoch != epoch {
+                    let reason = "the registrar was reset during the store".to_string();
+                    for (_, reply) in batch {
+                        let _ = reply.send(Err(RegistrarError::Failed(reason.clone())));
+                    }
+                    return;
+                }
                 this.storing = false;
                 this.record_store(started, size);
                 match stored {
@@ -354,6 +390,11 @@ impl RegistrarHandle {
             })
             .await
             .unwrap_or(Err(RegistrarError::Terminated))
+    }
+
+    /// Drops the recovered registry and fails pending operations (see `Registrar::reset`).
+    pub fn reset(&self) {
+        self.pid.dispatch("reset", |r, _| r.reset());
     }
 
     pub fn terminate(&self) {

@@ -199,3 +199,28 @@ async fn local_registry_survives_a_master_restart() {
     rt.shutdown();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_registrar_reads_the_store_again_and_can_write_after_another_master_did() {
+    let rt = Runtime::start(Config::local()).unwrap();
+    let shared = Arc::new(InMemoryStorage::default());
+    let a = RegistrarHandle::spawn(&rt, shared.clone()).unwrap();
+    a.recover(master(1)).await.unwrap();
+    // Another master leads for a while and admits an agent.
+    let rt2 = Runtime::start(Config::local()).unwrap();
+    let b = RegistrarHandle::spawn(&rt2, shared.clone()).unwrap();
+    b.recover(master(2)).await.unwrap();
+    b.apply(Operation::AdmitSlave(agent("from-b")))
+        .await
+        .unwrap();
+    // a leads again: without a reset its cached registry would be stale.
+    a.reset();
+    let registry = a.recover(master(1)).await.unwrap();
+    assert_eq!(registry.admitted().len(), 1);
+    assert_eq!(
+        a.apply(Operation::AdmitSlave(agent("from-a"))).await,
+        Ok(true)
+    );
+    rt.shutdown();
+    rt2.shutdown();
+}
