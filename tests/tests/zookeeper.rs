@@ -16,7 +16,8 @@ const WAIT: Duration = Duration::from_secs(20);
 
 fn options() -> SessionOptions {
     SessionOptions {
-        session_timeout: Duration::from_secs(2),
+        // Short enough for quick expiry, long enough for a loaded CI machine.
+        session_timeout: Duration::from_secs(4),
         max_retry_delay: Duration::from_millis(200),
     }
 }
@@ -60,14 +61,25 @@ fn leader_port(d: &Option<MasterInfo>) -> Option<u32> {
 }
 
 /// Expires a session the way ZooKeeper tests do: a second client attaches to it and closes it.
+/// (Retried: on a loaded machine the JVM may be slow to answer the attach.)
 async fn expire(zk: &ZooKeeperServer, c: &Contender) {
     let session = c.session().expect("contender has a session");
-    let other = Client::connector()
-        .with_session(session)
-        .connect(&zk.address())
-        .await
-        .expect("attach to the session");
-    drop(other);
+    let mut last = None;
+    for _ in 0..5 {
+        match Client::connector()
+            .with_session(session.clone())
+            .with_connection_timeout(Duration::from_secs(5))
+            .connect(&zk.address())
+            .await
+        {
+            Ok(other) => {
+                drop(other);
+                return;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    panic!("cannot attach to the session: {last:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
