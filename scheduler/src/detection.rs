@@ -2,8 +2,8 @@
 //! group genuine masters and ours join) and returns its UPID.
 //!
 //! `parse_master` detects once, when a framework starts; `Driver::run_following` also asks
-//! again whenever its master is lost, and subscribes to the new leader. (A v1 framework
-//! follows 307 redirects, but does not re-detect yet.)
+//! again whenever its master is lost, and subscribes to the new leader; so does
+//! `v1::run_following` before every re-subscription (besides following 307 redirects).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;

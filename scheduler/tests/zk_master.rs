@@ -162,3 +162,81 @@ async fn v0_driver_following_zk_resubscribes_to_the_next_leader_when_its_master_
     rt.shutdown();
     b.shutdown();
 }
+
+/// Records every subscription of a v1 framework; stops (failing over) at the second.
+struct V1Recorder(std::sync::mpsc::Sender<String>, usize);
+
+impl mesos_scheduler::Scheduler for V1Recorder {
+    fn registered(
+        &mut self,
+        d: &mut mesos_scheduler::DriverHandle<'_>,
+        _id: &mesos_proto::mesos::FrameworkId,
+        master: &MasterInfo,
+    ) {
+        let _ = self.0.send(master.id.clone());
+        self.1 += 1;
+        if self.1 == 2 {
+            d.stop(true);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_framework_following_zk_resubscribes_to_the_next_leader_when_its_master_dies() {
+    let Some(zk) = ZooKeeperServer::start("scheduler_v1_zk_failover") else {
+        return;
+    };
+    let spec = zk.url("/mesos");
+    let a = zk_master(&spec);
+    assert!(mesos_tests::poll_until(
+        Duration::from_secs(20),
+        || elected(&a)
+    ));
+    let b = zk_master(&spec);
+    let url = ZkUrl::parse(&spec).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let info = mesos_proto::mesos::FrameworkInfo {
+        user: "test".into(),
+        name: "zk-v1-follower".into(),
+        failover_timeout: Some(60.0),
+        ..Default::default()
+    };
+    // Start at the standby: its 307 leads to a.
+    // The v1 client runs on a thread of its own, as `framework::run` runs it.
+    let standby = b.upid().socket_addr();
+    let run = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(mesos_scheduler::v1::run_following(
+                standby,
+                Some(url),
+                info,
+                Box::new(V1Recorder(tx, 0)),
+            ))
+    });
+    let (first, rx) =
+        tokio::task::spawn_blocking(move || (rx.recv_timeout(Duration::from_secs(20)), rx))
+            .await
+            .unwrap();
+    assert_eq!(first.unwrap(), a.info.id);
+
+    a.shutdown();
+    assert!(mesos_tests::poll_until(
+        Duration::from_secs(30),
+        || elected(&b)
+    ));
+    let second = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(90)))
+        .await
+        .unwrap();
+    assert_eq!(second.unwrap(), b.info.id, "subscribed to the new leader");
+    let outcome = tokio::task::spawn_blocking(move || run.join())
+        .await
+        .unwrap();
+    assert!(matches!(
+        outcome,
+        Ok(Ok(mesos_scheduler::driver::Outcome::Stopped))
+    ));
+    b.shutdown();
+}
