@@ -100,6 +100,10 @@ async fn registry_of_50000_agents_is_chunked_below_the_znode_limit_and_reads_bac
         RegistrarHandle::spawn(&rt2, Arc::new(ZooKeeperStorage::new(url, options()))).unwrap();
     let registry = next.recover(MasterInfo::default()).await.unwrap();
     assert_eq!(registry.admitted().len(), 50_000);
+    eprintln!(
+        "50,000 agents: recovery state_fetch_ms {:.0}",
+        rt2.metrics().snapshot()["registrar/state_fetch_ms"]
+    );
     assert_eq!(registry.admitted()[49_999].info, agent(49_999));
     // ...and from then on the first master may not write.
     assert!(matches!(
