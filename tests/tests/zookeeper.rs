@@ -232,3 +232,30 @@ async fn contender_node_is_ephemeral_sequential_json_info_with_the_genuine_bytes
     let expected = genuine.replace("43a250e4-64bd-4a87-ae5d-960042a7f534", "master-27050");
     assert_eq!(String::from_utf8(data).unwrap(), expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_make_nodes_world_readable_but_writable_only_by_their_creator() {
+    let Some(zk) = ZooKeeperServer::start("zk_credentials") else {
+        return;
+    };
+    let url = ZkUrl::parse(&format!("zk://jo:s3cret@{}/secured", zk.address())).unwrap();
+    let a = Contender::start(url, info(8001), options());
+    until("a leads", &a.watch(), Candidacy::is_leading).await;
+    // A detector without credentials still finds the leader (world:read)...
+    let open = ZkUrl::parse(&zk.url("/secured")).unwrap();
+    let detector = Detector::start(open, options());
+    until("detected", &detector.watch(), |d| {
+        leader_port(d) == Some(8001)
+    })
+    .await;
+    // ...but cannot remove the leader's node (creator:all is for "jo" only).
+    let anonymous = Client::connect(&zk.address()).await.unwrap();
+    let children = anonymous.list_children("/secured").await.unwrap();
+    let node = format!("/secured/{}", children[0]);
+    assert_eq!(
+        anonymous.delete(&node, None).await,
+        Err(mesos_zookeeper::zookeeper_client::Error::NoAuth)
+    );
+    let (acl, _) = anonymous.get_acl(&node).await.unwrap();
+    assert_eq!(acl.len(), 2);
+}
