@@ -336,6 +336,10 @@ impl Master {
             return;
         }
         tracing::warn!(id = %id, "agent unreachable: no pong for too long");
+        // With a registrar, the agent is removed once the registry records it unreachable.
+        if self.mark_unreachable_through_registry(ctx, id) {
+            return;
+        }
         self.metrics.slave_unreachable_scheduled.inc();
         self.remove_agent(ctx, id, true, "the agent failed health checks");
     }

@@ -19,7 +19,8 @@ use libprocess::{Ctx, Reply, Request, Response, Upid};
 use mesos_proto::mesos::internal::SlaveRegisteredMessage;
 use mesos_proto::mesos::{MasterInfo, SlaveId, SlaveInfo};
 use mesos_registrar::{
-    InMemoryStorage, LocalStorage, Operation, RegistrarHandle, Storage, ZooKeeperStorage,
+    InMemoryStorage, LocalStorage, Operation, RegistrarError, RegistrarHandle, Storage,
+    ZooKeeperStorage,
 };
 use mesos_zookeeper::{Candidacy, Contender, Detector, SessionOptions, ZkUrl};
 use tokio::sync::watch;
@@ -106,6 +107,8 @@ pub struct Ha {
     registrar: Option<RegistrarHandle>,
     /// Agents whose admission is being committed (their retries are not new agents).
     admitting: HashSet<Upid>,
+    /// Agents whose unreachability is being committed.
+    marking: HashSet<String>,
 }
 
 impl Ha {
@@ -131,6 +134,7 @@ impl Ha {
             leader: None,
             registrar,
             admitting: HashSet::new(),
+            marking: HashSet::new(),
         })
     }
 
@@ -238,6 +242,47 @@ impl Master {
     /// The contender's ZooKeeper session (for tests that expire it).
     pub fn zk_session(&self) -> Option<mesos_zookeeper::zookeeper_client::SessionInfo> {
         self.ha.contender.as_ref().and_then(|c| c.session())
+    }
+
+    /// Marks agent `id` unreachable in the registry, then removes it (as Mesos does: the
+    /// registry first, so a new leader never re-admits an agent whose tasks were declared
+    /// unreachable). `false` when there is no registrar (remove at once).
+    pub(crate) fn mark_unreachable_through_registry(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        id: &str,
+    ) -> bool {
+        let Some(registrar) = self.ha.registrar.clone() else {
+            return false;
+        };
+        if !self.ha.marking.insert(id.to_string()) {
+            return true;
+        }
+        let nanos = (ctx.clock().now_secs() * 1e9) as i64;
+        let op = Operation::MarkSlaveUnreachable {
+            id: SlaveId {
+                value: id.to_string(),
+            },
+            time: mesos_proto::mesos::TimeInfo { nanoseconds: nanos },
+        };
+        let id = id.to_string();
+        ctx.then(async move { registrar.apply(op).await }, move |m, ctx, result| {
+            m.ha.marking.remove(&id);
+            match result {
+                Ok(_) => {}
+                // Admitted before this master had a registry (e.g. re-registered after a
+                // failover): nothing to record, the removal still stands.
+                Err(RegistrarError::Operation(e)) => {
+                    tracing::info!(%id, reason = %e, "agent unreachable; the registry had nothing to change")
+                }
+                Err(e) => tracing::error!(%id, error = %e, "cannot record the agent as unreachable"),
+            }
+            if m.agents.registered.contains_key(&id) {
+                m.metrics.slave_unreachable_scheduled.inc();
+                m.remove_agent(ctx, &id, true, "the agent failed health checks");
+            }
+        });
+        true
     }
 
     /// Registration through the registrar: `true` if it took over the registration of

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{http, master, metric, peer, AGENT_MESSAGES};
+use common::{advance, http, master, metric, peer, AGENT_MESSAGES};
 use libprocess::Matcher;
 use mesos_master::MasterHandle;
 use mesos_proto::mesos::internal::{
@@ -240,4 +240,65 @@ async fn leader_whose_session_expires_demotes_then_leads_again_and_admits_agents
         },
     );
     agent.expect::<SlaveRegisteredMessage>().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_agent_is_removed_only_after_the_registry_records_it() {
+    let Some(zk) = ZooKeeperServer::start("zk_unreachable") else {
+        return;
+    };
+    let url = zk.url("/mesos");
+    let m = master(&[
+        "--zk",
+        &url,
+        "--quorum",
+        "1",
+        "--registry",
+        "replicated_log",
+        "--agent_ping_timeout=1secs",
+        "--max_agent_ping_timeouts=3",
+    ]);
+    until("elected", || metric(&m.runtime, "master/elected") == 1.0).await;
+    let mut agent = peer(&m.runtime, "slave(1)", AGENT_MESSAGES);
+    agent.send(
+        m.upid(),
+        &RegisterSlaveMessage {
+            slave: SlaveInfo {
+                hostname: "agent1".into(),
+                ..Default::default()
+            },
+            version: Some("1.11.0".into()),
+            ..Default::default()
+        },
+    );
+    let (_, registered) = agent.expect::<SlaveRegisteredMessage>().await;
+
+    let held = m
+        .runtime
+        .filters()
+        .hold(Matcher::dispatch("apply").to_id("registrar"));
+    m.runtime
+        .filters()
+        .drop_all(Matcher::message("mesos.internal.PongSlaveMessage"));
+    for _ in 0..5 {
+        advance(&m.runtime, Duration::from_secs(1)).await;
+    }
+    // The observer gave up, but the registry has not recorded it: the agent stays.
+    assert_eq!(metric(&m.runtime, "master/slave_removals"), 0.0);
+    m.runtime.filters().release(held);
+    until("removed", || {
+        metric(&m.runtime, "master/slave_removals") == 1.0
+    })
+    .await;
+    assert_eq!(metric(&m.runtime, "master/slaves_unreachable"), 1.0);
+
+    let store = ZooKeeperStorage::new(ZkUrl::parse(&url).unwrap(), SessionOptions::default());
+    let entry = store.fetch().await.unwrap().expect("a registry");
+    let registry = Registry::decode(entry.data.as_slice()).unwrap();
+    assert!(registry.admitted().is_empty());
+    assert_eq!(registry.unreachable().len(), 1);
+    assert_eq!(
+        registry.unreachable()[0].id.value,
+        registered.slave_id.value
+    );
 }
