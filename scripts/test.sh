@@ -5,7 +5,8 @@
 #
 # Needs: cargo (the machine's toolchain). Installs, when ../shared is present: the genuine
 # Mesos 1.11 test peer (../shared/interop/native/setup.sh: Debian packages + a PyPI
-# download, cached under /tmp/mesos-native) and the pymesos virtualenv it builds. Tests that
+# download, cached under /tmp/mesos-native) and the pymesos virtualenv it builds; and
+# Debian's zookeeper package (a real ZooKeeper for the election/registrar tests). Tests that
 # need ../shared print SKIPPED when it is absent (a fresh clone on its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,13 @@ if [ -d "$shared/interop/native" ]; then
   tail -1 /tmp/mesos-native-setup.log
 else
   step "../shared not found: genuine-Mesos interop tests will report SKIPPED"
+fi
+
+if [ ! -d /usr/share/zookeeper ]; then
+  step "installing ZooKeeper (Debian's zookeeper package) for the election and registrar tests"
+  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq zookeeper > /tmp/zookeeper-install.log 2>&1 \
+    || { tail -20 /tmp/zookeeper-install.log; echo "installing zookeeper failed" >&2; exit 1; }
 fi
 
 step "building (debug) and running every test in the workspace"

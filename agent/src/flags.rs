@@ -16,7 +16,8 @@ use libprocess::Upid;
     about = "A Mesos agent: offers this machine's resources to a master and runs its tasks."
 )]
 pub struct Flags {
-    /// The master: `host:port`, `master@host:port`, or `file:///path` holding one of these.
+    /// The master: `host:port`, `master@host:port`, `zk://[user:pass@]host:port[,…]/path`
+    /// (follow the leader elected in ZooKeeper), or `file:///path` holding one of these.
     #[arg(long, env = "MESOS_MASTER")]
     pub master: String,
 

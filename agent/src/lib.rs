@@ -21,6 +21,7 @@
 
 mod browse;
 pub mod containerizer;
+pub mod detection;
 mod executor_api;
 mod files;
 pub mod flags;
@@ -57,6 +58,10 @@ pub enum StartError {
     Config(#[from] libprocess::config::ConfigError),
     #[error(transparent)]
     Runtime(#[from] libprocess::Error),
+    #[error("--master: {0}")]
+    ZkUrl(#[from] mesos_zookeeper::UrlError),
+    #[error("master detection: {0}")]
+    Detector(String),
 }
 
 /// A running agent.
@@ -70,7 +75,10 @@ pub struct Agent {
 /// The configuration the flags describe (resources detected, master resolved).
 pub fn config_from_flags(flags: &Flags) -> Result<SlaveConfig, StartError> {
     flags.validate()?;
-    let master = flags::master_upid(&flags.master)?;
+    let master = match detection::zk_master(&flags.master)? {
+        Some(_) => detection::undetected_master(),
+        None => flags::master_upid(&flags.master)?,
+    };
     std::fs::create_dir_all(&flags.work_dir).map_err(|source| StartError::WorkDir {
         path: flags.work_dir.clone(),
         source,
@@ -121,6 +129,11 @@ pub fn run(flags: &Flags) -> Result<Agent, StartError> {
         delegate: Some("slave(1)".into()),
         ..Default::default()
     };
+    if let Some(url) = detection::zk_master(&flags.master)? {
+        // Like a genuine agent, wait (practically forever) for a leading master.
+        let forever = std::time::Duration::from_secs(365 * 24 * 3600);
+        return detection::start_with_detector(rt_config, config, url, forever);
+    }
     start(rt_config, config)
 }
 

@@ -31,6 +31,8 @@ use rand::Rng;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::containerizer;
+
+mod master_detection;
 use crate::history;
 use crate::paths;
 use crate::status_update_manager::{key_of, StatusUpdateManager, StreamKey};

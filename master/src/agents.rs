@@ -81,7 +81,7 @@ pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
 }
 
 impl Master {
-    fn connection(&self) -> MasterSlaveConnection {
+    pub(crate) fn connection(&self) -> MasterSlaveConnection {
         MasterSlaveConnection {
             total_ping_timeout_seconds: Some(
                 self.flags.agent_ping_timeout.0.as_secs_f64()
@@ -113,11 +113,15 @@ impl Master {
         let id = format!("{}-S{}", self.info.id, self.agents.next_id - 1);
         let mut info = msg.slave;
         info.id = Some(SlaveId { value: id.clone() });
-        let capabilities = msg
+        let capabilities: Vec<i32> = msg
             .agent_capabilities
             .iter()
             .filter_map(|c| c.r#type)
             .collect();
+        // With a registrar, the agent is admitted once the registry commit succeeds.
+        if self.admit_through_registry(ctx, &from, &info, &version, &capabilities) {
+            return;
+        }
         self.admit_agent(
             ctx,
             from.clone(),
@@ -141,7 +145,7 @@ impl Master {
 
     /// Adds an agent to the registry and the allocator, links to it and starts its observer.
     #[allow(clippy::too_many_arguments)]
-    fn admit_agent(
+    pub(crate) fn admit_agent(
         &mut self,
         ctx: &mut Ctx<'_, Self>,
         pid: Upid,
@@ -201,6 +205,10 @@ impl Master {
         from: Upid,
         msg: ReregisterSlaveMessage,
     ) {
+        if !self.ha.is_leading() {
+            tracing::warn!(agent = %from, "dropping a re-registration: this master is not the leader");
+            return;
+        }
         let version = msg.version.clone().unwrap_or_default();
         if !version_supported(&version) {
             tracing::warn!(agent = %from, version = %version, "ignoring re-registration of an agent with an unsupported version");
@@ -332,6 +340,10 @@ impl Master {
             return;
         }
         tracing::warn!(id = %id, "agent unreachable: no pong for too long");
+        // With a registrar, the agent is removed once the registry records it unreachable.
+        if self.mark_unreachable_through_registry(ctx, id) {
+            return;
+        }
         self.metrics.slave_unreachable_scheduled.inc();
         self.remove_agent(ctx, id, true, "health check timed out");
     }

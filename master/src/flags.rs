@@ -147,6 +147,20 @@ pub struct Flags {
         action = clap::ArgAction::Set
     )]
     pub hostname_lookup: bool,
+    /// `zk://[user:pass@]host:port[,host:port]/path` (or `file:///f`): elect the leading
+    /// master through ZooKeeper (see `ha`).
+    #[arg(long, env = "MESOS_ZK")]
+    pub zk: Option<String>,
+
+    /// Masters needed for a quorum; required with `--zk` (as in Mesos), at least 1.
+    #[arg(long, env = "MESOS_QUORUM")]
+    pub quorum: Option<u32>,
+
+    /// Where the registry lives: `in_memory` (default here: nothing persisted, no
+    /// registrar), `replicated_log` (ZooKeeper with `--zk`, else a local file under
+    /// `--work_dir`) or `local` (a file under `--work_dir`).
+    #[arg(long, env = "MESOS_REGISTRY", default_value = "in_memory")]
+    pub registry: String,
 }
 
 impl Flags {
@@ -206,6 +220,7 @@ impl Flags {
             ),
             ("logging_level".into(), self.logging_level.clone()),
             ("hostname_lookup".into(), self.hostname_lookup.to_string()),
+            ("registry".into(), self.registry.clone()),
         ];
         let optional = [
             ("advertise_ip", self.advertise_ip.map(|v| v.to_string())),
@@ -216,6 +231,8 @@ impl Flags {
             ("offer_timeout", self.offer_timeout.map(|v| v.to_string())),
             ("roles", self.roles.clone()),
             ("weights", self.weights.clone()),
+            ("zk", self.zk.as_deref().map(crate::ha::redact_zk)),
+            ("quorum", self.quorum.map(|v| v.to_string())),
         ];
         for (k, v) in optional {
             if let Some(v) = v {

@@ -10,7 +10,10 @@ use crate::master::Master;
 
 pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
     ctx.route("/state", |m, _ctx, req| m.state_endpoint(req));
-    ctx.route("/redirect", |m, _ctx, _req| {
+    ctx.route("/redirect", |m, _ctx, req| {
+        if let Some(standby) = m.ha.redirect(&req) {
+            return standby;
+        }
         let host = m.info.hostname.clone().unwrap_or_default();
         Response::temporary_redirect(format!("//{host}:{}", m.info.port)).into()
     });

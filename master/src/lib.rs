@@ -47,6 +47,7 @@ pub mod event_stream;
 pub mod flags;
 pub mod framework_updates;
 pub mod frameworks;
+pub mod ha;
 pub mod history;
 pub mod hostname;
 pub mod http;
@@ -77,6 +78,8 @@ pub const VERSION: &str = "1.11.0";
 pub enum StartError {
     #[error(transparent)]
     Runtime(#[from] libprocess::Error),
+    #[error(transparent)]
+    Ha(#[from] ha::HaError),
 }
 
 /// Starts a libprocess runtime from the flags and the master inside it.

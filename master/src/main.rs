@@ -18,8 +18,8 @@ fn main() -> anyhow::Result<()> {
         master.info.id
     );
     // The runtime serves on its own thread; this one has nothing left to do. The process
-    // ends on SIGINT/SIGTERM, like `mesos-master` (no state needs flushing: there is no
-    // registry on disk).
+    // ends on SIGINT/SIGTERM, like `mesos-master` (nothing needs flushing: every registry
+    // write is durable once committed).
     loop {
         std::thread::park();
     }

@@ -30,6 +30,8 @@ pub struct Master {
     /// Bumped on every change; `/state` re-snapshots only when it moved.
     pub(crate) generation: u64,
     pub(crate) state_cache: crate::state::Cache,
+    /// Election, leader detection and the registrar (`ha`).
+    pub(crate) ha: crate::ha::Ha,
 }
 
 /// A running master, for `main` and tests.
@@ -98,6 +100,7 @@ pub fn spawn(runtime: &Runtime, flags: Flags) -> Result<MasterHandle, StartError
         .clone()
         .unwrap_or_else(|| crate::hostname::for_ip(*runtime.address().ip(), flags.hostname_lookup));
     let info = make_master_info(runtime.address(), &hostname);
+    let ha = crate::ha::Ha::new(crate::ha::config(&flags)?, runtime)?;
     let cell = allocation::MasterCell::default();
     let allocator = allocation::spawn(runtime, &flags, cell.clone())?;
     let master = Master {
@@ -111,6 +114,7 @@ pub fn spawn(runtime: &Runtime, flags: Flags) -> Result<MasterHandle, StartError
         state_cache: Default::default(),
         info: info.clone(),
         flags,
+        ha,
     };
     if !runtime.exists("version") {
         runtime.spawn("version", crate::http::VersionProcess)?;
@@ -136,7 +140,7 @@ impl Process for Master {
         crate::http::install(ctx);
         crate::scheduler_http::install(ctx);
         self.start_registry_gc(ctx);
-        self.metrics.elected.set(1.0);
+        crate::ha::start(self, ctx);
         self.changed();
     }
 

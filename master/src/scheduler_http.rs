@@ -18,7 +18,12 @@ use crate::frameworks::{Conn, HttpStream};
 use crate::master::Master;
 
 pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
-    ctx.route("/api/v1/scheduler", |m, ctx, req| m.scheduler_api(ctx, req));
+    ctx.route("/api/v1/scheduler", |m, ctx, req| {
+        match m.ha.redirect(&req) {
+            Some(standby) => standby,
+            None => m.scheduler_api(ctx, req),
+        }
+    });
 }
 
 /// Encodes one event (v0 types) as a v1 RecordIO record.

@@ -72,6 +72,8 @@ pub struct Driver {
     backoff: Duration,
     implicit_acks: bool,
     done: Option<oneshot::Sender<Outcome>>,
+    /// With `zk://`: where to look for the next leader when the master is lost.
+    detect: Option<mesos_zookeeper::ZkUrl>,
 }
 
 /// Where a handle's calls go: the master's libprocess pid (v0) or the HTTP API (v1).
@@ -232,6 +234,18 @@ impl Driver {
         framework: FrameworkInfo,
         scheduler: Box<dyn Scheduler>,
     ) -> Result<Outcome, libprocess::Error> {
+        Self::run_following(rt, master, None, framework, scheduler).await
+    }
+
+    /// Like [`Driver::run`], starting with `master` and, when it is lost, subscribing to the
+    /// leader `detect` then names (see `detection`).
+    pub async fn run_following(
+        rt: &Runtime,
+        master: Upid,
+        detect: Option<mesos_zookeeper::ZkUrl>,
+        framework: FrameworkInfo,
+        scheduler: Box<dyn Scheduler>,
+    ) -> Result<Outcome, libprocess::Error> {
         let (tx, rx) = oneshot::channel();
         let driver = Driver {
             scheduler,
@@ -242,6 +256,7 @@ impl Driver {
             backoff: BACKOFF_FACTOR,
             implicit_acks: true,
             done: Some(tx),
+            detect,
         };
         let id = format!("scheduler-{}", uuid::Uuid::new_v4());
         let pid: Pid<Driver> = rt.spawn(id, driver)?;
@@ -445,6 +460,33 @@ impl Process for Driver {
         self.registered = false;
         self.callback(ctx, |s, d| s.disconnected(d));
         ctx.delay(BACKOFF_FACTOR, "relink", |me, ctx| {
+            if let Some(url) = me.detect.clone() {
+                me.redetect(ctx, url);
+                return;
+            }
+            ctx.link(&me.master.clone());
+            me.subscribe(ctx);
+        });
+    }
+}
+
+impl Driver {
+    /// Asks ZooKeeper for the leader (off the process's thread), then subscribes to it; a
+    /// failed lookup keeps the last master, whose loss brings us back here.
+    fn redetect(&mut self, ctx: &mut Ctx<'_, Self>, url: mesos_zookeeper::ZkUrl) {
+        let lookup = tokio::task::spawn_blocking(move || {
+            crate::detection::detect_leader(&url, crate::detection::DETECTION_TIMEOUT)
+        });
+        ctx.then(lookup, |me: &mut Driver, ctx, found| {
+            match found {
+                Ok(Ok(pid)) if pid != me.master => {
+                    tracing::info!(old = %me.master, new = %pid, "a new master leads");
+                    me.master = pid;
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "no leading master detected yet"),
+                Err(e) => tracing::warn!(error = %e, "master detection failed"),
+            }
             ctx.link(&me.master.clone());
             me.subscribe(ctx);
         });

@@ -2,7 +2,8 @@
 //! and the v1 HTTP scheduler API, behind one [`Scheduler`] trait.
 //!
 //! # Layout
-//! - [`master`]: parsing `--master` (`host:port`, `master@host:port`, `file:///path`).
+//! - [`master`]: parsing `--master` (`host:port`, `master@host:port`, `file:///path`,
+//!   `zk://…` through [`detection`]).
 //! - [`driver`]: the driver process (`scheduler-<uuid>`): subscription with backoff, offers,
 //!   status updates with acknowledgements, and the calls a framework makes.
 //! - [`framework`]: plumbing shared by the example frameworks (`test-framework`,
@@ -11,6 +12,7 @@
 //! - [`resources`]: small helpers to read scalars from offers and build task resources.
 #![forbid(unsafe_code)]
 
+pub mod detection;
 pub mod driver;
 pub mod framework;
 pub mod master;

@@ -1,4 +1,4 @@
-//! Where the master is: the `--master` forms Mesos accepts (without ZooKeeper).
+//! Where the master is: the `--master` forms Mesos accepts (`zk://` through `detection`).
 
 use libprocess::Upid;
 
@@ -13,8 +13,10 @@ pub enum MasterError {
         "'{0}' is not a master address (expected host:port, master@host:port or file:///path)"
     )]
     Malformed(String),
-    #[error("ZooKeeper master URLs ('{0}') are not supported by this driver yet")]
-    ZooKeeper(String),
+    #[error(transparent)]
+    ZkUrl(#[from] mesos_zookeeper::UrlError),
+    #[error("cannot detect the leading master in {url}: {reason}")]
+    NoLeader { url: String, reason: String },
 }
 
 /// Resolves `--master` to the master's UPID.
@@ -28,7 +30,8 @@ pub fn parse_master(text: &str) -> Result<Upid, MasterError> {
         return parse_master(&content);
     }
     if text.starts_with("zk://") {
-        return Err(MasterError::ZooKeeper(text.to_string()));
+        let url = mesos_zookeeper::ZkUrl::parse(text)?;
+        return crate::detection::detect_leader(&url, crate::detection::DETECTION_TIMEOUT);
     }
     let with_id = if text.contains('@') {
         text.to_string()
@@ -58,8 +61,8 @@ mod tests {
             Err(MasterError::Malformed(_))
         ));
         assert!(matches!(
-            parse_master("zk://h:2181/mesos"),
-            Err(MasterError::ZooKeeper(_))
+            parse_master("zk://h:2181/"),
+            Err(MasterError::ZkUrl(_))
         ));
     }
 

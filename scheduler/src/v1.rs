@@ -47,6 +47,18 @@ impl CallSink for Queue {
 pub async fn run(
     master: SocketAddr,
     framework: FrameworkInfo,
+    scheduler: Box<dyn Scheduler>,
+) -> Result<Outcome, V1Error> {
+    run_following(master, None, framework, scheduler).await
+}
+
+/// Like [`run`], asking ZooKeeper (`detect`) for the leader before every re-subscription,
+/// so a framework survives the death of its master (redirects alone cannot: nobody is left
+/// at the old address to send them).
+pub async fn run_following(
+    master: SocketAddr,
+    detect: Option<mesos_zookeeper::ZkUrl>,
+    framework: FrameworkInfo,
     mut scheduler: Box<dyn Scheduler>,
 ) -> Result<Outcome, V1Error> {
     let mut framework_id: Option<FrameworkId> = None;
@@ -80,6 +92,16 @@ pub async fn run(
         }
         tokio::time::sleep(backoff.mul_f64(rand::thread_rng().gen_range(0.0..=1.0))).await;
         backoff = (backoff * 2).min(Duration::from_secs(60));
+        if let Some(url) = detect.clone() {
+            let lookup = tokio::task::spawn_blocking(move || {
+                crate::detection::detect_leader(&url, crate::detection::DETECTION_TIMEOUT)
+            });
+            match lookup.await {
+                Ok(Ok(pid)) => master = pid.socket_addr(),
+                Ok(Err(e)) => tracing::warn!(error = %e, "no leading master detected yet"),
+                Err(e) => tracing::warn!(error = %e, "master detection failed"),
+            }
+        }
     }
 }
 

@@ -1,10 +1,12 @@
 //! Shared helpers for the cross-process tests in `tests/tests/`.
 //! - [`wire`]: split captured (or live) byte streams into HTTP requests/responses.
 //! - [`native`]: run genuine Mesos 1.11 from `../shared/interop/native` as child processes.
+//! - [`zookeeper`]: a real ZooKeeper server (Debian package) on a loopback port.
 #![forbid(unsafe_code)]
 
 pub mod native;
 pub mod wire;
+pub mod zookeeper;
 
 /// The directory of test vectors copied into this crate (`tests/data`).
 pub fn data_dir() -> std::path::PathBuf {

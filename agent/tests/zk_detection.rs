@@ -1,0 +1,127 @@
+//! `--master=zk://…`: the agent finds the leading master through a real ZooKeeper (Debian's
+//! package) and follows it when another master takes over. Skipped where ZooKeeper is not
+//! installed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use libprocess::{Config, Runtime};
+use mesos_agent::slave::SlaveConfig;
+use mesos_master::{Flags, MasterHandle};
+use mesos_tests::zookeeper::ZooKeeperServer;
+use mesos_zookeeper::ZkUrl;
+
+fn master(url: &str) -> MasterHandle {
+    let rt = Runtime::start(Config {
+        delegate: Some("master".into()),
+        ..Config::local()
+    })
+    .unwrap();
+    let flags = Flags::parse_from_args([
+        "mesos-master",
+        "--zk",
+        url,
+        "--quorum",
+        "1",
+        "--registry",
+        "replicated_log",
+    ])
+    .unwrap();
+    mesos_master::master::spawn(&rt, flags).unwrap()
+}
+
+fn metric(rt: &Runtime, name: &str) -> f64 {
+    rt.metrics().snapshot().get(name).copied().unwrap_or(0.0)
+}
+
+async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..1500 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn agent_config() -> SlaveConfig {
+    let work = std::env::temp_dir().join(format!("agent-zk-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    SlaveConfig {
+        master: mesos_agent::detection::undetected_master(),
+        resources: mesos_agent::resources::parse("cpus:2;mem:1024;disk:1024").unwrap(),
+        attributes: Vec::new(),
+        work_dir: work.canonicalize().unwrap(),
+        hostname: "localhost".into(),
+        launcher_dir: PathBuf::from("."),
+        registration_backoff_factor: Duration::from_millis(100),
+        executor_registration_timeout: Duration::from_secs(60),
+        executor_shutdown_grace_period: Duration::from_secs(5),
+        http_command_executor: false,
+        max_completed_executors_per_framework: 10,
+        flags: Vec::new(),
+    }
+}
+
+#[test]
+fn zk_master_flag_is_recognised_directly_and_through_a_file() {
+    assert!(mesos_agent::detection::zk_master("zk://h:2181/mesos")
+        .unwrap()
+        .is_some());
+    assert!(mesos_agent::detection::zk_master("127.0.0.1:5050")
+        .unwrap()
+        .is_none());
+    let file = std::env::temp_dir().join(format!("agent-zk-master-{}", std::process::id()));
+    std::fs::write(&file, "zk://h:2181/mesos\n").unwrap();
+    let spec = format!("file://{}", file.display());
+    let url = mesos_agent::detection::zk_master(&spec).unwrap().unwrap();
+    assert_eq!(url.path(), "/mesos");
+    std::fs::remove_file(file).unwrap();
+    assert!(mesos_agent::detection::zk_master("zk://h:2181/").is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_registers_with_the_zk_leader_and_follows_the_next_one() {
+    let Some(zk) = ZooKeeperServer::start("agent_zk_detection") else {
+        return;
+    };
+    let url = zk.url("/mesos");
+    let a = master(&url);
+    until("a elected", || metric(&a.runtime, "master/elected") == 1.0).await;
+    let b = master(&url);
+
+    let zk_url = ZkUrl::parse(&url).unwrap();
+    let agent = tokio::task::spawn_blocking(move || {
+        mesos_agent::detection::start_with_detector(
+            Config::local(),
+            agent_config(),
+            zk_url,
+            Duration::from_secs(20),
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    until("registered with a", || {
+        metric(&a.runtime, "master/slave_registrations") == 1.0
+    })
+    .await;
+    assert_eq!(metric(&b.runtime, "master/slave_registrations"), 0.0);
+
+    a.shutdown();
+    until("b elected", || metric(&b.runtime, "master/elected") == 1.0).await;
+    until("re-registered with b", || {
+        metric(&b.runtime, "master/slave_reregistrations")
+            + metric(&b.runtime, "master/slave_registrations")
+            >= 1.0
+    })
+    .await;
+    assert_eq!(
+        metric(&b.runtime, "master/slave_registrations"),
+        0.0,
+        "kept its id"
+    );
+    agent.runtime.shutdown();
+    b.shutdown();
+}

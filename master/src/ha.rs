@@ -1,0 +1,404 @@
+//! Master high availability: `--zk` election, leader detection, and the registrar that
+//! makes agent admission durable (`--registry`).
+//!
+//! With `--zk`, every master contends (`mesos_zookeeper::Contender`, genuine `json.info_`
+//! nodes) and detects the leader. Only the leader serves: a standby answers the scheduler
+//! API with 307 to the leader (503 while none is known), drops agent registrations, and
+//! reports `master/elected` 0. The leader recovers the registry when elected and admits an
+//! agent (sends `SlaveRegisteredMessage`) only after the registry commit.
+//!
+//! Genuine masters exit when they lose leadership; ours stays up as a standby and contends
+//! again. NOT done yet: clearing the state a demoted leader still holds (its agents,
+//! frameworks and offers), and gating libprocess messages other than registration.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use libprocess::{Ctx, Reply, Request, Response, Upid};
+use mesos_proto::mesos::internal::SlaveRegisteredMessage;
+use mesos_proto::mesos::{MasterInfo, SlaveId, SlaveInfo};
+use mesos_registrar::{
+    InMemoryStorage, LocalStorage, Operation, RegistrarError, RegistrarHandle, Storage,
+    ZooKeeperStorage,
+};
+use mesos_zookeeper::{Candidacy, Contender, Detector, SessionOptions, ZkUrl};
+use tokio::sync::watch;
+
+use crate::flags::Flags;
+use crate::master::Master;
+
+/// Invalid high-availability flags.
+#[derive(Debug, thiserror::Error)]
+pub enum HaError {
+    #[error("--zk: {0}")]
+    Zk(#[from] mesos_zookeeper::UrlError),
+    #[error("--quorum is required with --zk and --registry=replicated_log")]
+    MissingQuorum,
+    #[error("--quorum must be at least 1")]
+    ZeroQuorum,
+    #[error("--registry={0} needs --work_dir")]
+    MissingWorkDir(String),
+    #[error("--registry must be in_memory, replicated_log or local, not '{0}'")]
+    UnknownRegistry(String),
+}
+
+/// Where the registry is kept.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RegistryBackend {
+    /// No registrar: state lives in the master's memory only (the pre-HA behaviour).
+    None,
+    InMemory,
+    Local(PathBuf),
+    ZooKeeper(ZkUrl),
+}
+
+/// The checked HA settings.
+#[derive(Clone, Debug)]
+pub struct HaConfig {
+    pub zk: Option<ZkUrl>,
+    pub registry: RegistryBackend,
+}
+
+/// Checks `--zk`, `--quorum`, `--registry` and `--work_dir` together.
+pub fn config(flags: &Flags) -> Result<HaConfig, HaError> {
+    let zk = flags.zk.as_deref().map(ZkUrl::parse).transpose()?;
+    if flags.quorum == Some(0) {
+        return Err(HaError::ZeroQuorum);
+    }
+    let work_dir = || {
+        flags
+            .work_dir
+            .as_ref()
+            .map(|d| PathBuf::from(d).join("meta").join("registry"))
+            .ok_or_else(|| HaError::MissingWorkDir(flags.registry.clone()))
+    };
+    let registry = match (flags.registry.as_str(), &zk) {
+        // With --zk a registry every master can read is needed, so in_memory still gets a
+        // registrar (its store just does not survive the process).
+        ("in_memory", None) => RegistryBackend::None,
+        ("in_memory", Some(_)) => RegistryBackend::InMemory,
+        ("replicated_log", Some(url)) => {
+            if flags.quorum.is_none() {
+                return Err(HaError::MissingQuorum);
+            }
+            RegistryBackend::ZooKeeper(url.clone())
+        }
+        ("replicated_log", None) | ("local", _) => RegistryBackend::Local(work_dir()?),
+        (other, _) => return Err(HaError::UnknownRegistry(other.to_string())),
+    };
+    Ok(HaConfig { zk, registry })
+}
+
+/// `--zk` for `/flags`, without the password.
+pub fn redact_zk(zk: &str) -> String {
+    ZkUrl::parse(zk)
+        .map(|u| u.to_string())
+        .unwrap_or_else(|_| zk.to_string())
+}
+
+/// The master's HA state.
+pub struct Ha {
+    config: HaConfig,
+    contender: Option<Contender>,
+    detector: Option<Detector>,
+    leading: bool,
+    leader: Option<MasterInfo>,
+    registrar: Option<RegistrarHandle>,
+    /// Agents whose admission is being committed (their retries are not new agents).
+    admitting: HashSet<Upid>,
+    /// Agents whose unreachability is being committed.
+    marking: HashSet<String>,
+}
+
+impl Ha {
+    /// Spawns the registrar (if any) on `runtime`; election starts in [`start`].
+    pub fn new(config: HaConfig, runtime: &libprocess::Runtime) -> Result<Ha, libprocess::Error> {
+        let storage: Option<Arc<dyn Storage>> = match &config.registry {
+            RegistryBackend::None => None,
+            RegistryBackend::InMemory => Some(Arc::new(InMemoryStorage::default())),
+            RegistryBackend::Local(dir) => Some(Arc::new(LocalStorage::new(dir))),
+            RegistryBackend::ZooKeeper(url) => Some(Arc::new(ZooKeeperStorage::new(
+                url.clone(),
+                SessionOptions::default(),
+            ))),
+        };
+        let registrar = storage
+            .map(|s| RegistrarHandle::spawn(runtime, s))
+            .transpose()?;
+        Ok(Ha {
+            leading: config.zk.is_none(),
+            config,
+            contender: None,
+            detector: None,
+            leader: None,
+            registrar,
+            admitting: HashSet::new(),
+            marking: HashSet::new(),
+        })
+    }
+
+    pub fn is_leading(&self) -> bool {
+        self.leading
+    }
+
+    /// For a standby: the answer to an HTTP call meant for the leader.
+    pub fn redirect(&self, req: &Request) -> Option<Reply> {
+        if self.leading {
+            return None;
+        }
+        Some(match &self.leader {
+            Some(l) => {
+                let host = l
+                    .hostname
+                    .clone()
+                    .unwrap_or_else(|| std::net::Ipv4Addr::from(l.ip.to_le_bytes()).to_string());
+                Response::temporary_redirect(format!("//{host}:{}{}", l.port, req.path)).into()
+            }
+            None => Response::new(503, "No leading master is known").into(),
+        })
+    }
+}
+
+/// Starts contending and detecting (with `--zk`), or recovers the registry at once
+/// (without: this master is the only one and leads).
+pub(crate) fn start(m: &mut Master, ctx: &mut Ctx<'_, Master>) {
+    m.metrics.elected.set(if m.ha.leading { 1.0 } else { 0.0 });
+    let Some(url) = m.ha.config.zk.clone() else {
+        recover_registry(m, ctx);
+        return;
+    };
+    let contender = Contender::start(url.clone(), m.info.clone(), SessionOptions::default());
+    let detector = Detector::start(url, SessionOptions::default());
+    follow(ctx, contender.watch(), on_candidacy);
+    follow(ctx, detector.watch(), |m, _ctx, leader| {
+        m.ha.leader = leader
+    });
+    m.ha.contender = Some(contender);
+    m.ha.detector = Some(detector);
+}
+
+/// Calls `on` with every new value of `rx`.
+/// (The initial values, `Joining` and no leader, are the master's initial state.)
+fn follow<T: Clone + Send + Sync + 'static>(
+    ctx: &mut Ctx<'_, Master>,
+    mut rx: watch::Receiver<T>,
+    on: fn(&mut Master, &mut Ctx<'_, Master>, T),
+) {
+    rx.borrow_and_update();
+    ctx.then(
+        async move {
+            let alive = rx.changed().await.is_ok();
+            (rx, alive)
+        },
+        move |m, ctx, (rx, alive)| {
+            if alive {
+                let now = rx.borrow().clone();
+                on(m, ctx, now);
+                follow(ctx, rx, on);
+            }
+        },
+    );
+}
+
+fn on_candidacy(m: &mut Master, ctx: &mut Ctx<'_, Master>, candidacy: Candidacy) {
+    let leading = candidacy.is_leading();
+    if leading == m.ha.leading {
+        return;
+    }
+    m.ha.leading = leading;
+    m.metrics.elected.set(if leading { 1.0 } else { 0.0 });
+    if leading {
+        tracing::info!(id = %m.info.id, "elected the leading master");
+        recover_registry(m, ctx);
+    } else {
+        tracing::error!(id = %m.info.id, "no longer the leading master: serving as a standby");
+        // Another master may write the registry now: read it again if we lead again.
+        if let Some(r) = &m.ha.registrar {
+            r.reset();
+        }
+    }
+}
+
+fn recover_registry(m: &mut Master, ctx: &mut Ctx<'_, Master>) {
+    let Some(registrar) = m.ha.registrar.clone() else {
+        return;
+    };
+    let info = m.info.clone();
+    ctx.then(
+        async move { registrar.recover(info).await },
+        |_, _, result| match result {
+            Ok(r) => tracing::info!(
+                admitted = r.admitted().len(),
+                unreachable = r.unreachable().len(),
+                "registry recovered"
+            ),
+            Err(e) => tracing::error!(error = %e, "cannot recover the registry"),
+        },
+    );
+}
+
+impl Master {
+    /// The contender's ZooKeeper session (for tests that expire it).
+    pub fn zk_session(&self) -> Option<mesos_zookeeper::zookeeper_client::SessionInfo> {
+        self.ha.contender.as_ref().and_then(|c| c.session())
+    }
+
+    /// Marks agent `id` unreachable in the registry, then removes it (as Mesos does: the
+    /// registry first, so a new leader never re-admits an agent whose tasks were declared
+    /// unreachable). `false` when there is no registrar (remove at once).
+    pub(crate) fn mark_unreachable_through_registry(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        id: &str,
+    ) -> bool {
+        let Some(registrar) = self.ha.registrar.clone() else {
+            return false;
+        };
+        if !self.ha.marking.insert(id.to_string()) {
+            return true;
+        }
+        let nanos = (ctx.clock().now_secs() * 1e9) as i64;
+        let op = Operation::MarkSlaveUnreachable {
+            id: SlaveId {
+                value: id.to_string(),
+            },
+            time: mesos_proto::mesos::TimeInfo { nanoseconds: nanos },
+        };
+        let id = id.to_string();
+        ctx.then(async move { registrar.apply(op).await }, move |m, ctx, result| {
+            m.ha.marking.remove(&id);
+            match result {
+                Ok(_) => {}
+                // Admitted before this master had a registry (e.g. re-registered after a
+                // failover): nothing to record, the removal still stands.
+                Err(RegistrarError::Operation(e)) => {
+                    tracing::info!(%id, reason = %e, "agent unreachable; the registry had nothing to change")
+                }
+                Err(e) => tracing::error!(%id, error = %e, "cannot record the agent as unreachable"),
+            }
+            if m.agents.registered.contains_key(&id) {
+                m.metrics.slave_unreachable_scheduled.inc();
+                m.remove_agent(ctx, &id, true, "the agent failed health checks");
+            }
+        });
+        true
+    }
+
+    /// Registration through the registrar: `true` if it took over the registration of
+    /// `from` (the caller stops), `false` when there is no registrar (admit at once).
+    pub(crate) fn admit_through_registry(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: &Upid,
+        info: &SlaveInfo,
+        version: &str,
+        capabilities: &[i32],
+    ) -> bool {
+        if !self.ha.leading {
+            tracing::warn!(agent = %from, "dropping a registration: this master is not the leader");
+            return true;
+        }
+        let Some(registrar) = self.ha.registrar.clone() else {
+            return false;
+        };
+        if !self.ha.admitting.insert(from.clone()) {
+            tracing::info!(agent = %from, "registration already being committed; ignoring the retry");
+            return true;
+        }
+        let (from, info, version, capabilities) = (
+            from.clone(),
+            info.clone(),
+            version.to_string(),
+            capabilities.to_vec(),
+        );
+        let op = Operation::AdmitSlave(info.clone());
+        ctx.then(async move { registrar.apply(op).await }, move |m, ctx, result| {
+            m.ha.admitting.remove(&from);
+            let id = info.id.as_ref().map(|i| i.value.clone()).unwrap_or_default();
+            if let Err(e) = result {
+                tracing::error!(agent = %from, %id, error = %e, "agent not admitted: the registry refused it");
+                return;
+            }
+            m.admit_agent(ctx, from.clone(), id.clone(), info, version, capabilities, false, Vec::new());
+            m.metrics.slave_registrations.inc();
+            tracing::info!(agent = %from, %id, "registered agent (registry committed)");
+            let reply = SlaveRegisteredMessage {
+                slave_id: SlaveId { value: id },
+                connection: Some(m.connection()),
+            };
+            ctx.send(&from, &reply);
+            m.changed();
+        });
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(extra: &[&str]) -> Flags {
+        let mut args = vec!["mesos-master"];
+        args.extend_from_slice(extra);
+        Flags::parse_from_args(args).unwrap()
+    }
+
+    #[test]
+    fn zk_with_replicated_log_needs_a_positive_quorum() {
+        let zk = [
+            "--zk",
+            "zk://127.0.0.1:2181/mesos",
+            "--registry",
+            "replicated_log",
+        ];
+        assert!(matches!(config(&flags(&zk)), Err(HaError::MissingQuorum)));
+        let zero = [&zk[..], &["--quorum", "0"]].concat();
+        assert!(matches!(config(&flags(&zero)), Err(HaError::ZeroQuorum)));
+        let ok = [&zk[..], &["--quorum", "2"]].concat();
+        let c = config(&flags(&ok)).unwrap();
+        assert!(matches!(c.registry, RegistryBackend::ZooKeeper(ref u) if u.path() == "/mesos"));
+    }
+
+    #[test]
+    fn replicated_log_without_zk_is_a_local_file_under_work_dir() {
+        let c = config(&flags(&[
+            "--registry",
+            "replicated_log",
+            "--work_dir",
+            "/w",
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.registry,
+            RegistryBackend::Local(PathBuf::from("/w/meta/registry"))
+        );
+        assert!(matches!(
+            config(&flags(&["--registry", "local"])),
+            Err(HaError::MissingWorkDir(_))
+        ));
+        assert!(matches!(
+            config(&flags(&["--registry", "etcd"])),
+            Err(HaError::UnknownRegistry(_))
+        ));
+    }
+
+    #[test]
+    fn default_registry_keeps_a_single_master_without_registrar() {
+        let c = config(&flags(&[])).unwrap();
+        assert_eq!(c.registry, RegistryBackend::None);
+        assert!(c.zk.is_none());
+        assert!(matches!(
+            config(&flags(&["--zk", "zk://h:1/"])),
+            Err(HaError::Zk(_))
+        ));
+    }
+
+    #[test]
+    fn flags_endpoint_never_shows_the_zk_password() {
+        let f = flags(&["--zk", "zk://u:secret@h:2181/m", "--quorum", "1"]);
+        let map = f.to_map();
+        let zk = map.iter().find(|(k, _)| k == "zk").unwrap();
+        assert_eq!(zk.1, "zk://u:***@h:2181/m");
+    }
+}

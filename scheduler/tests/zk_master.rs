@@ -1,0 +1,242 @@
+//! `--master=zk://…` in the scheduler library, against a real ZooKeeper (Debian's package)
+//! where a contender publishes a MasterInfo exactly as a genuine master does. Skipped where
+//! ZooKeeper is not installed.
+
+use std::time::Duration;
+
+use mesos_proto::mesos::MasterInfo;
+use mesos_scheduler::detection::detect_leader;
+use mesos_scheduler::master::{parse_master, MasterError};
+use mesos_tests::zookeeper::ZooKeeperServer;
+use mesos_zookeeper::{Candidacy, Contender, SessionOptions, ZkUrl};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_master_url_resolves_to_the_leading_masters_pid() {
+    let Some(zk) = ZooKeeperServer::start("scheduler_zk_master") else {
+        return;
+    };
+    let spec = zk.url("/mesos");
+    let url = ZkUrl::parse(&spec).unwrap();
+    // No leader yet: a clear error after the timeout, not a hang.
+    let none = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || detect_leader(&url, Duration::from_millis(500))
+    })
+    .await
+    .unwrap();
+    assert!(matches!(none, Err(MasterError::NoLeader { .. })));
+
+    let info = MasterInfo {
+        id: "m1".into(),
+        ip: 16777343,
+        port: 5999,
+        pid: Some("master@127.0.0.1:5999".into()),
+        ..Default::default()
+    };
+    let contender = Contender::start(url, info, SessionOptions::default());
+    let mut rx = contender.watch();
+    tokio::time::timeout(Duration::from_secs(20), rx.wait_for(Candidacy::is_leading))
+        .await
+        .unwrap()
+        .unwrap();
+    let pid = tokio::task::spawn_blocking(move || parse_master(&spec))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pid.to_string(), "master@127.0.0.1:5999");
+}
+
+/// Records who the driver (re-)registered with.
+struct Recorder(std::sync::mpsc::Sender<String>);
+
+impl mesos_scheduler::Scheduler for Recorder {
+    fn registered(
+        &mut self,
+        _d: &mut mesos_scheduler::DriverHandle<'_>,
+        _id: &mesos_proto::mesos::FrameworkId,
+        master: &MasterInfo,
+    ) {
+        let _ = self.0.send(master.id.clone());
+    }
+    fn reregistered(&mut self, d: &mut mesos_scheduler::DriverHandle<'_>, master: &MasterInfo) {
+        let _ = self.0.send(master.id.clone());
+        d.stop(true);
+    }
+}
+
+fn zk_master(url: &str) -> mesos_master::MasterHandle {
+    let rt = libprocess::Runtime::start(libprocess::Config {
+        delegate: Some("master".into()),
+        ..libprocess::Config::local()
+    })
+    .unwrap();
+    let flags = mesos_master::Flags::parse_from_args([
+        "mesos-master",
+        "--zk",
+        url,
+        "--quorum",
+        "1",
+        "--registry",
+        "replicated_log",
+    ])
+    .unwrap();
+    mesos_master::master::spawn(&rt, flags).unwrap()
+}
+
+fn elected(m: &mesos_master::MasterHandle) -> bool {
+    m.runtime.metrics().snapshot().get("master/elected") == Some(&1.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v0_driver_following_zk_resubscribes_to_the_next_leader_when_its_master_dies() {
+    let Some(zk) = ZooKeeperServer::start("scheduler_zk_failover") else {
+        return;
+    };
+    let spec = zk.url("/mesos");
+    let a = zk_master(&spec);
+    assert!(mesos_tests::poll_until(
+        Duration::from_secs(20),
+        || elected(&a)
+    ));
+    let b = zk_master(&spec);
+
+    let url = ZkUrl::parse(&spec).unwrap();
+    let first = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || detect_leader(&url, Duration::from_secs(20))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(&first, a.upid());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let rt = libprocess::Runtime::start(libprocess::Config::local()).unwrap();
+    let info = mesos_proto::mesos::FrameworkInfo {
+        user: "test".into(),
+        name: "zk-follower".into(),
+        failover_timeout: Some(60.0),
+        ..Default::default()
+    };
+    let run = tokio::spawn({
+        let rt = rt.clone();
+        async move {
+            mesos_scheduler::Driver::run_following(
+                &rt,
+                first,
+                Some(url),
+                info,
+                Box::new(Recorder(tx)),
+            )
+            .await
+        }
+    });
+    let with_a = tokio::task::spawn_blocking({
+        move || {
+            let got = rx.recv_timeout(Duration::from_secs(20));
+            (got, rx)
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(with_a.0.unwrap(), a.info.id);
+
+    a.shutdown();
+    assert!(mesos_tests::poll_until(
+        Duration::from_secs(30),
+        || elected(&b)
+    ));
+    let rx = with_a.1;
+    let with_b = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(
+        with_b.unwrap(),
+        b.info.id,
+        "re-registered with the new leader"
+    );
+    let outcome = tokio::time::timeout(Duration::from_secs(10), run).await;
+    assert!(matches!(
+        outcome,
+        Ok(Ok(Ok(mesos_scheduler::driver::Outcome::Stopped)))
+    ));
+    rt.shutdown();
+    b.shutdown();
+}
+
+/// Records every subscription of a v1 framework; stops (failing over) at the second.
+struct V1Recorder(std::sync::mpsc::Sender<String>, usize);
+
+impl mesos_scheduler::Scheduler for V1Recorder {
+    fn registered(
+        &mut self,
+        d: &mut mesos_scheduler::DriverHandle<'_>,
+        _id: &mesos_proto::mesos::FrameworkId,
+        master: &MasterInfo,
+    ) {
+        let _ = self.0.send(master.id.clone());
+        self.1 += 1;
+        if self.1 == 2 {
+            d.stop(true);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_framework_following_zk_resubscribes_to_the_next_leader_when_its_master_dies() {
+    let Some(zk) = ZooKeeperServer::start("scheduler_v1_zk_failover") else {
+        return;
+    };
+    let spec = zk.url("/mesos");
+    let a = zk_master(&spec);
+    assert!(mesos_tests::poll_until(
+        Duration::from_secs(20),
+        || elected(&a)
+    ));
+    let b = zk_master(&spec);
+    let url = ZkUrl::parse(&spec).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let info = mesos_proto::mesos::FrameworkInfo {
+        user: "test".into(),
+        name: "zk-v1-follower".into(),
+        failover_timeout: Some(60.0),
+        ..Default::default()
+    };
+    // Start at the standby: its 307 leads to a.
+    // The v1 client runs on a thread of its own, as `framework::run` runs it.
+    let standby = b.upid().socket_addr();
+    let run = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(mesos_scheduler::v1::run_following(
+                standby,
+                Some(url),
+                info,
+                Box::new(V1Recorder(tx, 0)),
+            ))
+    });
+    let (first, rx) =
+        tokio::task::spawn_blocking(move || (rx.recv_timeout(Duration::from_secs(20)), rx))
+            .await
+            .unwrap();
+    assert_eq!(first.unwrap(), a.info.id);
+
+    a.shutdown();
+    assert!(mesos_tests::poll_until(
+        Duration::from_secs(30),
+        || elected(&b)
+    ));
+    let second = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(90)))
+        .await
+        .unwrap();
+    assert_eq!(second.unwrap(), b.info.id, "subscribed to the new leader");
+    let outcome = tokio::task::spawn_blocking(move || run.join())
+        .await
+        .unwrap();
+    assert!(matches!(
+        outcome,
+        Ok(Ok(mesos_scheduler::driver::Outcome::Stopped))
+    ));
+    b.shutdown();
+}
