@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use libprocess::{Ctx, Process, TimerId, Upid};
-use mesos_executors::child::Exit;
 use mesos_proto::mesos::internal::{
     ExecutorRegisteredMessage, ExecutorToFrameworkMessage, ExitedExecutorMessage,
     FrameworkToExecutorMessage, KillTaskMessage, PingSlaveMessage, PongSlaveMessage,
@@ -36,6 +35,7 @@ use crate::paths;
 use crate::status_update_manager::{key_of, StatusUpdateManager, StreamKey};
 use crate::termination::{executor_terminated_status, PendingTermination};
 
+mod containers;
 mod framework_shutdown;
 mod launch_guard;
 
@@ -171,8 +171,8 @@ pub struct Slave {
     retry_timers: HashMap<StreamKey, TimerId>,
     pub(crate) start_time: f64,
     shutdown: Option<mpsc::Sender<String>>,
-    /// Launches and owns executors' containers (spawned in `initialize`).
-    containerizer: Option<libprocess::Pid<containerizer::Containerizer>>,
+    /// Launches and owns executors' containers: the only owner of their processes.
+    pub(crate) containerizer: Option<libprocess::Pid<containerizer::Containerizer>>,
 }
 
 /// Whether a `pid` field names a process: genuine masters write the empty UPID
@@ -465,12 +465,13 @@ impl Slave {
     }
 
     fn shut_down(&mut self, _ctx: &mut Ctx<'_, Self>, why: String) {
-        for fw in self.frameworks.values() {
-            for ex in fw.executors.values() {
-                if let Some(pid) = ex.os_pid {
-                    containerizer::destroy(pid);
-                }
-            }
+        let containers: Vec<String> = self
+            .frameworks
+            .values()
+            .flat_map(|fw| fw.executors.values().map(|ex| ex.container_id.clone()))
+            .collect();
+        for c in containers {
+            self.destroy_container(&c);
         }
         self.state = RegState::Disconnected;
         self.reg_generation += 1;
@@ -816,8 +817,16 @@ impl Slave {
         let is_command_executor = info.command.as_ref().is_some_and(|c| {
             std::path::Path::new(c.value()) == self.config.launcher_dir.join("mesos-executor")
         });
+        // The container starts with the executor's resources plus its first tasks' (Mesos).
+        let mut container_info = info.clone();
+        match &pending {
+            Pending::Task(t) => container_info.resources.extend(t.resources.iter().cloned()),
+            Pending::Group(g) => container_info
+                .resources
+                .extend(g.tasks.iter().flat_map(|t| t.resources.iter().cloned())),
+        }
         let spec = containerizer::LaunchSpec {
-            executor: info.clone(),
+            executor: container_info,
             framework_id: fw_id.value.clone(),
             agent_id,
             agent_pid,
@@ -826,6 +835,7 @@ impl Slave {
             shutdown_grace_period: self.config.executor_shutdown_grace_period,
             // Only the command executor (our own) switches APIs; others choose for themselves.
             http_command_executor: self.config.http_command_executor && is_command_executor,
+            user: None,
         };
         let Some(containerizer) = self.containerizer.clone() else {
             return fail(self, ctx, "The containerizer is not running".into());
@@ -858,15 +868,17 @@ impl Slave {
         }
         let cid = container_id.clone();
         let launched = async move {
-            containerizer
+            let answer = containerizer
                 .call("launch", move |c, ctx| c.launch(ctx, cid, spec))
                 .await
+                .map_err(|e| e.to_string())?;
+            answer
+                .await
+                .map_err(|_| "the containerizer dropped the launch".to_string())?
+                .map_err(|e| e.to_string())
         };
         let (f, e, c) = (fw_key.clone(), ex_key.clone(), container_id.clone());
         ctx.then(launched, move |me, ctx, result| {
-            let result = result
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()));
             me.container_launched(ctx, &f, &e, &c, result);
         });
         let timeout = self.config.executor_registration_timeout;
@@ -883,9 +895,7 @@ impl Slave {
                         ),
                     });
                     ex.state = ExecState::Terminating;
-                    if let Some(pid) = ex.os_pid {
-                        containerizer::destroy(pid);
-                    }
+                    me.destroy_container(&container_id);
                 }
             }
         });
@@ -910,22 +920,22 @@ impl Slave {
                 ex.os_pid = Some(launched.pid);
                 if ex.state == ExecState::Terminating {
                     // Killed while it was being launched.
-                    containerizer::destroy(launched.pid);
+                    self.destroy_container(container_id);
                 }
                 let (f, e, c) = (
                     fw_key.to_string(),
                     ex_key.to_string(),
                     container_id.to_string(),
                 );
-                ctx.then(launched.exit, move |me, ctx, exit| {
-                    // The containerizer dropped the container without reporting its exit.
-                    let exit = exit.map_err(|_| "unknown container".to_string());
-                    me.executor_exited(ctx, &f, &e, &c, exit);
+                ctx.then(launched.termination, move |me, ctx, termination| {
+                    // The containerizer dropped the container without reporting its end.
+                    let termination = termination.map_err(|_| "unknown container".to_string());
+                    me.executor_exited(ctx, &f, &e, &c, termination);
                 });
             }
-            (Ok(launched), None) => {
+            (Ok(_), None) => {
                 // The executor's record went away meanwhile (framework shut down).
-                containerizer::destroy(launched.pid);
+                self.destroy_container(container_id);
             }
             (Err(why), Some(ex)) => {
                 let why = format!("Failed to launch container: {why}");
@@ -993,6 +1003,7 @@ impl Slave {
         if let Some(ex) = self.executor_mut(fw_key, ex_key) {
             ex.tasks.insert(task.task_id.value.clone(), record);
         }
+        self.update_container(ctx, fw_key, ex_key);
     }
 
     /// Gives a task group to a subscribed executor (LAUNCH_GROUP); a v0 executor cannot
@@ -1042,6 +1053,7 @@ impl Slave {
                 ex.tasks.insert(r.task_id.value.clone(), r);
             }
         }
+        self.update_container(ctx, fw_key, ex_key);
     }
 
     fn register_executor(
@@ -1225,6 +1237,7 @@ impl Slave {
             tracing::warn!(task = %task_key, ?state, framework = %update.framework_id.value, "ignoring status update for a terminating framework");
             return false;
         }
+        let mut left: Option<String> = None;
         if let Some(fw) = self.frameworks.get_mut(&update.framework_id.value) {
             let ex_key = update.executor_id.as_ref().map(|e| e.value.clone());
             for (key, ex) in fw.executors.iter_mut() {
@@ -1244,10 +1257,18 @@ impl Slave {
                                 history::MAX_COMPLETED_TASKS_PER_EXECUTOR,
                             );
                         }
+                        if ex.state == ExecState::Running {
+                            left = Some(key.clone());
+                        }
                     }
                     break;
                 }
             }
+        }
+        if let Some(ex_key) = left {
+            // The task left its executor: the container shrinks.
+            let fw_key = update.framework_id.value.clone();
+            self.update_container(ctx, &fw_key, &ex_key);
         }
         match self.sum.update(update) {
             Ok(Some(head)) => {
@@ -1364,7 +1385,6 @@ impl Slave {
         let was_registered = ex.state == ExecState::Running;
         ex.state = ExecState::Terminating;
         let container = ex.container_id.clone();
-        let os_pid = ex.os_pid;
         if was_registered {
             if let Some(pid) = ex.pid.clone() {
                 ctx.send(
@@ -1384,14 +1404,13 @@ impl Slave {
                 if let Some(ex) = me.executor_mut(&f, &e) {
                     if ex.container_id == container && ex.state != ExecState::Terminated {
                         tracing::warn!(executor = %e, "executor did not exit within the grace period; killing it");
-                        if let Some(pid) = ex.os_pid {
-                            containerizer::destroy(pid);
-                        }
+                        me.destroy_container(&container);
                     }
                 }
             });
-        } else if let Some(pid) = os_pid {
-            containerizer::destroy(pid);
+        } else {
+            // Not registered yet (or launching): nothing to ask, destroy the container.
+            self.destroy_container(&container);
         }
     }
 
@@ -1401,7 +1420,7 @@ impl Slave {
         fw_key: &str,
         ex_key: &str,
         container_id: &str,
-        exit: Result<Exit, String>,
+        exit: Result<containerizer::Termination, String>,
     ) {
         let Some(ex) = self
             .executor_mut(fw_key, ex_key)
@@ -1410,7 +1429,9 @@ impl Slave {
             return;
         };
         let described = match &exit {
-            Ok(e) => e.describe(),
+            Ok(t) => t
+                .status
+                .map_or_else(|| "unknown status".to_string(), |s| s.describe()),
             Err(why) => why.clone(),
         };
         tracing::info!(executor = %ex_key, status = %described, "executor exited");
@@ -1448,7 +1469,11 @@ impl Slave {
                         slave_id: id,
                         framework_id: fw_id.clone(),
                         executor_id: ex_id.clone(),
-                        status: exit.as_ref().map_or(-1, |e| e.raw),
+                        status: exit
+                            .as_ref()
+                            .ok()
+                            .and_then(|t| t.status)
+                            .map_or(-1, |e| e.raw),
                     },
                 );
             }
@@ -1562,16 +1587,6 @@ impl Slave {
 impl Process for Slave {
     fn initialize(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.start_time = ctx.clock().now_secs();
-        let id = ctx.runtime().generate_id("mesos-containerizer");
-        match ctx
-            .runtime()
-            .spawn(id, containerizer::Containerizer::default())
-        {
-            Ok(pid) => self.containerizer = Some(pid),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start the containerizer; executors cannot launch")
-            }
-        }
         ctx.install::<SlaveRegisteredMessage>(Self::registered);
         ctx.install::<SlaveReregisteredMessage>(Self::reregistered);
         ctx.install::<PingSlaveMessage>(Self::ping);
@@ -1594,15 +1609,11 @@ impl Process for Slave {
     }
 
     /// This agent does not checkpoint, so nothing could recover its executors after it
-    /// stops: they are killed with it.
+    /// stops: the containerizer stops with it and kills them.
     fn finalize(&mut self, _ctx: &mut Ctx<'_, Self>) {
-        for fw in self.frameworks.values() {
-            for ex in fw.executors.values() {
-                if let Some(pid) = ex.os_pid {
-                    tracing::info!(executor = %ex.info.executor_id.value, pid, "agent stopping: killing executor");
-                    containerizer::destroy(pid);
-                }
-            }
+        if let Some(cz) = &self.containerizer {
+            tracing::info!("agent stopping: stopping the containerizer");
+            cz.terminate();
         }
     }
 

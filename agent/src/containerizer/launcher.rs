@@ -1,14 +1,22 @@
 //! The posix launcher: an executor runs as the leader of its own process group, in its
-//! sandbox, with stdout/stderr in sandbox files and the Mesos executor environment.
+//! sandbox, with stdout/stderr in sandbox files and the Mesos executor environment, inside
+//! the namespaces its isolators ask for; started held until it is isolated.
 
 use std::fs::File;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{ChildStdin, Command, Stdio};
 use std::time::Duration;
 
 use libprocess::Upid;
-use mesos_executors::child::{self, Exit, Spawned};
+use mesos_executors::child::{self, Exit};
+use mesos_isolators::namespaces;
+use mesos_isolators::procs::{self, ProcessTracker};
+use mesos_isolators::LaunchInfo;
 use mesos_proto::mesos::ExecutorInfo;
+use nix::sys::signal::{self, Signal};
+use nix::unistd::Pid as NixPid;
 
 /// Why an executor could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -89,11 +97,48 @@ pub fn executor_environment(l: &Launch<'_>) -> Vec<(String, String)> {
     env
 }
 
-/// Starts the executor; its stdout/stderr go to `<sandbox>/stdout` and `<sandbox>/stderr`.
-pub fn launch(l: &Launch<'_>) -> Result<Spawned, LaunchError> {
+/// The posix launcher's child before it runs the executor: it waits on its stdin for the
+/// go-ahead, so isolators can put it in their cgroups before it can fork (the isolators'
+/// launcher contract).
+pub struct Held {
+    pub pid: u32,
+    pub gate: Gate,
+    pub exit: tokio::sync::oneshot::Receiver<Exit>,
+}
+
+/// What releases a held child. Dropped without [`Gate::release`], the child exits 1
+/// without running anything.
+pub struct Gate(Option<ChildStdin>);
+
+impl Gate {
+    /// Lets the held child exec the executor.
+    pub fn release(&mut self) -> std::io::Result<()> {
+        match self.0.take() {
+            // The pipe then closes: the executor's stdin reads end-of-file, as /dev/null.
+            Some(mut stdin) => stdin.write_all(b"go\n"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The wrapper that holds the child: one line from stdin, then exec the real command.
+const HOLD_SCRIPT: &str = "read _go || exit 1; exec \"$0\" \"$@\"";
+
+/// Starts the executor held (see [`Held`]) as the leader of its own process group, inside
+/// the namespaces `info` asks for, under its command prefix and with its environment;
+/// stdout/stderr go to `<sandbox>/stdout` and `<sandbox>/stderr`.
+pub fn spawn_held(l: &Launch<'_>, info: &LaunchInfo) -> Result<Held, LaunchError> {
     let command = l.executor.command.as_ref().ok_or(LaunchError::NoCommand)?;
-    let mut cmd =
+    let base =
         mesos_executors::child::command_for(command.value(), command.shell(), &command.arguments);
+    let mut cmd = match info.command_prefix.split_first() {
+        Some((program, rest)) => {
+            let mut c = Command::new(program);
+            c.args(rest).arg(base.get_program()).args(base.get_args());
+            c
+        }
+        None => base,
+    };
     // The agent's own configuration must not leak into the executor's runtime.
     for (k, _) in std::env::vars_os() {
         if let Some(k) = k.to_str() {
@@ -103,6 +148,20 @@ pub fn launch(l: &Launch<'_>) -> Result<Spawned, LaunchError> {
         }
     }
     cmd.envs(executor_environment(l));
+    cmd.envs(&info.environment);
+    cmd.current_dir(l.directory);
+    let inner = namespaces::wrap_command(&cmd, &info.namespaces);
+    let mut held = Command::new("/bin/sh");
+    held.arg("-c")
+        .arg(HOLD_SCRIPT)
+        .arg(inner.get_program())
+        .args(inner.get_args());
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(v) => held.env(key, v),
+            None => held.env_remove(key),
+        };
+    }
     let open = |name: &str| {
         let path = l.directory.join(name);
         File::create(&path).map_err(|source| LaunchError::Sandbox {
@@ -110,24 +169,51 @@ pub fn launch(l: &Launch<'_>) -> Result<Spawned, LaunchError> {
             source,
         })
     };
-    cmd.current_dir(l.directory)
-        .stdin(Stdio::null())
+    held.current_dir(l.directory)
+        .stdin(Stdio::piped())
         .stdout(open("stdout")?)
-        .stderr(open("stderr")?);
-    child::spawn_in_group(cmd).map_err(|source| LaunchError::Spawn {
+        .stderr(open("stderr")?)
+        .process_group(0);
+    let mut child = held.spawn().map_err(|source| LaunchError::Spawn {
         command: command.value().to_string(),
         source,
+    })?;
+    let gate = Gate(child.stdin.take());
+    let spawned = child::watch(child);
+    Ok(Held {
+        pid: spawned.pid,
+        gate,
+        exit: spawned.exit,
     })
 }
 
-/// Kills an executor's whole process group.
-pub fn destroy(pgid: u32) {
-    if let Err(e) = child::signal_group(pgid, libc::SIGKILL) {
-        tracing::debug!(pgid, error = %e, "SIGKILL to executor group failed (already gone?)");
+/// The posix launcher's kill: SIGKILL to every descendant of `pid` (found through procfs,
+/// so processes that left the group are reached) and to its process group. Processes that
+/// double-forked away from the tree are reached only through cgroups (the cgroups
+/// isolators' cleanup).
+pub fn kill_tree(pid: u32) {
+    let mut tracker = ProcessTracker::new(pid);
+    for _ in 0..3 {
+        let members = tracker.members(&procs::snapshot());
+        let live: Vec<i32> = members
+            .iter()
+            .filter(|p| !p.zombie)
+            .map(|p| p.pid)
+            .collect();
+        if live.is_empty() {
+            break;
+        }
+        for p in live {
+            let _ = signal::kill(NixPid::from_raw(p), Signal::SIGKILL);
+        }
+    }
+    if let Err(e) = child::signal_group(pid, libc::SIGKILL) {
+        tracing::debug!(pgid = pid, error = %e, "SIGKILL to executor group failed (already gone?)");
     }
 }
 
-/// An owned launch request, for sending to the [`Containerizer`] process.
+/// An owned launch request, for sending to the containerizer process.
+#[derive(Clone)]
 pub struct LaunchSpec {
     pub executor: ExecutorInfo,
     pub framework_id: String,
@@ -137,10 +223,12 @@ pub struct LaunchSpec {
     pub checkpoint: bool,
     pub shutdown_grace_period: Duration,
     pub http_command_executor: bool,
+    /// The user to run as (`--switch_user`), for isolators such as `filesystem/posix`.
+    pub user: Option<String>,
 }
 
 impl LaunchSpec {
-    fn as_launch(&self) -> Launch<'_> {
+    pub fn as_launch(&self) -> Launch<'_> {
         Launch {
             executor: &self.executor,
             framework_id: &self.framework_id,
@@ -154,77 +242,19 @@ impl LaunchSpec {
     }
 }
 
-/// A launched container: its process group and how it ended.
-pub struct Launched {
-    pub pid: u32,
-    pub exit: tokio::sync::oneshot::Receiver<Exit>,
-}
-
-/// The containerizer process (`mesos-containerizer(N)`): launches executors' containers with
-/// the posix launcher (a new process group each) and owns them until they exit. The agent
-/// asks it to launch and destroy; it reports each container's exit. Isolators will hook in
-/// here (prepare before launch, cleanup after exit).
-#[derive(Default)]
-pub struct Containerizer {
-    /// Container id to process group.
-    containers: std::collections::HashMap<String, u32>,
-}
-
-impl libprocess::Process for Containerizer {
-    /// Containers do not outlive their containerizer (nothing recovers them).
-    fn finalize(&mut self, _ctx: &mut libprocess::Ctx<'_, Self>) {
-        for pgid in self.containers.values() {
-            destroy(*pgid);
-        }
-    }
-}
-
-impl Containerizer {
-    /// Launches a container; its exit is delivered through [`Launched::exit`].
-    pub fn launch(
-        &mut self,
-        ctx: &mut libprocess::Ctx<'_, Self>,
-        container_id: String,
-        spec: LaunchSpec,
-    ) -> Result<Launched, LaunchError> {
-        let spawned = launch(&spec.as_launch())?;
-        self.containers.insert(container_id.clone(), spawned.pid);
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        ctx.then(spawned.exit, move |me, _ctx, exit| {
-            me.containers.remove(&container_id);
-            let _ = tx.send(exit.unwrap_or(Exit {
-                raw: -1,
-                code: None,
-                signal: None,
-            }));
-        });
-        Ok(Launched {
-            pid: spawned.pid,
-            exit: rx,
-        })
-    }
-
-    /// Kills a container's whole process group (its exit is then reported as usual).
-    pub fn destroy(&mut self, container_id: &str) {
-        if let Some(pgid) = self.containers.get(container_id) {
-            destroy(*pgid);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use mesos_proto::mesos::{CommandInfo, ExecutorId};
 
     #[tokio::test]
-    async fn executor_runs_in_its_sandbox_with_the_mesos_environment() {
+    async fn a_held_executor_runs_only_after_release_in_its_sandbox_with_the_mesos_environment() {
         let dir = std::env::temp_dir().join(format!("agent-launch-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let executor = ExecutorInfo {
             executor_id: ExecutorId { value: "e1".into() },
             command: Some(CommandInfo {
-                value: Some("echo $MESOS_EXECUTOR_ID $MESOS_SLAVE_PID $LIBPROCESS_PORT $MESOS_CHECKPOINT; pwd; echo err >&2".into()),
+                value: Some("echo $MESOS_EXECUTOR_ID $MESOS_SLAVE_PID $LIBPROCESS_PORT $MESOS_CHECKPOINT $EXTRA; pwd; echo err >&2".into()),
                 ..Default::default()
             }),
             ..Default::default()
@@ -246,11 +276,20 @@ mod tests {
             "5secs".into()
         )));
         assert!(env.contains(&("MESOS_AGENT_ENDPOINT".into(), "127.0.0.1:5051".into())));
-        let s = launch(&l).unwrap();
-        assert_eq!(s.exit.await.unwrap().code, Some(0));
+        let mut info = LaunchInfo::default();
+        info.environment.insert("EXTRA".into(), "x".into());
+        let mut held = spawn_held(&l, &info).unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(
+            std::fs::read_to_string(dir.join("stdout")).unwrap(),
+            "",
+            "nothing runs before release"
+        );
+        held.gate.release().unwrap();
+        assert_eq!(held.exit.await.unwrap().code, Some(0));
         let out = std::fs::read_to_string(dir.join("stdout")).unwrap();
         let mut lines = out.lines();
-        assert_eq!(lines.next(), Some("e1 slave(1)@127.0.0.1:5051 0 0"));
+        assert_eq!(lines.next(), Some("e1 slave(1)@127.0.0.1:5051 0 0 x"));
         assert_eq!(
             Path::new(lines.next().unwrap()).canonicalize().unwrap(),
             dir.canonicalize().unwrap()
@@ -263,53 +302,34 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_containerizer_process_launches_reports_exits_and_destroys() {
-        let dir = std::env::temp_dir().join(format!("agent-containerizer-{}", std::process::id()));
+    async fn a_held_executor_dropped_without_release_never_runs() {
+        let dir = std::env::temp_dir().join(format!("agent-launch-drop-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let rt = libprocess::Runtime::start(libprocess::Config::local()).unwrap();
-        let cz = rt
-            .spawn("mesos-containerizer(1)", Containerizer::default())
-            .unwrap();
-        let spec = |cmd: &str| LaunchSpec {
-            executor: ExecutorInfo {
-                executor_id: ExecutorId { value: "e".into() },
-                command: Some(CommandInfo {
-                    value: Some(cmd.into()),
-                    ..Default::default()
-                }),
+        let executor = ExecutorInfo {
+            executor_id: ExecutorId { value: "e1".into() },
+            command: Some(CommandInfo {
+                value: Some("echo ran".into()),
                 ..Default::default()
-            },
+            }),
+            ..Default::default()
+        };
+        let pid: Upid = "slave(1)@127.0.0.1:5051".parse().unwrap();
+        let spec = LaunchSpec {
+            executor,
             framework_id: "f".into(),
             agent_id: "a".into(),
-            agent_pid: "slave(1)@127.0.0.1:5051".parse().unwrap(),
+            agent_pid: pid,
             directory: dir.clone(),
             checkpoint: false,
             shutdown_grace_period: Duration::from_secs(5),
             http_command_executor: false,
+            user: None,
         };
-        let quick = spec("exit 7");
-        let done = cz
-            .call("launch", move |c, ctx| c.launch(ctx, "c1".into(), quick))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(done.exit.await.unwrap().code, Some(7));
-
-        let slow = spec("sleep 30");
-        let running = cz
-            .call("launch", move |c, ctx| c.launch(ctx, "c2".into(), slow))
-            .await
-            .unwrap()
-            .unwrap();
-        cz.dispatch("destroy", |c, _| c.destroy("c2"));
-        let exit = tokio::time::timeout(Duration::from_secs(10), running.exit)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(exit.signal, Some(libc::SIGKILL));
-        let left = cz.call("count", |c, _| c.containers.len()).await.unwrap();
-        assert_eq!(left, 0, "exited containers are forgotten");
-        rt.shutdown();
+        let held = spawn_held(&spec.as_launch(), &LaunchInfo::default()).unwrap();
+        let Held { gate, exit, .. } = held;
+        drop(gate);
+        assert_eq!(exit.await.unwrap().code, Some(1));
+        assert_eq!(std::fs::read_to_string(dir.join("stdout")).unwrap(), "");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
