@@ -16,6 +16,7 @@
 //! - `reconciliation`: the master's reconciliation requests on re-registration.
 //! - `termination`: the terminal status of tasks whose executor ended.
 //! - `http`: `/state`, `/health`, and the `/files` routes.
+//! - `monitor`: `/monitor/statistics(.json)`, every executor's usage from the containerizer.
 //! - `files`: `/files/read` and `/files/download` (off the mailbox, bounded memory).
 //! - `browse`: `/files/browse` (off the mailbox, at most `MAX_BROWSE_ENTRIES` entries).
 //! - [`run`]: starting an agent from flags (what `mesos-agent` does).
@@ -29,6 +30,7 @@ pub mod flags;
 pub mod history;
 mod http;
 mod kill;
+mod monitor;
 pub mod paths;
 mod reconciliation;
 pub mod resources;

@@ -817,9 +817,11 @@ impl Slave {
         let is_command_executor = info.command.as_ref().is_some_and(|c| {
             std::path::Path::new(c.value()) == self.config.launcher_dir.join("mesos-executor")
         });
-        // The container starts with the executor's resources plus its first tasks' (Mesos).
+        // The container starts with the executor's resources plus its first tasks' (Mesos);
+        // a command executor's info already includes its task's.
         let mut container_info = info.clone();
         match &pending {
+            _ if command_executor => {}
             Pending::Task(t) => container_info.resources.extend(t.resources.iter().cloned()),
             Pending::Group(g) => container_info
                 .resources

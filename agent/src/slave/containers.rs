@@ -25,7 +25,19 @@ impl Slave {
         ex_key: &str,
     ) -> Option<Vec<Resource>> {
         let ex = self.frameworks.get(fw_key)?.executors.get(ex_key)?;
-        let mut total = ex.info.resources.clone();
+        // A command executor's info already holds its task's resources (plus Mesos's
+        // allowance): only the allowance belongs to the executor itself.
+        let mut total = if ex.command_executor {
+            let mut allowance = Vec::new();
+            crate::resources::add_scalars(
+                &mut allowance,
+                super::COMMAND_EXECUTOR_CPUS,
+                super::COMMAND_EXECUTOR_MEM,
+            );
+            allowance
+        } else {
+            ex.info.resources.clone()
+        };
         for t in ex.tasks.values().filter(|t| !is_terminal(t.state())) {
             total.extend(t.resources.iter().cloned());
         }
@@ -53,5 +65,12 @@ impl Slave {
         cz.dispatch("update", move |c, ctx| {
             drop(c.update(ctx, &container, total));
         });
+    }
+}
+
+impl Slave {
+    /// The containerizer this agent asks (operator views and tests read its containers).
+    pub fn containerizer(&self) -> Option<libprocess::Pid<crate::containerizer::Containerizer>> {
+        self.containerizer.clone()
     }
 }
