@@ -134,6 +134,27 @@ impl Cluster {
         cpus: f64,
         mem: f64,
     ) -> Cluster {
+        let isolation = IsolationConfig {
+            isolation: isolation.to_string(),
+            flags: IsolationFlags {
+                cgroups: CgroupsConfig {
+                    hierarchy: PathBuf::from("/sys/fs/cgroup"),
+                    root: root.name.clone(),
+                    enable_cfs: cfs,
+                },
+                ..Default::default()
+            },
+        };
+        Cluster::start_with(name, isolation, command, cpus, mem).await
+    }
+
+    async fn start_with(
+        name: &str,
+        isolation: IsolationConfig,
+        command: &str,
+        cpus: f64,
+        mem: f64,
+    ) -> Cluster {
         let work = std::env::temp_dir().join(format!("agent-iso-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&work);
         std::fs::create_dir_all(&work).unwrap();
@@ -168,17 +189,7 @@ impl Cluster {
                 max_completed_executors_per_framework: 150,
                 flags: Vec::new(),
             },
-            IsolationConfig {
-                isolation: isolation.to_string(),
-                flags: IsolationFlags {
-                    cgroups: CgroupsConfig {
-                        hierarchy: PathBuf::from("/sys/fs/cgroup"),
-                        root: root.name.clone(),
-                        enable_cfs: cfs,
-                    },
-                    ..Default::default()
-                },
-            },
+            isolation,
         )
         .expect("agent starts");
         let (ids_tx, mut ids) = mpsc::unbounded_channel();
@@ -523,4 +534,61 @@ async fn double_forking_task_is_fully_cleaned_up_after_it_is_killed() {
     );
     assert!(root.leftovers().is_empty(), "left: {:?}", root.leftovers());
     cluster.stop().await;
+}
+
+/// An external isolator (its own runtime, reached by UPID) that never answers `call`: the
+/// agent's handle times out, the container is destroyed and the task fails with a reason.
+async fn silent_external_isolator_fails_the_task(call: &str, test: &str) {
+    let external = Runtime::start(Config::local()).unwrap();
+    let pid = mesos_isolators::IsolatorProcess::spawn(
+        &external,
+        mesos_isolators::example::ExampleIsolator::default(),
+    )
+    .unwrap();
+    external
+        .filters()
+        .drop_all(libprocess::filter::Matcher::message(format!(
+            "mesos_rs.isolator.{call}"
+        )));
+    let isolation = IsolationConfig {
+        isolation: format!("posix/cpu,{}", pid.upid()),
+        flags: IsolationFlags {
+            timeout: Duration::from_millis(500),
+            ..Default::default()
+        },
+    };
+    let mut cluster = Cluster::start_with(test, isolation, "sleep 300", 0.1, 32.0).await;
+    let failed = cluster
+        .until(TaskState::TaskFailed, Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        failed.reason(),
+        task_status::Reason::ContainerLaunchFailed,
+        "{failed:?}"
+    );
+    assert_eq!(failed.source(), task_status::Source::Slave);
+    let message = failed.message.clone().unwrap_or_default();
+    assert!(
+        message.contains(&format!("did not answer {call}")),
+        "the reason names the silent call: {message}"
+    );
+    cluster.no_containers().await;
+    // Prepare failed: no executor was started; isolate failed: it was held, never ran.
+    let ran = cluster
+        .find_in_sandbox("stdout")
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .is_some_and(|s| !s.is_empty());
+    assert!(!ran, "the executor never ran");
+    cluster.stop().await;
+    external.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_isolator_that_never_answers_prepare_fails_the_task_with_a_reason() {
+    silent_external_isolator_fails_the_task("Prepare", "silent-prepare").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_that_cannot_be_isolated_is_destroyed_and_its_task_fails_with_a_reason() {
+    silent_external_isolator_fails_the_task("Isolate", "silent-isolate").await;
 }
