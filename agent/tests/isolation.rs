@@ -592,3 +592,33 @@ async fn external_isolator_that_never_answers_prepare_fails_the_task_with_a_reas
 async fn container_that_cannot_be_isolated_is_destroyed_and_its_task_fails_with_a_reason() {
     silent_external_isolator_fails_the_task("Isolate", "silent-isolate").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn balloon_task_growing_past_its_limit_is_killed_for_its_memory() {
+    if !v1_or_skip("balloon_task_growing_past_its_limit_is_killed_for_its_memory") {
+        return;
+    }
+    let root = Root::new();
+    let balloon = mesos_scheduler::balloon::balloon_command(512);
+    let mut cluster =
+        Cluster::start("balloon", "cgroups/mem", &root, false, &balloon, 0.1, 64.0).await;
+    cluster
+        .until(TaskState::TaskRunning, Duration::from_secs(30))
+        .await;
+    let failed = cluster
+        .until(TaskState::TaskFailed, Duration::from_secs(60))
+        .await;
+    assert!(
+        mesos_scheduler::balloon::Balloon::killed_for_memory(&failed),
+        "{failed:?}"
+    );
+    let printed = mesos_scheduler::framework::describe_status(&failed);
+    assert!(
+        printed.contains("source: SOURCE_SLAVE")
+            && printed.contains("reason: REASON_CONTAINER_LIMITATION_MEMORY"),
+        "{printed}"
+    );
+    cluster.no_containers().await;
+    assert!(root.leftovers().is_empty(), "left: {:?}", root.leftovers());
+    cluster.stop().await;
+}

@@ -11,6 +11,7 @@
 //! - [`resources`]: small helpers to read scalars from offers and build task resources.
 #![forbid(unsafe_code)]
 
+pub mod balloon;
 pub mod driver;
 pub mod framework;
 pub mod master;
