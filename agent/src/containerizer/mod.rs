@@ -100,6 +100,10 @@ struct Container {
     watches: Vec<AbortHandle>,
 }
 
+/// Mesos's metric names: launches that failed, and destroys an isolator could not complete.
+pub const LAUNCH_ERRORS: &str = "slave/container_launch_errors";
+pub const DESTROY_ERRORS: &str = "containerizer/mesos/container_destroy_errors";
+
 type Reply = oneshot::Sender<Result<Launched, ContainerizerError>>;
 
 /// A launch waiting for recovery to finish.
@@ -122,6 +126,9 @@ impl Process for Containerizer {
     /// Recovers the isolators first: nothing is checkpointed, so every container (and
     /// cgroup under `--cgroups_root`) an isolator still holds is an orphan to destroy.
     fn initialize(&mut self, ctx: &mut Ctx<'_, Self>) {
+        // Registered up front so `/metrics/snapshot` shows them at 0.
+        ctx.metrics().counter(LAUNCH_ERRORS);
+        ctx.metrics().counter(DESTROY_ERRORS);
         let handles = self.isolators.clone();
         ctx.then(
             async move {
@@ -381,6 +388,7 @@ impl Containerizer {
         reply: Reply,
     ) {
         tracing::warn!(container = %id, %error, "container launch failed");
+        ctx.metrics().counter(LAUNCH_ERRORS).inc();
         if let Some(c) = self.containers.get_mut(id) {
             c.cause.get_or_insert_with(|| Termination {
                 message: Some(error.to_string()),
@@ -465,11 +473,13 @@ impl Containerizer {
         tracing::info!(container = %id, "destroying container");
         let handles = self.isolators.clone();
         let cid = id.clone();
+        let errors = ctx.metrics().counter(DESTROY_ERRORS);
         let cleaned = async move {
             // Every isolator cleans up even if another fails (each call is bounded by its
             // handle's timeout).
             for h in handles.iter().rev() {
                 if let Err(e) = h.cleanup(&cid).await {
+                    errors.inc();
                     tracing::error!(container = %cid, isolator = h.name(), error = %e,
                         "isolator cleanup failed");
                 }

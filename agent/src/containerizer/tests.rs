@@ -205,6 +205,9 @@ async fn an_isolator_that_does_not_answer_isolate_fails_the_launch_and_nothing_r
     }
     assert!(left.is_empty(), "destroyed and forgotten: {left:?}");
     assert_eq!(std::fs::read_to_string(dir.join("stdout")).unwrap(), "");
+    let metrics = rt.metrics().snapshot();
+    assert_eq!(metrics.get(LAUNCH_ERRORS), Some(&1.0), "{metrics:?}");
+    assert_eq!(metrics.get(DESTROY_ERRORS), Some(&0.0), "{metrics:?}");
     rt.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
 }
