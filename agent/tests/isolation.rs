@@ -19,6 +19,9 @@ use tokio::sync::mpsc;
 
 /// Launches one command task on the first offer; reports its framework id and updates.
 struct OneTask {
+    /// When set, a task group of these `(id, command, cpus)` on the default executor
+    /// instead of one command task.
+    group: Option<Vec<(&'static str, &'static str, f64)>>,
     command: String,
     cpus: f64,
     mem: f64,
@@ -39,6 +42,26 @@ impl Scheduler for OneTask {
                 continue;
             }
             let mut remaining = offer.resources.clone();
+            if let Some(group) = &self.group {
+                let tasks: Vec<_> = group
+                    .iter()
+                    .map(|(id, cmd, cpus)| {
+                        command_task(&offer, &mut remaining, id, cmd, *cpus, 32.0)
+                            .expect("the offer fits the group")
+                    })
+                    .collect();
+                let mut executor = mesos_proto::mesos::ExecutorInfo {
+                    executor_id: mesos_proto::mesos::ExecutorId {
+                        value: "default".into(),
+                    },
+                    resources: mesos_agent::resources::parse("cpus:0.1;mem:32").unwrap(),
+                    ..Default::default()
+                };
+                executor.set_type(mesos_proto::mesos::executor_info::Type::Default);
+                self.launched = true;
+                driver.launch_group(vec![offer.id], executor, tasks, None);
+                continue;
+            }
             let task = command_task(
                 &offer,
                 &mut remaining,
@@ -155,6 +178,17 @@ impl Cluster {
         cpus: f64,
         mem: f64,
     ) -> Cluster {
+        Cluster::start_full(name, isolation, None, command, cpus, mem).await
+    }
+
+    async fn start_full(
+        name: &str,
+        isolation: IsolationConfig,
+        group: Option<Vec<(&'static str, &'static str, f64)>>,
+        command: &str,
+        cpus: f64,
+        mem: f64,
+    ) -> Cluster {
         let work = std::env::temp_dir().join(format!("agent-iso-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&work);
         std::fs::create_dir_all(&work).unwrap();
@@ -195,6 +229,7 @@ impl Cluster {
         let (ids_tx, mut ids) = mpsc::unbounded_channel();
         let (tx, updates) = mpsc::unbounded_channel();
         let scheduler = OneTask {
+            group,
             command: command.to_string(),
             cpus,
             mem,
@@ -620,5 +655,52 @@ async fn balloon_task_growing_past_its_limit_is_killed_for_its_memory() {
     );
     cluster.no_containers().await;
     assert!(root.leftovers().is_empty(), "left: {:?}", root.leftovers());
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_leaving_its_executor_shrinks_the_containers_limits() {
+    let group = vec![("long", "sleep 300", 0.3), ("short", "sleep 1", 0.2)];
+    let mut cluster = Cluster::start_full(
+        "update",
+        IsolationConfig::default(),
+        Some(group),
+        "",
+        0.0,
+        0.0,
+    )
+    .await;
+    let mut running = 0;
+    while running < 2 {
+        let u = cluster.next(Duration::from_secs(30)).await;
+        if u.state() == TaskState::TaskRunning {
+            running += 1;
+        }
+    }
+    let cpus_limit = |stats: &serde_json::Value| stats[0]["statistics"]["cpus_limit"].as_f64();
+    let before = cluster.statistics("/monitor/statistics").await;
+    // Executor 0.1 + long 0.3 + short 0.2.
+    assert!(
+        (cpus_limit(&before).unwrap_or(0.0) - 0.6).abs() < 1e-9,
+        "{before}"
+    );
+    let finished = cluster
+        .until(TaskState::TaskFinished, Duration::from_secs(30))
+        .await;
+    assert_eq!(finished.task_id.value, "short");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let after = cluster.statistics("/monitor/statistics").await;
+        if cpus_limit(&after).is_some_and(|c| (c - 0.4).abs() < 1e-9) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the limit never shrank to 0.4 cpus: {after}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cluster.teardown();
+    cluster.no_containers().await;
     cluster.stop().await;
 }
