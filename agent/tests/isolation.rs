@@ -112,7 +112,23 @@ impl Root {
 }
 
 impl Drop for Root {
+    /// A failed test must not leak: kill what is left in its cgroups and remove them.
     fn drop(&mut self) {
+        for dir in self.leftovers() {
+            let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
+            for _ in 0..100 {
+                let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+                for pid in procs.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
+                    let _ = std::process::Command::new("kill")
+                        .args(["-9", &pid.to_string()])
+                        .status();
+                }
+                if std::fs::remove_dir(&dir).is_ok() || !dir.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         for c in CONTROLLERS {
             let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(c).join(&self.name));
         }
@@ -702,5 +718,64 @@ async fn a_task_leaving_its_executor_shrinks_the_containers_limits() {
     }
     cluster.teardown();
     cluster.no_containers().await;
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphaned_cgroups_under_the_root_are_destroyed_when_the_agent_starts() {
+    if !v1_or_skip("orphaned_cgroups_under_the_root_are_destroyed_when_the_agent_starts") {
+        return;
+    }
+    let root = Root::new();
+    // A container no checkpoint claims (left by a crashed agent), with a process inside.
+    let orphan: Vec<PathBuf> = ["cpu", "memory", "freezer"]
+        .iter()
+        .map(|c| {
+            Path::new("/sys/fs/cgroup")
+                .join(c)
+                .join(&root.name)
+                .join("orphan")
+        })
+        .collect();
+    for d in &orphan {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("300")
+        .spawn()
+        .unwrap();
+    for d in &orphan {
+        std::fs::write(d.join("cgroup.procs"), sleeper.id().to_string()).unwrap();
+    }
+    let cluster = Cluster::start(
+        "orphans",
+        "cgroups/cpu,cgroups/mem",
+        &root,
+        false,
+        "sleep 300",
+        0.1,
+        32.0,
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while orphan.iter().any(|d| d.exists()) {
+        assert!(
+            Instant::now() < deadline,
+            "orphans left: {:?}",
+            root.leftovers()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reaped = tokio::task::spawn_blocking(move || sleeper.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !reaped.success(),
+        "the orphan's process was killed: {reaped:?}"
+    );
+    cluster.teardown();
+    cluster.no_containers().await;
+    assert!(root.leftovers().is_empty(), "left: {:?}", root.leftovers());
     cluster.stop().await;
 }
