@@ -11,13 +11,13 @@
 //! (registration backoff, ping timeout, executor registration timeout, status update
 //! retries, shutdown grace periods), so tests can drive them with a paused clock.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use libprocess::{Ctx, Process, TimerId, Upid};
+use libprocess::{Ctx, Process, Upid};
 use mesos_proto::mesos::internal::{
     ExecutorRegisteredMessage, ExecutorToFrameworkMessage, ExitedExecutorMessage,
     FrameworkToExecutorMessage, KillTaskMessage, PingSlaveMessage, PongSlaveMessage,
@@ -38,7 +38,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::containerizer;
 use crate::history;
 use crate::paths;
-use crate::status_update_manager::{key_of, StatusUpdateManager, StreamKey};
+use crate::status_update_manager::{key_of, StatusUpdateManager};
 use crate::termination::{executor_terminated_status, PendingTermination};
 
 mod containers;
@@ -179,7 +179,6 @@ pub struct Slave {
     /// The newest removed frameworks (at most `MAX_COMPLETED_FRAMEWORKS`).
     pub(crate) completed_frameworks: VecDeque<Framework>,
     pub(crate) sum: StatusUpdateManager,
-    retry_timers: HashMap<StreamKey, TimerId>,
     pub(crate) start_time: f64,
     shutdown: Option<mpsc::Sender<String>>,
     /// Launches and owns executors' containers: the only owner of their processes.
@@ -244,7 +243,6 @@ impl Slave {
             frameworks: BTreeMap::new(),
             completed_frameworks: VecDeque::new(),
             sum: StatusUpdateManager::new(),
-            retry_timers: HashMap::new(),
             start_time: 0.0,
             shutdown,
             containerizer: None,

@@ -156,7 +156,7 @@ impl Slave {
     /// Sends a stream head to the master (if registered) and arms its retry.
     pub(super) fn forward(&mut self, ctx: &mut Ctx<'_, Self>, mut update: StatusUpdate) {
         let key = key_of(&update);
-        if let Some(t) = self.retry_timers.remove(&key) {
+        if let Some(t) = self.sum.take_retry(&key) {
             ctx.cancel(t);
         }
         if self.state != RegState::Registered {
@@ -179,13 +179,13 @@ impl Slave {
         let uuid = update.uuid.clone();
         let k2 = key.clone();
         let timer = ctx.delay(wait, "status_update_retry", move |me, ctx| {
-            me.retry_timers.remove(&k2);
+            me.sum.take_retry(&k2);
             if let Some(head) = me.sum.head(&k2).filter(|h| h.uuid == uuid).cloned() {
                 tracing::info!(task = %k2.1, "resending unacknowledged status update");
                 me.forward_again(ctx, head);
             }
         });
-        self.retry_timers.insert(key, timer);
+        self.sum.arm_retry(key, timer);
     }
 
     pub(super) fn forward_again(&mut self, ctx: &mut Ctx<'_, Self>, update: StatusUpdate) {
@@ -206,7 +206,7 @@ impl Slave {
         let key = (msg.framework_id.value.clone(), msg.task_id.value.clone());
         match self.sum.acknowledge(&key, &msg.uuid) {
             Ok(acked) => {
-                if let Some(t) = self.retry_timers.remove(&key) {
+                if let Some(t) = self.sum.take_retry(&key) {
                     ctx.cancel(t);
                 }
                 tracing::debug!(task = %key.1, state = ?acked.acked.status.state(), "status update acknowledged");
