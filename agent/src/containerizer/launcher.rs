@@ -1,10 +1,10 @@
 //! The posix launcher: an executor runs as the leader of its own process group, in its
 //! sandbox, with stdout/stderr in sandbox files and the Mesos executor environment, inside
-//! the namespaces its isolators ask for; started held until it is isolated.
+//! the namespaces its isolators ask for; started held until it is isolated, as the leader
+//! of its own session and process group.
 
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{ChildStdin, Command, Stdio};
 use std::time::Duration;
@@ -121,6 +121,9 @@ impl Gate {
     }
 }
 
+/// The helper that starts the executor in a new session.
+pub const SETSID: &str = "setsid";
+
 /// The wrapper that holds the child: one line from stdin, then exec the real command.
 const HOLD_SCRIPT: &str = "read _go || exit 1; exec \"$0\" \"$@\"";
 
@@ -151,8 +154,12 @@ pub fn spawn_held(l: &Launch<'_>, info: &LaunchInfo) -> Result<Held, LaunchError
     cmd.envs(&info.environment);
     cmd.current_dir(l.directory);
     let inner = namespaces::wrap_command(&cmd, &info.namespaces);
-    let mut held = Command::new("/bin/sh");
-    held.arg("-c")
+    // util-linux `setsid` (not a group leader, so it does not fork) makes the child the
+    // leader of a new session and process group, as Mesos's posix launcher does; without
+    // `unsafe` in this crate, a `pre_exec(setsid)` is not an option.
+    let mut held = Command::new(SETSID);
+    held.arg("/bin/sh")
+        .arg("-c")
         .arg(HOLD_SCRIPT)
         .arg(inner.get_program())
         .args(inner.get_args());
@@ -172,8 +179,7 @@ pub fn spawn_held(l: &Launch<'_>, info: &LaunchInfo) -> Result<Held, LaunchError
     held.current_dir(l.directory)
         .stdin(Stdio::piped())
         .stdout(open("stdout")?)
-        .stderr(open("stderr")?)
-        .process_group(0);
+        .stderr(open("stderr")?);
     let mut child = held.spawn().map_err(|source| LaunchError::Spawn {
         command: command.value().to_string(),
         source,
@@ -248,7 +254,8 @@ mod tests {
     use mesos_proto::mesos::{CommandInfo, ExecutorId};
 
     #[tokio::test]
-    async fn a_held_executor_runs_only_after_release_in_its_sandbox_with_the_mesos_environment() {
+    async fn a_held_executor_leads_its_session_and_runs_only_after_release_with_the_mesos_environment(
+    ) {
         let dir = std::env::temp_dir().join(format!("agent-launch-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let executor = ExecutorInfo {
@@ -285,6 +292,24 @@ mod tests {
             "",
             "nothing runs before release"
         );
+        // pgrp and session (fields 5 and 6 of stat) become the executor's own pid once
+        // `setsid` has run (it execs the held shell right after).
+        let ids = |pid: u32| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let f: Vec<String> = rest.split_whitespace().map(str::to_string).collect();
+            (f.get(2).cloned(), f.get(3).cloned())
+        };
+        let own = Some(held.pid.to_string());
+        let mut seen = ids(held.pid);
+        for _ in 0..200 {
+            if seen == (own.clone(), own.clone()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            seen = ids(held.pid);
+        }
+        assert_eq!(seen, (own.clone(), own), "own process group and session");
         held.gate.release().unwrap();
         assert_eq!(held.exit.await.unwrap().code, Some(0));
         let out = std::fs::read_to_string(dir.join("stdout")).unwrap();
