@@ -779,3 +779,40 @@ async fn orphaned_cgroups_under_the_root_are_destroyed_when_the_agent_starts() {
     assert!(root.leftovers().is_empty(), "left: {:?}", root.leftovers());
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_isolator_named_by_upid_prepares_the_container_and_reports_its_usage() {
+    let external = Runtime::start(Config::local()).unwrap();
+    let pid = mesos_isolators::IsolatorProcess::spawn(
+        &external,
+        mesos_isolators::example::ExampleIsolator::default(),
+    )
+    .unwrap();
+    let isolation = IsolationConfig {
+        // The only isolator: every statistic but the limits comes from it.
+        isolation: pid.upid().to_string(),
+        flags: IsolationFlags::default(),
+    };
+    let command = format!(
+        "echo ${} > seen.tmp; mv seen.tmp seen; sleep 300",
+        mesos_isolators::example::ENV_VAR
+    );
+    let mut cluster = Cluster::start_with("external-ok", isolation, &command, 0.1, 32.0).await;
+    cluster
+        .until(TaskState::TaskRunning, Duration::from_secs(30))
+        .await;
+    let seen = cluster.wait_for_file("seen").await;
+    assert!(
+        !seen.trim().is_empty(),
+        "the external isolator's environment reached the task"
+    );
+    let stats = cluster.statistics("/monitor/statistics").await;
+    assert!(
+        stats[0]["statistics"]["processes"].as_u64().unwrap_or(0) >= 2,
+        "the external isolator's usage is merged: {stats}"
+    );
+    cluster.teardown();
+    cluster.no_containers().await;
+    cluster.stop().await;
+    external.shutdown();
+}
