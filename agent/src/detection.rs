@@ -52,7 +52,19 @@ pub fn master_pid(info: &MasterInfo) -> Option<Upid> {
 /// (`Err` after that), then starts the agent with it and re-targets the agent on changes.
 pub fn start_with_detector(
     rt_config: Config,
+    config: SlaveConfig,
+    url: ZkUrl,
+    first_leader: Duration,
+) -> Result<Agent, StartError> {
+    let isolation = crate::IsolationConfig::default();
+    start_isolated_with_detector(rt_config, config, isolation, url, first_leader)
+}
+
+/// [`start_with_detector`] with the containerizer's isolation.
+pub fn start_isolated_with_detector(
+    rt_config: Config,
     mut config: SlaveConfig,
+    isolation: crate::IsolationConfig,
     url: ZkUrl,
     first_leader: Duration,
 ) -> Result<Agent, StartError> {
@@ -75,7 +87,7 @@ pub fn start_with_detector(
     };
     tracing::info!(master = %first, "detected the leading master");
     config.master = first;
-    let agent = crate::start(rt_config, config)?;
+    let agent = crate::start_isolated(rt_config, config, isolation)?;
     // From now on the detector thread talks to the agent directly.
     let _ = slave_tx.send(agent.slave.clone());
     Ok(agent)

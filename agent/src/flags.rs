@@ -66,9 +66,28 @@ pub struct Flags {
     #[arg(long, env = "MESOS_REGISTRATION_BACKOFF_FACTOR", default_value = "1secs", value_parser = parse_duration)]
     pub registration_backoff_factor: Duration,
 
-    /// Isolation mechanisms; only `posix/cpu` and `posix/mem` (accounting only) are known.
+    /// Isolation mechanisms, comma separated, by Mesos name (`posix/cpu`, `posix/mem`,
+    /// `cgroups/cpu`, `cgroups/mem`, `cgroups/pids`, `namespaces/pid`, `filesystem/posix`,
+    /// `disk/du`) or an external isolator's UPID (`id@ip:port`).
     #[arg(long, env = "MESOS_ISOLATION", default_value = "posix/cpu,posix/mem")]
     pub isolation: String,
+
+    /// Where the cgroup controllers are mounted (v1), or the cgroup2 mount (v2).
+    #[arg(
+        long,
+        env = "MESOS_CGROUPS_HIERARCHY",
+        default_value = "/sys/fs/cgroup"
+    )]
+    pub cgroups_hierarchy: PathBuf,
+
+    /// The cgroup (below each controller) that holds every container's cgroup.
+    #[arg(long, env = "MESOS_CGROUPS_ROOT", default_value = "mesos")]
+    pub cgroups_root: String,
+
+    /// `cgroups/cpu` enforces cpus as a hard CFS quota, not only as shares.
+    #[arg(long, env = "MESOS_CGROUPS_ENABLE_CFS", default_value = "false", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub cgroups_enable_cfs: bool,
 
     /// Time between asking an executor to shut down and killing it.
     #[arg(long, env = "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", default_value = "5secs", value_parser = parse_duration)]
@@ -101,8 +120,8 @@ pub enum FlagError {
     },
     #[error("cannot resolve master host '{0}' to an IPv4 address")]
     Resolve(String),
-    #[error("unsupported isolation '{0}' (supported: posix/cpu, posix/mem)")]
-    Isolation(String),
+    #[error(transparent)]
+    Isolation(#[from] mesos_isolators::RegistryError),
 }
 
 impl Flags {
@@ -114,6 +133,15 @@ impl Flags {
             ("port".into(), self.port.to_string()),
             ("work_dir".into(), self.work_dir.display().to_string()),
             ("isolation".into(), self.isolation.clone()),
+            (
+                "cgroups_hierarchy".into(),
+                self.cgroups_hierarchy.display().to_string(),
+            ),
+            ("cgroups_root".into(), self.cgroups_root.clone()),
+            (
+                "cgroups_enable_cfs".into(),
+                self.cgroups_enable_cfs.to_string(),
+            ),
             (
                 "registration_backoff_factor".into(),
                 libprocess::duration::format(self.registration_backoff_factor),
@@ -161,22 +189,25 @@ impl Flags {
         v
     }
 
-    /// Checks `--isolation`.
+    /// Checks `--isolation` (an unknown name is an error listing the valid ones).
     pub fn validate(&self) -> Result<(), FlagError> {
-        for iso in self
-            .isolation
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            if !matches!(
-                iso,
-                "posix/cpu" | "posix/mem" | "posix/disk" | "filesystem/posix"
-            ) {
-                return Err(FlagError::Isolation(iso.to_string()));
-            }
-        }
+        mesos_isolators::parse_isolation(&self.isolation)?;
         Ok(())
+    }
+
+    /// The containerizer's isolation settings these flags select.
+    pub fn isolation_config(&self) -> crate::IsolationConfig {
+        crate::IsolationConfig {
+            isolation: self.isolation.clone(),
+            flags: mesos_isolators::IsolationFlags {
+                cgroups: mesos_isolators::cgroups::CgroupsConfig {
+                    hierarchy: self.cgroups_hierarchy.clone(),
+                    root: self.cgroups_root.clone(),
+                    enable_cfs: self.cgroups_enable_cfs,
+                },
+                ..Default::default()
+            },
+        }
     }
 }
 
@@ -275,9 +306,11 @@ mod tests {
             "mesos-agent",
             "--master=m:1",
             "--work_dir=/x",
-            "--isolation=cgroups/cpu",
+            "--isolation=cgroups/memory",
         ])
         .unwrap();
-        assert!(bad.validate().is_err());
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("unknown isolator 'cgroups/memory'"), "{err}");
+        assert!(err.contains("cgroups/mem, cgroups/pids"), "{err}");
     }
 }

@@ -14,6 +14,7 @@ pub(crate) fn install_routes(ctx: &mut Ctx<'_, Slave>) {
         json_reply(&req, me.state_json(ctx).to_string()).into()
     });
     ctx.route("/health", |_, _, _| Response::ok("").into());
+    crate::monitor::install_routes(ctx);
     ctx.route("/files/browse", |me, _, req| {
         crate::browse::browse(me.config.work_dir.clone(), req)
     });

@@ -5,7 +5,9 @@
 //! - [`flags`]: `mesos-agent` flags (`--master`, `--work_dir`, ... and `MESOS_*`).
 //! - [`resources`]: resource detection and the `--resources` / `--attributes` text forms.
 //! - [`paths`]: the sandbox layout under the work dir; path confinement for `/files`.
-//! - [`containerizer`]: the posix launcher (process groups, executor environment).
+//! - [`containerizer`]: `mesos-containerizer(N)`, the only owner of containers: the posix
+//!   launcher plus the isolators of `--isolation` (recover, launch, update, usage, wait,
+//!   destroy).
 //! - [`status_update_manager`]: per-task update streams with retries until acknowledged.
 //! - [`history`]: the bounds on completed frameworks, executors and tasks.
 //! - [`slave`]: the `slave(1)` process: registration, pings, tasks, v0 executors.
@@ -14,6 +16,7 @@
 //! - `reconciliation`: the master's reconciliation requests on re-registration.
 //! - `termination`: the terminal status of tasks whose executor ended.
 //! - `http`: `/state`, `/health`, and the `/files` routes.
+//! - `monitor`: `/monitor/statistics(.json)`, every executor's usage from the containerizer.
 //! - `files`: `/files/read` and `/files/download` (off the mailbox, bounded memory).
 //! - `browse`: `/files/browse` (off the mailbox, at most `MAX_BROWSE_ENTRIES` entries).
 //! - [`run`]: starting an agent from flags (what `mesos-agent` does).
@@ -28,6 +31,7 @@ pub mod flags;
 pub mod history;
 mod http;
 mod kill;
+mod monitor;
 pub mod paths;
 mod reconciliation;
 pub mod resources;
@@ -62,6 +66,25 @@ pub enum StartError {
     ZkUrl(#[from] mesos_zookeeper::UrlError),
     #[error("master detection: {0}")]
     Detector(String),
+    #[error(transparent)]
+    Isolation(#[from] mesos_isolators::RegistryError),
+}
+
+/// What the containerizer is built from: `--isolation` and the flags its isolators read
+/// (`--cgroups_hierarchy`, `--cgroups_root`, `--cgroups_enable_cfs`).
+#[derive(Debug, Clone)]
+pub struct IsolationConfig {
+    pub isolation: String,
+    pub flags: mesos_isolators::IsolationFlags,
+}
+
+impl Default for IsolationConfig {
+    fn default() -> Self {
+        IsolationConfig {
+            isolation: mesos_isolators::registry::DEFAULT_ISOLATION.to_string(),
+            flags: mesos_isolators::IsolationFlags::default(),
+        }
+    }
 }
 
 /// A running agent.
@@ -121,6 +144,7 @@ pub fn config_from_flags(flags: &Flags) -> Result<SlaveConfig, StartError> {
 /// Starts the runtime (the agent is its HTTP delegate) and the `slave(1)` process.
 pub fn run(flags: &Flags) -> Result<Agent, StartError> {
     let config = config_from_flags(flags)?;
+    let isolation = flags.isolation_config();
     let rt_config = Config {
         ip: flags.ip,
         port: flags.port,
@@ -132,19 +156,45 @@ pub fn run(flags: &Flags) -> Result<Agent, StartError> {
     if let Some(url) = detection::zk_master(&flags.master)? {
         // Like a genuine agent, wait (practically forever) for a leading master.
         let forever = std::time::Duration::from_secs(365 * 24 * 3600);
-        return detection::start_with_detector(rt_config, config, url, forever);
+        return detection::start_isolated_with_detector(rt_config, config, isolation, url, forever);
     }
-    start(rt_config, config)
+    start_isolated(rt_config, config, isolation)
 }
 
-/// Starts an agent on a runtime built from `rt_config` (tests pass `Config::local()`).
-pub fn start(mut rt_config: Config, config: SlaveConfig) -> Result<Agent, StartError> {
+/// Starts an agent on a runtime built from `rt_config` (tests pass `Config::local()`), with
+/// the default isolation.
+pub fn start(rt_config: Config, config: SlaveConfig) -> Result<Agent, StartError> {
+    start_isolated(rt_config, config, IsolationConfig::default())
+}
+
+/// Starts an agent whose containerizer uses `isolation`; a bad `--isolation` or an
+/// unusable cgroups hierarchy is a start-up error.
+pub fn start_isolated(
+    mut rt_config: Config,
+    config: SlaveConfig,
+    isolation: IsolationConfig,
+) -> Result<Agent, StartError> {
+    let specs = mesos_isolators::parse_isolation(&isolation.isolation)?;
     rt_config.delegate = Some("slave(1)".into());
     let runtime = Runtime::start(rt_config)?;
     runtime.set_validator(|n, b| mesos_proto::check(n, b).map_err(|e| e.to_string()));
+    let isolators =
+        match mesos_isolators::registry::start_isolators(&runtime, &specs, &isolation.flags) {
+            Ok(handles) => handles,
+            Err(e) => {
+                runtime.shutdown();
+                return Err(e.into());
+            }
+        };
+    let containerizer = runtime.spawn(
+        runtime.generate_id("mesos-containerizer"),
+        containerizer::Containerizer::new(isolators),
+    )?;
     let (tx, rx) = std::sync::mpsc::channel();
     let id = runtime.generate_id("slave");
-    let slave = runtime.spawn(id, Slave::new(config, Some(tx)))?;
+    let mut slave = Slave::new(config, Some(tx));
+    slave.containerizer = Some(containerizer);
+    let slave = runtime.spawn(id, slave)?;
     Ok(Agent {
         runtime,
         slave,

@@ -67,6 +67,9 @@ pub struct StatusUpdateManager {
     closed: VecDeque<StreamKey>,
     closed_set: HashSet<StreamKey>,
     closed_cap: usize,
+    /// The armed retry of each stream's head (timers run on the agent's clock; the agent
+    /// arms them when it forwards a head, the manager owns them).
+    retry_timers: std::collections::HashMap<StreamKey, libprocess::TimerId>,
 }
 
 impl Default for StatusUpdateManager {
@@ -96,6 +99,7 @@ impl StatusUpdateManager {
             closed: VecDeque::new(),
             closed_set: HashSet::new(),
             closed_cap: cap,
+            retry_timers: std::collections::HashMap::new(),
         }
     }
 
@@ -201,6 +205,33 @@ impl StatusUpdateManager {
     /// Whether a stream still holds updates the master has not acknowledged.
     pub fn has_pending(&self, key: &StreamKey) -> bool {
         self.streams.get(key).is_some_and(|s| !s.pending.is_empty())
+    }
+
+    /// Records the retry timer armed for a stream's head; returns the one it replaces.
+    pub fn arm_retry(
+        &mut self,
+        key: StreamKey,
+        timer: libprocess::TimerId,
+    ) -> Option<libprocess::TimerId> {
+        self.retry_timers.insert(key, timer)
+    }
+
+    /// Takes a stream's retry timer (to cancel it, or because it fired).
+    pub fn take_retry(&mut self, key: &StreamKey) -> Option<libprocess::TimerId> {
+        self.retry_timers.remove(key)
+    }
+
+    /// Takes every retry timer of a framework's streams (framework terminating).
+    pub fn take_framework_retries(&mut self, framework_id: &str) -> Vec<libprocess::TimerId> {
+        let keys: Vec<StreamKey> = self
+            .retry_timers
+            .keys()
+            .filter(|(f, _)| f == framework_id)
+            .cloned()
+            .collect();
+        keys.iter()
+            .filter_map(|k| self.retry_timers.remove(k))
+            .collect()
     }
 
     /// Forgets a framework's streams (framework removed).

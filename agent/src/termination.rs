@@ -1,10 +1,13 @@
 //! What an executor's live tasks become when it terminates (the genuine agent's
 //! `sendExecutorTerminatedStatusUpdate`): TASK_FAILED with REASON_EXECUTOR_TERMINATED and
 //! "Executor terminated" unless the agent ended the executor for a known cause (registration
-//! timeout, launch failure, a resource limitation), whose state, reason and message win.
+//! timeout, launch failure) or the containerizer ended the container for one (a resource
+//! limitation: the container's termination carries its state, reason and message), whose
+//! state, reason and message win. The container's cause comes first, as in Mesos.
 
-use mesos_executors::child::Exit;
 use mesos_proto::mesos::{task_status, TaskState};
+
+use crate::containerizer::Termination;
 
 /// Why the agent is ending an executor, recorded before it destroys the container, so the
 /// executor's tasks carry that cause rather than a generic failure.
@@ -16,16 +19,29 @@ pub(crate) struct PendingTermination {
 }
 
 /// The state, reason and message for each non-terminal task of an executor that ended.
-/// `exit` is the container's exit, or why it is unknown (the containerizer lost it).
+/// `exit` is the container's termination, or why it is unknown (the containerizer lost it).
 pub(crate) fn executor_terminated_status(
     pending: Option<&PendingTermination>,
-    exit: &Result<Exit, String>,
+    exit: &Result<Termination, String>,
 ) -> (TaskState, task_status::Reason, String) {
-    let state = pending.map_or(TaskState::TaskFailed, |p| p.state);
-    let reason = pending.map_or(task_status::Reason::ExecutorTerminated, |p| p.reason);
+    let container = exit.as_ref().ok();
+    let state = container
+        .and_then(|t| t.state)
+        .or(pending.map(|p| p.state))
+        .unwrap_or(TaskState::TaskFailed);
+    let reason = container
+        .and_then(|t| t.reasons.first().copied())
+        .or(pending.map(|p| p.reason))
+        .unwrap_or(task_status::Reason::ExecutorTerminated);
     let mut messages: Vec<String> = Vec::new();
     if let Some(p) = pending.filter(|p| !p.message.is_empty()) {
         messages.push(p.message.clone());
+    }
+    if let Some(m) = container
+        .and_then(|t| t.message.as_ref())
+        .filter(|m| !m.is_empty())
+    {
+        messages.push(m.clone());
     }
     if let Err(why) = exit {
         messages.push(format!("Abnormal executor termination: {why}"));
@@ -42,11 +58,16 @@ pub(crate) fn executor_terminated_status(
 mod tests {
     use super::*;
 
-    fn exited(code: i32) -> Result<Exit, String> {
-        Ok(Exit {
-            raw: code << 8,
-            code: Some(code),
-            signal: None,
+    use mesos_executors::child::Exit;
+
+    fn exited(code: i32) -> Result<Termination, String> {
+        Ok(Termination {
+            status: Some(Exit {
+                raw: code << 8,
+                code: Some(code),
+                signal: None,
+            }),
+            ..Default::default()
         })
     }
 
@@ -75,6 +96,24 @@ mod tests {
                 TaskState::TaskFailed,
                 task_status::Reason::ContainerLimitationMemory,
                 "Memory limit exceeded".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn a_container_limitation_wins_over_the_default_and_carries_its_message() {
+        let termination = Termination {
+            status: None,
+            state: Some(TaskState::TaskFailed),
+            reasons: vec![task_status::Reason::ContainerLimitationMemory],
+            message: Some("Memory limit exceeded: Requested: 64MB".into()),
+        };
+        assert_eq!(
+            executor_terminated_status(None, &Ok(termination)),
+            (
+                TaskState::TaskFailed,
+                task_status::Reason::ContainerLimitationMemory,
+                "Memory limit exceeded: Requested: 64MB".to_string()
             )
         );
     }

@@ -112,3 +112,63 @@ pub fn run(
     rt.shutdown();
     Ok(outcome)
 }
+
+/// One status update as genuine `mesos-execute` prints it: the state and task, then the
+/// message, source and reason when present, so a user sees why a task ended.
+pub fn describe_status(status: &mesos_proto::mesos::TaskStatus) -> String {
+    let mut out = format!(
+        "Received status update {} for task '{}'",
+        state_name(status.state),
+        status.task_id.value
+    );
+    if let Some(m) = &status.message {
+        out.push_str(&format!("\n  message: '{m}'"));
+    }
+    if let Some(source) = status
+        .source
+        .and_then(|s| mesos_proto::mesos::task_status::Source::try_from(s).ok())
+    {
+        out.push_str(&format!("\n  source: {}", source.as_str_name()));
+    }
+    if let Some(reason) = status
+        .reason
+        .and_then(|r| mesos_proto::mesos::task_status::Reason::try_from(r).ok())
+    {
+        out.push_str(&format!("\n  reason: {}", reason.as_str_name()));
+    }
+    if let Some(healthy) = status.healthy {
+        out.push_str(&format!("\n  healthy?: {}", u8::from(healthy)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod describe_tests {
+    use super::*;
+    use mesos_proto::mesos::{task_status, TaskId, TaskState, TaskStatus};
+
+    #[test]
+    fn an_update_is_printed_with_its_message_source_and_reason_like_genuine_mesos_execute() {
+        let mut s = TaskStatus {
+            task_id: TaskId { value: "t".into() },
+            state: TaskState::TaskFailed as i32,
+            message: Some("Memory limit exceeded".into()),
+            ..Default::default()
+        };
+        s.set_source(task_status::Source::Slave);
+        s.set_reason(task_status::Reason::ContainerLimitationMemory);
+        assert_eq!(
+            describe_status(&s),
+            "Received status update TASK_FAILED for task 't'\n  message: 'Memory limit exceeded'\n  source: SOURCE_SLAVE\n  reason: REASON_CONTAINER_LIMITATION_MEMORY"
+        );
+        let bare = TaskStatus {
+            task_id: TaskId { value: "t".into() },
+            state: TaskState::TaskRunning as i32,
+            ..Default::default()
+        };
+        assert_eq!(
+            describe_status(&bare),
+            "Received status update TASK_RUNNING for task 't'"
+        );
+    }
+}

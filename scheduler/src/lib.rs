@@ -12,6 +12,7 @@
 //! - [`resources`]: small helpers to read scalars from offers and build task resources.
 #![forbid(unsafe_code)]
 
+pub mod balloon;
 pub mod detection;
 pub mod driver;
 pub mod framework;

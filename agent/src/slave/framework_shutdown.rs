@@ -63,16 +63,8 @@ impl Slave {
     /// Forgets the status update streams of a terminating framework and their retries.
     pub(super) fn drop_framework_updates(&mut self, ctx: &mut Ctx<'_, Self>, fw_key: &str) {
         self.sum.remove_framework(fw_key);
-        let keys: Vec<_> = self
-            .retry_timers
-            .keys()
-            .filter(|(f, _)| f == fw_key)
-            .cloned()
-            .collect();
-        for key in keys {
-            if let Some(timer) = self.retry_timers.remove(&key) {
-                ctx.cancel(timer);
-            }
+        for timer in self.sum.take_framework_retries(fw_key) {
+            ctx.cancel(timer);
         }
     }
 

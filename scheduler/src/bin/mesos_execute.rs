@@ -4,7 +4,7 @@
 use clap::Parser;
 use mesos_proto::mesos::{FrameworkId, MasterInfo, Offer, TaskState, TaskStatus};
 use mesos_scheduler::driver::{DriverHandle, Outcome, Scheduler};
-use mesos_scheduler::framework::{self, command_task, is_terminal, state_name};
+use mesos_scheduler::framework::{self, command_task, is_terminal};
 use mesos_scheduler::master::parse_master;
 
 #[derive(Parser, Debug)]
@@ -74,16 +74,7 @@ impl Scheduler for Execute {
     }
 
     fn status_update(&mut self, d: &mut DriverHandle<'_>, status: &TaskStatus) {
-        println!(
-            "Received status update {} for task '{}'{}",
-            state_name(status.state),
-            status.task_id.value,
-            status
-                .message
-                .as_deref()
-                .map(|m| format!("\n  message: '{m}'"))
-                .unwrap_or_default()
-        );
+        println!("{}", framework::describe_status(status));
         if is_terminal(status.state) {
             let _ = self.result.send(status.state);
             d.stop(false);
