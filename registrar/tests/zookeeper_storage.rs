@@ -22,6 +22,15 @@ fn options() -> SessionOptions {
     }
 }
 
+/// Multi-MB transactions on a loaded 2-core machine (the whole suite runs beside them) can
+/// take seconds: a short session would time the client out, not test the store.
+fn big_writes() -> SessionOptions {
+    SessionOptions {
+        session_timeout: Duration::from_secs(20),
+        ..options()
+    }
+}
+
 fn agent(i: usize) -> SlaveInfo {
     let scalar = |name: &str, value: f64| Resource {
         name: name.into(),
@@ -51,9 +60,11 @@ async fn registry_of_50000_agents_is_chunked_below_the_znode_limit_and_reads_bac
     };
     let url = ZkUrl::parse(&zk.url("/mesos")).unwrap();
     let rt = Runtime::start(Config::local()).unwrap();
-    let registrar =
-        RegistrarHandle::spawn(&rt, Arc::new(ZooKeeperStorage::new(url.clone(), options())))
-            .unwrap();
+    let registrar = RegistrarHandle::spawn(
+        &rt,
+        Arc::new(ZooKeeperStorage::new(url.clone(), big_writes())),
+    )
+    .unwrap();
     registrar.recover(MasterInfo::default()).await.unwrap();
     // Admitted in one burst: the registrar batches them into few stores.
     let applies: Vec<_> = (0..50_000)
@@ -97,7 +108,7 @@ async fn registry_of_50000_agents_is_chunked_below_the_znode_limit_and_reads_bac
     // A new master reads it all back.
     let rt2 = Runtime::start(Config::local()).unwrap();
     let next =
-        RegistrarHandle::spawn(&rt2, Arc::new(ZooKeeperStorage::new(url, options()))).unwrap();
+        RegistrarHandle::spawn(&rt2, Arc::new(ZooKeeperStorage::new(url, big_writes()))).unwrap();
     let registry = next.recover(MasterInfo::default()).await.unwrap();
     assert_eq!(registry.admitted().len(), 50_000);
     eprintln!(
