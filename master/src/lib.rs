@@ -31,6 +31,8 @@
 //! - [`scheduler_http`]: the v1 scheduler API (`/api/v1/scheduler`, RecordIO streams).
 //! - [`hostname`]: the hostname reported without `--hostname` (looked up, as genuine).
 //! - [`http`]: `/state`, `/redirect`, `/health`, `/flags`, `/version`.
+//! - [`operator_endpoints`]: `/state-summary`, `/slaves`, `/frameworks`, `/tasks`, `/roles`
+//!   and the `.json` aliases operators' older tools request.
 //! - [`state`]: the `/state` JSON, rendered off the master's mailbox from a snapshot.
 //! - [`allocation`]: the allocator as the master sees it: the hierarchical DRF allocator
 //!   process of `mesos-allocator`, whose decisions come back to the master by dispatch.
@@ -54,6 +56,7 @@ pub mod master;
 pub mod numbers;
 pub mod offers;
 pub mod operations;
+pub mod operator_endpoints;
 pub mod reconciliation;
 pub mod relays;
 pub mod resource_versions;

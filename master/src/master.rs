@@ -134,6 +134,7 @@ impl Process for Master {
         crate::scheduler_v0::install(ctx);
         crate::tasks::install(ctx);
         crate::http::install(ctx);
+        crate::operator_endpoints::install(ctx);
         crate::scheduler_http::install(ctx);
         self.start_registry_gc(ctx);
         self.metrics.elected.set(1.0);
