@@ -53,9 +53,9 @@ impl Master {
 
 /// Task counts by state, under the `TASK_*` keys of genuine `/state-summary`.
 #[derive(Default)]
-struct Counts([usize; 9]);
+struct Counts([usize; 10]);
 
-const SUMMARY_STATES: [TaskState; 9] = [
+const SUMMARY_STATES: [TaskState; 10] = [
     TaskState::TaskStaging,
     TaskState::TaskStarting,
     TaskState::TaskRunning,
@@ -65,6 +65,7 @@ const SUMMARY_STATES: [TaskState; 9] = [
     TaskState::TaskFailed,
     TaskState::TaskLost,
     TaskState::TaskError,
+    TaskState::TaskUnreachable,
 ];
 
 impl Counts {
@@ -191,9 +192,35 @@ fn render_slaves(s: &Snapshot, req: &Request) -> String {
         .agents
         .iter()
         .filter(|a| wanted.is_none_or(|id| id == a.id))
-        .map(agent_json)
+        .map(agent_full_json)
         .collect();
     json!({ "slaves": slaves, "recovered_slaves": [] }).to_string()
+}
+
+/// An agent as `/slaves` shows it: the `/state` object plus its resources as full
+/// protobuf JSON (`*_full`), which keep reservations and allocation roles intact.
+fn agent_full_json(a: &crate::state::AgentView) -> Value {
+    let full = |r: &[Resource]| Value::Array(r.iter().map(mesos_proto::to_json).collect());
+    let mut v = agent_json(a);
+    if let Value::Object(m) = &mut v {
+        let mut reserved: BTreeMap<String, Vec<Resource>> = BTreeMap::new();
+        let mut unreserved = Vec::new();
+        for r in &a.info.resources {
+            match reservation_role(r) {
+                Some(role) => reserved.entry(role).or_default().push(r.clone()),
+                None => unreserved.push(r.clone()),
+            }
+        }
+        let reserved: Map<String, Value> = reserved
+            .into_iter()
+            .map(|(role, r)| (role, full(&r)))
+            .collect();
+        m.insert("reserved_resources_full".into(), Value::Object(reserved));
+        m.insert("unreserved_resources_full".into(), full(&unreserved));
+        m.insert("used_resources_full".into(), full(&a.used));
+        m.insert("offered_resources_full".into(), full(&a.offered));
+    }
+    v
 }
 
 /// `/frameworks` (`?framework_id=` for one).
@@ -289,6 +316,16 @@ fn allocation_role(r: &Resource) -> Option<&str> {
     r.allocation_info.as_ref().and_then(|a| a.role.as_deref())
 }
 
+/// The role a resource is reserved to, in either reservation format (`*` is none).
+fn reservation_role(r: &Resource) -> Option<String> {
+    #[allow(deprecated)] // pre-refinement agents send the reservation here
+    let legacy = r.role.clone().filter(|role| role != "*");
+    r.reservations
+        .last()
+        .and_then(|res| res.role.clone())
+        .or(legacy)
+}
+
 /// Weights from `--weights` (`role=weight,...`); unparsable entries are ignored.
 pub fn parse_weights(flag: Option<&str>) -> BTreeMap<String, f64> {
     flag.unwrap_or_default()
@@ -344,12 +381,7 @@ pub fn roles(s: &Snapshot) -> Vec<RoleView> {
     }
     for a in &s.agents {
         for r in &a.info.resources {
-            #[allow(deprecated)] // pre-refinement reservations carry the role here
-            let role = r
-                .reservations
-                .last()
-                .and_then(|res| res.role.clone())
-                .or_else(|| r.role.clone().filter(|role| role != "*"));
+            let role = reservation_role(r);
             if let Some(role) = role {
                 role_entry(&mut roles, &weights, &role)
                     .reserved

@@ -363,6 +363,8 @@ pub(crate) fn framework_json(f: &FrameworkView) -> Value {
         })
         .collect();
     m.insert("executors".into(), Value::Array(executors));
+    // Genuine writes the (here always empty) offer constraints of every framework.
+    m.insert("offer_constraints".into(), json!({}));
     if let Some(labels) = &info.labels {
         m.insert(
             "labels".into(),
@@ -458,9 +460,6 @@ pub fn render(s: &Snapshot) -> String {
             "pid": leader,
             "port": s.info.port,
             "hostname": s.info.hostname.clone().unwrap_or_default(),
-            "ip": s.info.ip,
-            "version": crate::VERSION,
-            "address": s.info.address.as_ref().map(mesos_proto::to_json).unwrap_or(Value::Null),
         }),
     );
     if let Some(c) = &s.cluster {
