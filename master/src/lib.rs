@@ -31,6 +31,7 @@
 //! - [`scheduler_http`]: the v1 scheduler API (`/api/v1/scheduler`, RecordIO streams).
 //! - [`hostname`]: the hostname reported without `--hostname` (looked up, as genuine).
 //! - [`http`]: `/state`, `/redirect`, `/health`, `/flags`, `/version`.
+//! - [`operator_api`]: the v1 operator API (`/api/v1`), answered from the `/state` snapshot.
 //! - [`operator_endpoints`]: `/state-summary`, `/slaves`, `/frameworks`, `/tasks`, `/roles`
 //!   and the `.json` aliases operators' older tools request.
 //! - [`state`]: the `/state` JSON, rendered off the master's mailbox from a snapshot.
@@ -56,6 +57,7 @@ pub mod master;
 pub mod numbers;
 pub mod offers;
 pub mod operations;
+pub mod operator_api;
 pub mod operator_endpoints;
 pub mod reconciliation;
 pub mod relays;

@@ -135,6 +135,7 @@ impl Process for Master {
         crate::tasks::install(ctx);
         crate::http::install(ctx);
         crate::operator_endpoints::install(ctx);
+        crate::operator_api::install(ctx);
         crate::scheduler_http::install(ctx);
         self.start_registry_gc(ctx);
         self.metrics.elected.set(1.0);
