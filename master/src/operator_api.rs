@@ -156,10 +156,42 @@ fn encode(r: &V0Response, accept: ContentType) -> Response {
         }
     };
     let body = match accept {
-        ContentType::Json => mesos_proto::to_json(&v1_response).to_string().into_bytes(),
+        ContentType::Json => {
+            let mut v = mesos_proto::to_json(&v1_response);
+            write_empty_lists(&mut v);
+            v.to_string().into_bytes()
+        }
         ContentType::Protobuf => v1_response.encode_to_vec(),
     };
     Response::ok(body).with_header("Content-Type", accept.as_str())
+}
+
+/// Genuine writes the state calls' lists even when empty (`"tasks":[]`), where the generic
+/// protobuf-to-JSON mapping leaves empty repeated fields out; tools index them directly.
+fn write_empty_lists(v: &mut serde_json::Value) {
+    const LISTS: &[(&str, &[&str])] = &[
+        (
+            "get_tasks",
+            &["tasks", "unreachable_tasks", "completed_tasks"],
+        ),
+        ("get_agents", &["agents", "recovered_agents"]),
+        ("get_frameworks", &["frameworks", "completed_frameworks"]),
+        ("get_executors", &["executors"]),
+    ];
+    fn fill(parent: &mut serde_json::Value) {
+        for (name, lists) in LISTS {
+            if let Some(o) = parent.get_mut(*name).and_then(|c| c.as_object_mut()) {
+                for l in *lists {
+                    o.entry(l.to_string())
+                        .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+                }
+            }
+        }
+    }
+    fill(v);
+    if let Some(state) = v.get_mut("get_state") {
+        fill(state);
+    }
 }
 
 fn time(secs: f64) -> TimeInfo {
@@ -392,9 +424,10 @@ pub fn answer(kind: v1::call::Type, s: &Snapshot, extras: &Extras) -> Option<V0R
             R::GetRoles
         }
         T::GetWeights => {
-            r.get_weights = Some(response::GetWeights {
-                weight_infos: weights(s),
-            });
+            // As genuine: no weights configured, no `get_weights` at all.
+            let weight_infos = weights(s);
+            r.get_weights =
+                (!weight_infos.is_empty()).then_some(response::GetWeights { weight_infos });
             R::GetWeights
         }
         T::GetMaster => {

@@ -122,5 +122,77 @@ fn operator_endpoints_have_the_key_sets_of_a_genuine_1_11_master() {
             }
         }
     }
+    // The v1 operator API: the same calls, the key sets of each answer's objects.
+    let calls: &[(&str, &[&str])] = &[
+        ("GET_HEALTH", &["", "/get_health"]),
+        ("GET_VERSION", &["", "/get_version/version_info"]),
+        ("GET_FLAGS", &["", "/get_flags", "/get_flags/flags/0"]),
+        ("GET_LOGGING_LEVEL", &["", "/get_logging_level"]),
+        (
+            "GET_STATE",
+            &[
+                "",
+                "/get_state",
+                "/get_state/get_tasks",
+                "/get_state/get_agents",
+                "/get_state/get_agents/agents/0",
+                "/get_state/get_frameworks",
+            ],
+        ),
+        ("GET_AGENTS", &["", "/get_agents", "/get_agents/agents/0"]),
+        ("GET_FRAMEWORKS", &["", "/get_frameworks"]),
+        ("GET_EXECUTORS", &["", "/get_executors"]),
+        ("GET_TASKS", &["", "/get_tasks"]),
+        ("GET_ROLES", &[""]),
+        ("GET_WEIGHTS", &[""]),
+        ("GET_MASTER", &["", "/get_master"]),
+        ("GET_MAINTENANCE_STATUS", &["", "/get_maintenance_status"]),
+        (
+            "GET_MAINTENANCE_SCHEDULE",
+            &["", "/get_maintenance_schedule"],
+        ),
+        ("GET_QUOTA", &["", "/get_quota"]),
+    ];
+    for (call, pointers) in calls {
+        let body = format!("{{\"type\":\"{call}\"}}");
+        let (g, o) = (api(gport, &body), api(oport, &body));
+        for pointer in *pointers {
+            let (gk, ok) = (
+                keys(g.pointer(pointer).unwrap_or(&Value::Null)),
+                keys(o.pointer(pointer).unwrap_or(&Value::Null)),
+            );
+            if gk != ok {
+                mismatches.push(format!(
+                    "{call}{pointer}: genuine only {:?}, ours only {:?}",
+                    gk.difference(&ok).collect::<Vec<_>>(),
+                    ok.difference(&gk).collect::<Vec<_>>()
+                ));
+            }
+        }
+    }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+/// A JSON operator call; the JSON answer.
+fn api(port: u16, body: &str) -> Value {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    write!(
+        s,
+        "POST /api/v1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nAccept: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let r = mesos_tests::wire::split_responses(&buf)
+        .expect("response")
+        .into_iter()
+        .next()
+        .expect("one response");
+    assert_eq!(r.status, 200, "{body} on port {port}");
+    serde_json::from_slice(&r.body).expect("JSON answer")
 }

@@ -218,3 +218,19 @@ async fn teardown_call_removes_the_framework_and_shuts_it_down_on_its_agents() {
     );
     l.m.shutdown();
 }
+
+#[tokio::test]
+async fn get_weights_lists_the_weights_flag_and_state_lists_are_present_when_empty() {
+    let m = common::master(&["--weights=prod=2.5"]);
+    let (_, v) = call(&m, json!({"type": "GET_WEIGHTS"})).await;
+    assert_eq!(
+        v["get_weights"]["weight_infos"],
+        json!([{"weight": 2.5, "role": "prod"}])
+    );
+    let (_, v) = call(&m, json!({"type": "GET_STATE"})).await;
+    assert_eq!(v["get_state"]["get_tasks"]["tasks"], json!([]));
+    assert_eq!(v["get_state"]["get_agents"]["recovered_agents"], json!([]));
+    let (_, v) = call(&m, json!({"type": "GET_EXECUTORS"})).await;
+    assert_eq!(v["get_executors"]["executors"], json!([]));
+    m.shutdown();
+}
