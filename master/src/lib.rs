@@ -32,6 +32,7 @@
 //! - [`hostname`]: the hostname reported without `--hostname` (looked up, as genuine).
 //! - [`http`]: `/state`, `/redirect`, `/health`, `/flags`, `/version`.
 //! - [`operator_api`]: the v1 operator API (`/api/v1`), answered from the `/state` snapshot.
+//! - [`operator_events`]: the operator event stream (SUBSCRIBE), derived from changes.
 //! - [`operator_endpoints`]: `/state-summary`, `/slaves`, `/frameworks`, `/tasks`, `/roles`
 //!   and the `.json` aliases operators' older tools request.
 //! - [`state`]: the `/state` JSON, rendered off the master's mailbox from a snapshot.
@@ -59,6 +60,7 @@ pub mod offers;
 pub mod operations;
 pub mod operator_api;
 pub mod operator_endpoints;
+pub mod operator_events;
 pub mod reconciliation;
 pub mod relays;
 pub mod resource_versions;

@@ -30,6 +30,7 @@ pub struct Master {
     /// Bumped on every change; `/state` re-snapshots only when it moved.
     pub(crate) generation: u64,
     pub(crate) state_cache: crate::state::Cache,
+    pub(crate) operator_events: crate::operator_events::OperatorEvents,
 }
 
 /// A running master, for `main` and tests.
@@ -109,6 +110,7 @@ pub fn spawn(runtime: &Runtime, flags: Flags) -> Result<MasterHandle, StartError
         allocator,
         generation: 0,
         state_cache: Default::default(),
+        operator_events: Default::default(),
         info: info.clone(),
         flags,
     };
@@ -201,6 +203,7 @@ impl Master {
         m.tasks_unreachable
             .set((counts[S::TaskUnreachable as usize] + unreachable_tasks) as f64);
         m.outstanding_offers.set(self.offers.len() as f64);
+        self.publish_operator_events();
     }
 }
 

@@ -21,7 +21,7 @@ use prost::Message as _;
 
 use crate::master::Master;
 use crate::operator_endpoints::{parse_weights, roles};
-use crate::state::{FrameworkView, Snapshot};
+use crate::state::{AgentView, FrameworkView, Snapshot};
 
 pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
     ctx.route("/api/v1", |m, ctx, req| m.operator_api(ctx, req));
@@ -90,6 +90,7 @@ impl Master {
         tracing::debug!(call = kind.as_str_name(), "operator API call");
         match kind {
             T::Teardown => self.operator_teardown(ctx, call),
+            T::Subscribe => self.operator_subscribe(ctx, accept).into(),
             T::GetHealth
             | T::GetFlags
             | T::GetVersion
@@ -168,7 +169,7 @@ fn encode(r: &V0Response, accept: ContentType) -> Response {
 
 /// Genuine writes the state calls' lists even when empty (`"tasks":[]`), where the generic
 /// protobuf-to-JSON mapping leaves empty repeated fields out; tools index them directly.
-fn write_empty_lists(v: &mut serde_json::Value) {
+pub(crate) fn write_empty_lists(v: &mut serde_json::Value) {
     const LISTS: &[(&str, &[&str])] = &[
         (
             "get_tasks",
@@ -201,7 +202,7 @@ fn time(secs: f64) -> TimeInfo {
     }
 }
 
-fn framework(f: &FrameworkView, completed: bool) -> response::get_frameworks::Framework {
+pub(crate) fn framework(f: &FrameworkView, completed: bool) -> response::get_frameworks::Framework {
     let mut info = f.info.clone();
     info.id = Some(FrameworkId {
         value: f.id.clone(),
@@ -234,40 +235,37 @@ fn get_frameworks(s: &Snapshot) -> response::GetFrameworks {
     }
 }
 
+pub(crate) fn agent(a: &AgentView) -> response::get_agents::Agent {
+    let mut info = a.info.clone();
+    info.id = Some(SlaveId {
+        value: a.id.clone(),
+    });
+    response::get_agents::Agent {
+        agent_info: info,
+        active: a.active,
+        deactivated: Some(!a.active),
+        version: a.version.clone(),
+        pid: Some(a.pid.clone()),
+        registered_time: Some(time(a.registered_time)),
+        reregistered_time: a.reregistered_time.map(time),
+        total_resources: a.info.resources.clone(),
+        allocated_resources: a.used.clone(),
+        offered_resources: a.offered.clone(),
+        capabilities: a
+            .capabilities
+            .iter()
+            .filter_map(|c| slave_info::capability::Type::from_str_name(c))
+            .map(|t| slave_info::Capability {
+                r#type: Some(t as i32),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
 fn get_agents(s: &Snapshot) -> response::GetAgents {
-    let agents = s
-        .agents
-        .iter()
-        .map(|a| {
-            let mut info = a.info.clone();
-            info.id = Some(SlaveId {
-                value: a.id.clone(),
-            });
-            response::get_agents::Agent {
-                agent_info: info,
-                active: a.active,
-                deactivated: Some(!a.active),
-                version: a.version.clone(),
-                pid: Some(a.pid.clone()),
-                registered_time: Some(time(a.registered_time)),
-                reregistered_time: a.reregistered_time.map(time),
-                total_resources: a.info.resources.clone(),
-                allocated_resources: a.used.clone(),
-                offered_resources: a.offered.clone(),
-                capabilities: a
-                    .capabilities
-                    .iter()
-                    .filter_map(|c| slave_info::capability::Type::from_str_name(c))
-                    .map(|t| slave_info::Capability {
-                        r#type: Some(t as i32),
-                    })
-                    .collect(),
-                ..Default::default()
-            }
-        })
-        .collect();
     response::GetAgents {
-        agents,
+        agents: s.agents.iter().map(agent).collect(),
         recovered_agents: Vec::new(),
     }
 }
@@ -310,6 +308,16 @@ fn get_tasks(s: &Snapshot) -> response::GetTasks {
             .extend(f.tasks.iter().chain(&f.completed_tasks).cloned());
     }
     t
+}
+
+/// The whole state, as GET_STATE and the SUBSCRIBED event carry it.
+pub(crate) fn get_state(s: &Snapshot) -> response::GetState {
+    response::GetState {
+        get_tasks: Some(get_tasks(s)),
+        get_executors: Some(get_executors(s)),
+        get_frameworks: Some(get_frameworks(s)),
+        get_agents: Some(get_agents(s)),
+    }
 }
 
 fn weights(s: &Snapshot) -> Vec<WeightInfo> {
@@ -381,12 +389,7 @@ pub fn answer(kind: v1::call::Type, s: &Snapshot, extras: &Extras) -> Option<V0R
             R::GetLoggingLevel
         }
         T::GetState => {
-            r.get_state = Some(response::GetState {
-                get_tasks: Some(get_tasks(s)),
-                get_executors: Some(get_executors(s)),
-                get_frameworks: Some(get_frameworks(s)),
-                get_agents: Some(get_agents(s)),
-            });
+            r.get_state = Some(get_state(s));
             R::GetState
         }
         T::GetAgents => {
