@@ -130,6 +130,7 @@ impl Master {
         if ok {
             tracing::info!(subscriber = id, "operator event stream subscribed");
             self.operator_events.subscribers.push(sub);
+            self.count_operator_subscribers();
             self.start_operator_heartbeats(ctx);
         }
         response.with_header("Content-Type", accept.as_str())
@@ -154,6 +155,15 @@ impl Master {
         self.operator_events
             .subscribers
             .retain(|s| send(s, e) || dropped(s));
+        self.count_operator_subscribers();
+    }
+
+    /// `master/operator_event_stream_subscribers`, as genuine reports it.
+    fn count_operator_subscribers(&self) {
+        self.metrics
+            .metrics
+            .gauge("master/operator_event_stream_subscribers")
+            .set(self.operator_events.subscribers.len() as f64);
     }
 
     /// Records the current state as what subscribers know (before the first subscribes).

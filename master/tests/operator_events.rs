@@ -169,3 +169,35 @@ async fn operator_subscribe_in_protobuf_gets_protobuf_records() {
     );
     m.shutdown();
 }
+
+#[tokio::test]
+async fn a_closed_subscriber_is_released_at_the_next_heartbeat() {
+    let m = common::master(&[]);
+    let metric = |m: &mesos_master::MasterHandle| {
+        common::metric(&m.runtime, "master/operator_event_stream_subscribers")
+    };
+    let mut stream = subscribe(&m);
+    assert_eq!(stream.json()["type"], "SUBSCRIBED");
+    let mut second = subscribe(&m);
+    assert_eq!(second.json()["type"], "SUBSCRIBED");
+    assert_eq!(metric(&m), 2.0);
+    drop(stream);
+    // The connection notices the closed socket when it next writes; the master drops the
+    // subscriber when its channel refuses an event.
+    for _ in 0..3 {
+        advance(&m.runtime, Duration::from_secs(15)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(metric(&m), 1.0);
+    assert_eq!(next_heartbeat(&mut second), "HEARTBEAT");
+    m.shutdown();
+}
+
+fn next_heartbeat(stream: &mut Stream) -> String {
+    loop {
+        let e = stream.json();
+        if e["type"] == "HEARTBEAT" {
+            return "HEARTBEAT".into();
+        }
+    }
+}
