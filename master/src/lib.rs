@@ -39,6 +39,7 @@
 //! - [`allocation`]: the allocator as the master sees it: the hierarchical DRF allocator
 //!   process of `mesos-allocator`, whose decisions come back to the master by dispatch.
 //! - [`resource_versions`]: agents' resource versions, echoed in launches.
+//! - [`resource_metrics`]: `master/cpus_total`, `_used`, `_percent` (and mem, disk, gpus).
 //! - [`resources`]: resource arithmetic the master needs (sums, containment), over the
 //!   allocator crate's `Resources`.
 #![forbid(unsafe_code)]
@@ -63,6 +64,7 @@ pub mod operator_endpoints;
 pub mod operator_events;
 pub mod reconciliation;
 pub mod relays;
+pub mod resource_metrics;
 pub mod resource_versions;
 pub mod resources;
 pub mod scheduler_http;

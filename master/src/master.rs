@@ -203,6 +203,7 @@ impl Master {
         m.tasks_unreachable
             .set((counts[S::TaskUnreachable as usize] + unreachable_tasks) as f64);
         m.outstanding_offers.set(self.offers.len() as f64);
+        self.refresh_resource_metrics();
         self.publish_operator_events();
     }
 }

@@ -286,3 +286,28 @@ async fn redirect_answers_307_to_the_leader_for_get_and_head() {
     }
     m.shutdown();
 }
+
+#[tokio::test]
+async fn resource_metrics_report_total_used_and_percent_also_in_prometheus_text() {
+    let l = launched(&[], framework_info()).await;
+    let rt = &l.m.runtime;
+    assert_eq!(common::metric(rt, "master/cpus_total"), 4.0);
+    assert_eq!(common::metric(rt, "master/cpus_used"), 1.0);
+    assert_eq!(common::metric(rt, "master/cpus_percent"), 0.25);
+    assert_eq!(common::metric(rt, "master/mem_total"), 4096.0);
+    assert_eq!(common::metric(rt, "master/mem_used"), 128.0);
+    assert_eq!(common::metric(rt, "master/disk_total"), 10000.0);
+    assert_eq!(common::metric(rt, "master/gpus_percent"), 0.0);
+    let addr = l.m.address();
+    let r = tokio::task::spawn_blocking(move || http(addr, "GET", "/metrics/prometheus", &[], b""))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let text = String::from_utf8(r.body.clone()).unwrap();
+    assert!(text.contains("\nmaster_cpus_used 1\n"), "{text}");
+    assert!(
+        text.contains("\nallocator_mesos_allocation_runs "),
+        "{text}"
+    );
+    l.m.shutdown();
+}
