@@ -14,6 +14,7 @@
 //! - `reconciliation`: the master's reconciliation requests on re-registration.
 //! - `termination`: the terminal status of tasks whose executor ended.
 //! - `http`: `/state`, `/health`, and the `/files` routes.
+//! - [`operator_http`]: `/flags`, `/version`, `.json` aliases, the v1 operator API `/api/v1`.
 //! - `files`: `/files/read` and `/files/download` (off the mailbox, bounded memory).
 //! - `browse`: `/files/browse` (off the mailbox, at most `MAX_BROWSE_ENTRIES` entries).
 //! - [`run`]: starting an agent from flags (what `mesos-agent` does).
@@ -27,6 +28,7 @@ pub mod flags;
 pub mod history;
 mod http;
 mod kill;
+pub mod operator_http;
 pub mod paths;
 mod reconciliation;
 pub mod resources;
