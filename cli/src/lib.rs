@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod http;
+pub mod sandbox;
 pub mod table;
 
 use std::io::Write;
@@ -27,6 +28,10 @@ commands:
   agents                agents with their resources
   frameworks            frameworks with their resources
   state                 the master's /master/state JSON
+  ls <task> [path]      a directory of the task's sandbox
+  cat <task> <file>     a file of the task's sandbox (e.g. stdout)
+  tail [-f] [-n N] <task> <file>
+                        the last N (10) lines of a sandbox file; -f: then follow it
   help                  this text
 
 The master is --master, else $MESOS_MASTER, else 127.0.0.1:5050.
@@ -68,6 +73,18 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         ["state"] => http::get_json(&master, "/master/state")
             .map(|v| Outcome::Found(pretty(&v)))
             .map_err(|e| e.to_string()),
+        ["ls", task, path @ ..] if path.len() <= 1 => with_sandbox(&master, task, |sb| {
+            sandbox::ls(sb, path.first().copied().unwrap_or(""), width)
+        }),
+        ["cat", task, file] => with_sandbox(&master, task, |sb| {
+            sandbox::cat(sb, file, out).map(|_| Outcome::Found(String::new()))
+        }),
+        ["tail", tail_args @ ..] => match parse_tail(tail_args) {
+            Some((follow, n, task, file)) => with_sandbox(&master, task, |sb| {
+                sandbox::tail(sb, file, n, follow, out).map(|_| Outcome::Found(String::new()))
+            }),
+            None => return usage(err, "tail needs [-f] [-n N] <task> <file>"),
+        },
         [] => return usage(err, "no command"),
         other => return usage(err, &format!("unknown command '{}'", other.join(" "))),
     };
@@ -87,6 +104,35 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     }
 }
 
+/// Runs `f` on the task's sandbox, or reports why there is none.
+fn with_sandbox(
+    master: &str,
+    task: &str,
+    f: impl FnOnce(&sandbox::Sandbox) -> Result<Outcome, String>,
+) -> Result<Outcome, String> {
+    match sandbox::locate(master, task)? {
+        Ok(sb) => f(&sb),
+        Err(why) => Ok(Outcome::NotFound(why)),
+    }
+}
+
+/// `[-f] [-n N] <task> <file>` in any flag order.
+fn parse_tail<'a>(args: &[&'a str]) -> Option<(bool, usize, &'a str, &'a str)> {
+    let (mut follow, mut n, mut pos) = (false, 10usize, Vec::new());
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match *a {
+            "-f" | "--follow" => follow = true,
+            "-n" => n = it.next()?.parse().ok()?,
+            other => pos.push(other),
+        }
+    }
+    match pos.as_slice() {
+        [task, file] => Some((follow, n, task, file)),
+        _ => None,
+    }
+}
+
 fn usage(err: &mut dyn Write, why: &str) -> i32 {
     let _ = write!(err, "mesos: {why}\n{USAGE}");
     EXIT_USAGE
@@ -102,7 +148,7 @@ fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
 }
 
-fn s(v: &Value) -> String {
+pub(crate) fn s(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
@@ -119,7 +165,7 @@ fn num(v: &Value) -> String {
     }
 }
 
-fn arr(v: &Value) -> &[Value] {
+pub(crate) fn arr(v: &Value) -> &[Value] {
     v.as_array().map(Vec::as_slice).unwrap_or(&[])
 }
 
@@ -202,7 +248,7 @@ fn task(master: &str, id: &str) -> Result<Outcome, String> {
 }
 
 /// Percent-encodes a query value.
-fn encode(v: &str) -> String {
+pub(crate) fn encode(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
