@@ -155,12 +155,14 @@ pub fn tail(
     }
     out.flush().ok();
     let mut offset = start + data.len() as u64;
-    while follow {
+    if !follow {
+        return Ok(());
+    }
+    loop {
         std::thread::sleep(Duration::from_secs(1));
         let (data, _) = read(sb, &path, Some(offset), CHUNK)?;
         offset += data.len() as u64;
         out.write_all(data.as_bytes()).map_err(|e| e.to_string())?;
         out.flush().ok();
     }
-    Ok(())
 }
