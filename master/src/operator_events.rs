@@ -358,6 +358,40 @@ fn send(s: &Subscriber, e: &Event) -> bool {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subscriber_over_its_budget_is_refused_the_event_and_counts_as_gone() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let sub = Subscriber {
+            id: 1,
+            tx,
+            json: true,
+            budget: Budget::new(64),
+        };
+        let heartbeat = event(event::Type::Heartbeat);
+        assert!(send(&sub, &heartbeat), "a small event fits");
+        let mut big = event(event::Type::AgentRemoved);
+        big.agent_removed = Some(event::AgentRemoved {
+            agent_id: SlaveId {
+                value: "x".repeat(100),
+            },
+        });
+        assert!(
+            !send(&sub, &big),
+            "over the budget: the subscriber is dropped"
+        );
+        let first = rx.try_recv().unwrap();
+        assert!(std::str::from_utf8(&first).unwrap().contains("HEARTBEAT"));
+        assert!(
+            rx.try_recv().is_err(),
+            "nothing beyond the budget was queued"
+        );
+    }
+}
+
 fn dropped(s: &Subscriber) -> bool {
     tracing::info!(subscriber = s.id, "operator event stream closed");
     false

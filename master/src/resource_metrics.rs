@@ -1,6 +1,8 @@
 //! `master/<cpus|mem|disk|gpus>_<total|used|percent>` as genuine reports them: the
 //! registered agents' total (non-revocable) scalars, what frameworks use of them (tasks
-//! and executors), and the share used. Refreshed on every change with the other gauges.
+//! and executors), and the share used; and the allocator's view
+//! `allocator/mesos/resources/<name>/{total,offered_or_allocated}`. Refreshed on every change
+//! with the other gauges.
 
 use mesos_proto::mesos::{value, Resource};
 
@@ -33,9 +35,10 @@ pub fn percent(used: f64, total: f64) -> f64 {
 
 impl Master {
     pub(crate) fn refresh_resource_metrics(&self) {
-        let (mut total, mut used) = ([0.0; 4], [0.0; 4]);
+        let (mut total, mut used, mut offered) = ([0.0; 4], [0.0; 4], [0.0; 4]);
         for a in self.agents.registered.values() {
             add(&mut total, a.total());
+            add(&mut offered, &self.offers.offered_on(&a.id));
             for (fid, tid) in &a.tasks {
                 if let Some(f) = self.frameworks.get(fid) {
                     if let Some(t) = f.tasks.get(tid) {
@@ -57,6 +60,12 @@ impl Master {
             m.gauge(&format!("master/{name}_used")).set(used[i]);
             m.gauge(&format!("master/{name}_percent"))
                 .set(percent(used[i], total[i]));
+            m.gauge(&format!("allocator/mesos/resources/{name}/total"))
+                .set(total[i]);
+            m.gauge(&format!(
+                "allocator/mesos/resources/{name}/offered_or_allocated"
+            ))
+            .set(used[i] + offered[i]);
         }
     }
 }

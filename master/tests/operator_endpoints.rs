@@ -298,6 +298,13 @@ async fn resource_metrics_report_total_used_and_percent_also_in_prometheus_text(
     assert_eq!(common::metric(rt, "master/mem_used"), 128.0);
     assert_eq!(common::metric(rt, "master/disk_total"), 10000.0);
     assert_eq!(common::metric(rt, "master/gpus_percent"), 0.0);
+    assert_eq!(
+        common::metric(rt, "allocator/mesos/resources/cpus/total"),
+        4.0
+    );
+    // The launch used 1 cpu; the other 3 are offered again or about to be.
+    let cpus = common::metric(rt, "allocator/mesos/resources/cpus/offered_or_allocated");
+    assert!((1.0..=4.0).contains(&cpus), "{cpus}");
     let addr = l.m.address();
     let r = tokio::task::spawn_blocking(move || http(addr, "GET", "/metrics/prometheus", &[], b""))
         .await
