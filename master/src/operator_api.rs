@@ -91,6 +91,7 @@ impl Master {
         match kind {
             T::Teardown => self.operator_teardown(ctx, call),
             T::Subscribe => self.operator_subscribe(ctx, accept).into(),
+            T::SetLoggingLevel => set_logging_level(ctx, call),
             T::GetHealth
             | T::GetFlags
             | T::GetVersion
@@ -135,6 +136,32 @@ impl Master {
         self.remove_framework(ctx, &id, "an operator tore it down");
         Response::ok(Bytes::new()).into()
     }
+}
+
+/// Bumped by every SET_LOGGING_LEVEL: a revert only applies if no newer level was set.
+static LOGGING_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// SET_LOGGING_LEVEL: the verbosity for `duration`, then back to 0 (as genuine).
+fn set_logging_level(ctx: &mut Ctx<'_, Master>, call: v1::Call) -> Reply {
+    use std::sync::atomic::Ordering;
+    let Some(set) = call.set_logging_level else {
+        return Response::bad_request("Expecting 'set_logging_level' to be present").into();
+    };
+    let Ok(nanos) = u64::try_from(set.duration.nanoseconds) else {
+        return Response::bad_request("'set_logging_level.duration' must not be negative").into();
+    };
+    let generation = LOGGING_GENERATION.fetch_add(1, Ordering::AcqRel) + 1;
+    libprocess::logging::set_verbosity(set.level);
+    ctx.delay(
+        std::time::Duration::from_nanos(nanos),
+        "revert_logging_level",
+        move |_, _| {
+            if LOGGING_GENERATION.load(Ordering::Acquire) == generation {
+                libprocess::logging::set_verbosity(0);
+            }
+        },
+    );
+    Response::ok(Bytes::new()).into()
 }
 
 fn not_implemented(kind: v1::call::Type) -> Response {
@@ -384,8 +411,9 @@ pub fn answer(kind: v1::call::Type, s: &Snapshot, extras: &Extras) -> Option<V0R
             R::GetMetrics
         }
         T::GetLoggingLevel => {
-            // glog verbosity: this master logs at the default verbosity 0.
-            r.get_logging_level = Some(response::GetLoggingLevel { level: 0 });
+            r.get_logging_level = Some(response::GetLoggingLevel {
+                level: libprocess::logging::verbosity(),
+            });
             R::GetLoggingLevel
         }
         T::GetState => {

@@ -234,3 +234,28 @@ async fn get_weights_lists_the_weights_flag_and_state_lists_are_present_when_emp
     assert_eq!(v["get_executors"]["executors"], json!([]));
     m.shutdown();
 }
+
+#[tokio::test]
+async fn set_logging_level_changes_the_verbosity_until_its_duration_ends() {
+    let m = common::master(&[]);
+    let (status, _) = call(
+        &m,
+        json!({"type": "SET_LOGGING_LEVEL",
+               "set_logging_level": {"level": 2, "duration": {"nanoseconds": 5_000_000_000i64}}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, v) = call(&m, json!({"type": "GET_LOGGING_LEVEL"})).await;
+    assert_eq!(v["get_logging_level"]["level"], 2);
+    common::advance(&m.runtime, std::time::Duration::from_secs(6)).await;
+    let (_, v) = call(&m, json!({"type": "GET_LOGGING_LEVEL"})).await;
+    assert_eq!(v["get_logging_level"]["level"], 0, "{v}");
+    let (status, _) = call(
+        &m,
+        json!({"type": "SET_LOGGING_LEVEL",
+               "set_logging_level": {"level": 1, "duration": {"nanoseconds": -1}}}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    m.shutdown();
+}
