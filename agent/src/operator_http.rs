@@ -178,8 +178,9 @@ impl Slave {
                 R::GetMetrics
             }
             T::GetLoggingLevel => {
-                // glog verbosity: the agent logs at the default verbosity 0.
-                r.get_logging_level = Some(response::GetLoggingLevel { level: 0 });
+                r.get_logging_level = Some(response::GetLoggingLevel {
+                    level: libprocess::logging::verbosity(),
+                });
                 R::GetLoggingLevel
             }
             T::GetState => {
