@@ -51,8 +51,10 @@ const JSON: &[(&str, &str)] = &[
     ("Accept", "application/json"),
 ];
 
-async fn agent() -> (mesos_agent::Agent, PathBuf) {
-    let work = std::env::temp_dir().join(format!("agent-operator-http-{}", std::process::id()));
+/// An agent with its own work dir (`name` keeps parallel tests apart).
+async fn agent(name: &str) -> (mesos_agent::Agent, PathBuf) {
+    let work =
+        std::env::temp_dir().join(format!("agent-operator-http-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(work.join("slaves")).unwrap();
     let work = work.canonicalize().unwrap();
@@ -80,7 +82,7 @@ async fn agent() -> (mesos_agent::Agent, PathBuf) {
 
 #[tokio::test]
 async fn agent_serves_flags_version_and_the_json_aliases() {
-    let (a, work) = agent().await;
+    let (a, work) = agent("aliases").await;
     let addr = a.runtime.address();
     let work_s = work.display().to_string();
     std::fs::write(work.join("flagfile"), b"x").unwrap();
@@ -138,7 +140,7 @@ async fn agent_serves_flags_version_and_the_json_aliases() {
 
 #[tokio::test]
 async fn agent_operator_api_answers_read_calls_in_json_and_protobuf_and_501_for_others() {
-    let (a, _work) = agent().await;
+    let (a, _work) = agent("api").await;
     let addr = a.runtime.address();
     let post = move |body: Vec<u8>, headers: &'static [(&'static str, &'static str)]| {
         tokio::task::spawn_blocking(move || request(addr, "POST", "/api/v1", headers, &body))
