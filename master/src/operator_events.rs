@@ -110,23 +110,34 @@ impl Master {
         if self.operator_events.subscribers.is_empty() {
             self.mark_operator_view();
         }
-        let (response, tx) = Response::stream(200);
         let json = accept == ContentType::Json;
-        let id = self.operator_events.next_id;
-        self.operator_events.next_id += 1;
-        let sub = Subscriber {
-            id,
-            tx,
-            json,
-            budget: Budget::new(self.flags.http_framework_max_queued_bytes),
-        };
         let snapshot = self.snapshot();
         let mut subscribed = event(event::Type::Subscribed);
         subscribed.subscribed = Some(event::Subscribed {
             get_state: Some(get_state(&snapshot)),
             heartbeat_interval_seconds: Some(HEARTBEAT_INTERVAL.as_secs_f64()),
         });
-        let ok = send(&sub, &subscribed) && send(&sub, &event(event::Type::Heartbeat));
+        let Some(first) = record(&subscribed, json) else {
+            return Response::new(500, "The cluster state could not be encoded");
+        };
+        let (response, tx) = Response::stream(200);
+        let id = self.operator_events.next_id;
+        self.operator_events.next_id += 1;
+        // The snapshot always fits: the budget bounds what piles up behind it.
+        let sub = Subscriber {
+            id,
+            tx,
+            json,
+            budget: Budget::new(
+                self.flags
+                    .http_framework_max_queued_bytes
+                    .saturating_add(first.len()),
+            ),
+        };
+        let ok = match sub.budget.admit(first) {
+            Ok(rec) => sub.tx.send(rec).is_ok(),
+            Err(_) => false,
+        } && send(&sub, &event(event::Type::Heartbeat));
         if ok {
             tracing::info!(subscriber = id, "operator event stream subscribed");
             self.operator_events.subscribers.push(sub);

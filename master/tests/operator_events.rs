@@ -201,3 +201,19 @@ fn next_heartbeat(stream: &mut Stream) -> String {
         }
     }
 }
+
+#[tokio::test]
+async fn the_subscribed_snapshot_is_delivered_even_when_larger_than_the_stream_budget() {
+    let m = common::master(&["--http_framework_max_queued_bytes=16"]);
+    let (_agent, agent_id) = register_agent(&m, "slave(1)").await;
+    let mut stream = subscribe(&m);
+    let subscribed = stream.json();
+    assert_eq!(subscribed["type"], "SUBSCRIBED");
+    assert_eq!(
+        subscribed["subscribed"]["get_state"]["get_agents"]["agents"][0]["agent_info"]["id"]
+            ["value"],
+        agent_id.as_str()
+    );
+    assert_eq!(stream.json()["type"], "HEARTBEAT");
+    m.shutdown();
+}
