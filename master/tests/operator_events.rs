@@ -204,15 +204,25 @@ fn next_heartbeat(stream: &mut Stream) -> String {
 
 #[tokio::test]
 async fn the_subscribed_snapshot_is_delivered_even_when_larger_than_the_stream_budget() {
-    let m = common::master(&["--http_framework_max_queued_bytes=16"]);
+    let m = common::master(&["--http_framework_max_queued_bytes=1024"]);
     let (_agent, agent_id) = register_agent(&m, "slave(1)").await;
+    let (_a2, _) = register_agent(&m, "slave(2)").await;
+    let (_a3, _) = register_agent(&m, "slave(3)").await;
     let mut stream = subscribe(&m);
-    let subscribed = stream.json();
+    let record = stream.record();
+    assert!(record.len() > 1024, "the state is larger than the budget");
+    let subscribed: Value = serde_json::from_slice(&record).unwrap();
     assert_eq!(subscribed["type"], "SUBSCRIBED");
     assert_eq!(
         subscribed["subscribed"]["get_state"]["get_agents"]["agents"][0]["agent_info"]["id"]
             ["value"],
         agent_id.as_str()
+    );
+    assert_eq!(
+        subscribed["subscribed"]["get_state"]["get_agents"]["agents"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
     );
     assert_eq!(stream.json()["type"], "HEARTBEAT");
     m.shutdown();
