@@ -55,6 +55,21 @@ impl TaskMark {
     }
 }
 
+/// What subscribers were last told about a framework: its flags and its `FrameworkInfo`
+/// (a hash of its encoding: an UPDATE_FRAMEWORK or a failover may change it).
+type FrameworkMark = (bool, bool, u64);
+
+fn framework_mark(
+    active: bool,
+    connected: bool,
+    info: &mesos_proto::mesos::FrameworkInfo,
+) -> FrameworkMark {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    info.encode_to_vec().hash(&mut h);
+    (active, connected, h.finish())
+}
+
 /// The operator subscribers and the view they share.
 #[derive(Default)]
 pub struct OperatorEvents {
@@ -63,8 +78,8 @@ pub struct OperatorEvents {
     heartbeat_running: bool,
     tasks: HashMap<(String, String), TaskMark>,
     agents: HashSet<String>,
-    /// Framework id → (active, connected).
-    frameworks: HashMap<String, (bool, bool)>,
+    /// Framework id → what FRAMEWORK_UPDATED reports a change of.
+    frameworks: HashMap<String, FrameworkMark>,
 }
 
 impl OperatorEvents {
@@ -195,7 +210,7 @@ impl Master {
             .frameworks
             .registered
             .values()
-            .map(|f| (f.id.clone(), (f.active, f.connected)))
+            .map(|f| (f.id.clone(), framework_mark(f.active, f.connected, &f.info)))
             .collect();
     }
 
@@ -255,11 +270,11 @@ impl Master {
     /// Agents and frameworks that appeared, changed or left.
     fn publish_membership(&mut self, events: &mut Vec<Event>) {
         let agents_now: HashSet<&String> = self.agents.registered.keys().collect();
-        let frameworks_now: HashMap<&String, (bool, bool)> = self
+        let frameworks_now: HashMap<&String, FrameworkMark> = self
             .frameworks
             .registered
             .values()
-            .map(|f| (&f.id, (f.active, f.connected)))
+            .map(|f| (&f.id, framework_mark(f.active, f.connected, &f.info)))
             .collect();
         let ev = &self.operator_events;
         let same = agents_now.len() == ev.agents.len()
@@ -295,7 +310,7 @@ impl Master {
             events.push(e);
         }
         for f in &snapshot.frameworks {
-            let flags = (f.active, f.connected);
+            let flags = framework_mark(f.active, f.connected, &f.info);
             match ev.frameworks.insert(f.id.clone(), flags) {
                 None => {
                     let mut e = event(event::Type::FrameworkAdded);

@@ -227,3 +227,36 @@ async fn the_subscribed_snapshot_is_delivered_even_when_larger_than_the_stream_b
     assert_eq!(stream.json()["type"], "HEARTBEAT");
     m.shutdown();
 }
+
+#[tokio::test]
+async fn a_framework_losing_its_scheduler_is_a_framework_updated_event() {
+    let m = common::master(&[]);
+    let (_sched, fid) = semantics::subscribe(&m, "scheduler-1", framework_info()).await;
+    let mut stream = subscribe(&m);
+    assert_eq!(stream.json()["type"], "SUBSCRIBED");
+    m.runtime.terminate("scheduler-1");
+    let e = next(&mut stream);
+    assert_eq!(e["type"], "FRAMEWORK_UPDATED", "{e}");
+    let f = &e["framework_updated"]["framework"];
+    assert_eq!(f["framework_info"]["id"]["value"], fid.as_str());
+    assert_eq!(f["connected"], false);
+    m.shutdown();
+}
+
+#[tokio::test]
+async fn a_resubscription_with_a_new_framework_info_is_a_framework_updated_event() {
+    let m = common::master(&[]);
+    let (sched, fid) = semantics::subscribe(&m, "scheduler-1", framework_info()).await;
+    let mut stream = subscribe(&m);
+    assert_eq!(stream.json()["type"], "SUBSCRIBED");
+    let mut info = framework_info();
+    info.id = Some(mesos_proto::mesos::FrameworkId { value: fid.clone() });
+    info.name = "renamed".into();
+    sched.send(m.upid(), &subscribe_call(info));
+    let e = next(&mut stream);
+    assert_eq!(e["type"], "FRAMEWORK_UPDATED", "{e}");
+    let f = &e["framework_updated"]["framework"]["framework_info"];
+    assert_eq!(f["id"]["value"], fid.as_str());
+    assert_eq!(f["name"], "renamed");
+    m.shutdown();
+}
