@@ -260,3 +260,23 @@ async fn a_resubscription_with_a_new_framework_info_is_a_framework_updated_event
     assert_eq!(f["name"], "renamed");
     m.shutdown();
 }
+
+#[tokio::test]
+async fn an_agent_that_unregisters_is_an_agent_removed_event() {
+    let m = common::master(&[]);
+    let (agent, agent_id) = register_agent(&m, "slave(1)").await;
+    let mut stream = subscribe(&m);
+    assert_eq!(stream.json()["type"], "SUBSCRIBED");
+    agent.send(
+        m.upid(),
+        &mesos_proto::mesos::internal::UnregisterSlaveMessage {
+            slave_id: mesos_proto::mesos::SlaveId {
+                value: agent_id.clone(),
+            },
+        },
+    );
+    let e = next(&mut stream);
+    assert_eq!(e["type"], "AGENT_REMOVED", "{e}");
+    assert_eq!(e["agent_removed"]["agent_id"]["value"], agent_id.as_str());
+    m.shutdown();
+}
