@@ -17,6 +17,7 @@
 //! - `termination`: the terminal status of tasks whose executor ended.
 //! - `http`: `/state`, `/health`, and the `/files` routes.
 //! - `monitor`: `/monitor/statistics(.json)`, every executor's usage from the containerizer.
+//! - [`operator_http`]: `/flags`, `/version`, `.json` aliases, the v1 operator API `/api/v1`.
 //! - `files`: `/files/read` and `/files/download` (off the mailbox, bounded memory).
 //! - `browse`: `/files/browse` (off the mailbox, at most `MAX_BROWSE_ENTRIES` entries).
 //! - [`run`]: starting an agent from flags (what `mesos-agent` does).
@@ -32,6 +33,7 @@ pub mod history;
 mod http;
 mod kill;
 mod monitor;
+pub mod operator_http;
 pub mod paths;
 mod reconciliation;
 pub mod resources;

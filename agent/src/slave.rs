@@ -318,6 +318,7 @@ impl Process for Slave {
         ctx.install::<StatusUpdateMessage>(Self::executor_status_update);
         crate::http::install_routes(ctx);
         crate::executor_api::install_routes(ctx);
+        crate::operator_http::install_routes(ctx);
         let factor = self.config.registration_backoff_factor;
         self.start_registration(ctx, factor);
     }

@@ -94,9 +94,11 @@ impl AllocatorProcess {
         let started = Instant::now();
         let allocations = self.core.allocate(ctx.clock().now(), only);
         ctx.metrics()
-            .timer("allocator/allocation_run")
+            .timer("allocator/mesos/allocation_run")
             .record(started.elapsed());
-        ctx.metrics().counter("allocator/allocation_runs").inc();
+        ctx.metrics()
+            .counter("allocator/mesos/allocation_runs")
+            .inc();
         if !allocations.is_empty() {
             tracing::debug!(count = allocations.len(), "allocator: offering");
             (self.deliver)(allocations);
@@ -203,8 +205,8 @@ impl AllocatorProcess {
 impl Process for AllocatorProcess {
     fn initialize(&mut self, ctx: &mut Ctx<'_, Self>) {
         // Register the metrics at zero so they appear before the first run.
-        ctx.metrics().counter("allocator/allocation_runs");
-        ctx.metrics().timer("allocator/allocation_run");
+        ctx.metrics().counter("allocator/mesos/allocation_runs");
+        ctx.metrics().timer("allocator/mesos/allocation_run");
         self.schedule_batch(ctx);
     }
 }

@@ -1,7 +1,7 @@
 //! Metrics registry: counters, gauges and timers, rendered flat as `/metrics/snapshot` is.
 //!
 //! Names follow Mesos (`master/tasks_running`, `libprocess/...`). Timers keep a window of
-//! recent samples and report `<name>_ms/count`, `/min_ms`, `/max_ms`, `/p50`, `/p90`, `/p99`
+//! recent samples and report `<name>_ms/count`, `/min`, `/max`, `/p50`, `/p90`, `/p99`, `/p9999`
 //! and so on, like libprocess's `Timer` statistics.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -69,14 +69,15 @@ impl Timer {
         }
         v.sort_by(f64::total_cmp);
         out.insert(format!("{name}_ms"), *v.last().unwrap_or(&0.0));
-        out.insert(format!("{name}_ms/min_ms"), v[0]);
-        out.insert(format!("{name}_ms/max_ms"), v[v.len() - 1]);
+        out.insert(format!("{name}_ms/min"), v[0]);
+        out.insert(format!("{name}_ms/max"), v[v.len() - 1]);
         for (label, q) in [
             ("p50", 0.5),
             ("p90", 0.9),
             ("p95", 0.95),
             ("p99", 0.99),
             ("p999", 0.999),
+            ("p9999", 0.9999),
         ] {
             out.insert(format!("{name}_ms/{label}"), percentile(&v, q));
         }
@@ -179,6 +180,8 @@ mod tests {
         assert_eq!(s["t_ms/count"], 100.0);
         assert!((s["t_ms/p50"] - 50.0).abs() < 1e-6);
         assert!((s["t_ms/p99"] - 99.0).abs() < 1e-6);
-        assert!((s["t_ms/max_ms"] - 100.0).abs() < 1e-6);
+        assert!((s["t_ms/max"] - 100.0).abs() < 1e-6);
+        assert!((s["t_ms/min"] - 1.0).abs() < 1e-6);
+        assert!((s["t_ms/p9999"] - 100.0).abs() < 1e-6);
     }
 }

@@ -44,3 +44,22 @@ async fn metrics_snapshot_is_json_and_jsonp_callbacks_are_validated() {
     assert_eq!(bad.0, 400);
     rt.shutdown();
 }
+
+#[tokio::test]
+async fn metrics_prometheus_serves_the_snapshot_in_text_format() {
+    let rt = Runtime::start(Config::local()).unwrap();
+    rt.metrics().counter("master/tasks_finished").add(2);
+    rt.metrics().gauge("master/cpus_total").set(4.5);
+    let addr = rt.address();
+    let (status, text) = tokio::task::spawn_blocking(move || get(addr, "/metrics/prometheus"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        text.contains("Content-Type: text/plain; version=0.0.4"),
+        "{text}"
+    );
+    assert!(text.contains("\nmaster_tasks_finished 2\n"), "{text}");
+    assert!(text.contains("\nmaster_cpus_total 4.5\n"), "{text}");
+    rt.shutdown();
+}

@@ -10,28 +10,38 @@ use crate::master::Master;
 
 pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
     ctx.route("/state", |m, _ctx, req| m.state_endpoint(req));
+    ctx.route("/state.json", |m, _ctx, req| m.state_endpoint(req));
     ctx.route("/redirect", |m, _ctx, req| {
         if let Some(standby) = m.ha.redirect(&req) {
             return standby;
         }
-        let host = m.info.hostname.clone().unwrap_or_default();
-        Response::temporary_redirect(format!("//{host}:{}", m.info.port)).into()
+        Response::temporary_redirect(m.redirect_location()).into()
     });
     ctx.route("/health", |_, _, _| {
         Response::ok(bytes::Bytes::new()).into()
     });
-    ctx.route("/flags", |m, _ctx, req| {
-        let flags: serde_json::Map<String, serde_json::Value> = m
+    ctx.route("/flags.json", |m, _ctx, req| m.flags_endpoint(&req).into());
+    ctx.route("/flags", |m, _ctx, req| m.flags_endpoint(&req).into());
+}
+
+impl Master {
+    fn flags_endpoint(&self, req: &Request) -> Response {
+        let flags: serde_json::Map<String, serde_json::Value> = self
             .flags
             .to_map()
             .into_iter()
             .map(|(k, v)| (k, json!(v)))
             .collect();
-        json_reply(&req, json!({ "flags": flags }).to_string()).into()
-    });
-}
+        json_reply(req, json!({ "flags": flags }).to_string())
+    }
 
-impl Master {
+    /// Where `/redirect` sends operators: `//host:port` of the leading master, which is
+    /// this master (the one place to consult a leader detector once there is one).
+    pub(crate) fn redirect_location(&self) -> String {
+        let host = self.info.hostname.clone().unwrap_or_default();
+        format!("//{host}:{}", self.info.port)
+    }
+
     /// `/state`: snapshot here, render on a blocking thread.
     fn state_endpoint(&mut self, req: Request) -> Reply {
         if req.method != "GET" && req.method != "HEAD" {

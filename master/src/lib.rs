@@ -31,10 +31,15 @@
 //! - [`scheduler_http`]: the v1 scheduler API (`/api/v1/scheduler`, RecordIO streams).
 //! - [`hostname`]: the hostname reported without `--hostname` (looked up, as genuine).
 //! - [`http`]: `/state`, `/redirect`, `/health`, `/flags`, `/version`.
+//! - [`operator_api`]: the v1 operator API (`/api/v1`), answered from the `/state` snapshot.
+//! - [`operator_events`]: the operator event stream (SUBSCRIBE), derived from changes.
+//! - [`operator_endpoints`]: `/state-summary`, `/slaves`, `/frameworks`, `/tasks`, `/roles`
+//!   and the `.json` aliases operators' older tools request.
 //! - [`state`]: the `/state` JSON, rendered off the master's mailbox from a snapshot.
 //! - [`allocation`]: the allocator as the master sees it: the hierarchical DRF allocator
 //!   process of `mesos-allocator`, whose decisions come back to the master by dispatch.
 //! - [`resource_versions`]: agents' resource versions, echoed in launches.
+//! - [`resource_metrics`]: `master/cpus_total`, `_used`, `_percent` (and mem, disk, gpus).
 //! - [`resources`]: resource arithmetic the master needs (sums, containment), over the
 //!   allocator crate's `Resources`.
 #![forbid(unsafe_code)]
@@ -55,8 +60,12 @@ pub mod master;
 pub mod numbers;
 pub mod offers;
 pub mod operations;
+pub mod operator_api;
+pub mod operator_endpoints;
+pub mod operator_events;
 pub mod reconciliation;
 pub mod relays;
+pub mod resource_metrics;
 pub mod resource_versions;
 pub mod resources;
 pub mod scheduler_http;

@@ -32,6 +32,7 @@ pub struct Master {
     pub(crate) state_cache: crate::state::Cache,
     /// Election, leader detection and the registrar (`ha`).
     pub(crate) ha: crate::ha::Ha,
+    pub(crate) operator_events: crate::operator_events::OperatorEvents,
 }
 
 /// A running master, for `main` and tests.
@@ -112,6 +113,7 @@ pub fn spawn(runtime: &Runtime, flags: Flags) -> Result<MasterHandle, StartError
         allocator,
         generation: 0,
         state_cache: Default::default(),
+        operator_events: Default::default(),
         info: info.clone(),
         flags,
         ha,
@@ -138,6 +140,8 @@ impl Process for Master {
         crate::scheduler_v0::install(ctx);
         crate::tasks::install(ctx);
         crate::http::install(ctx);
+        crate::operator_endpoints::install(ctx);
+        crate::operator_api::install(ctx);
         crate::scheduler_http::install(ctx);
         self.start_registry_gc(ctx);
         crate::ha::start(self, ctx);
@@ -203,6 +207,8 @@ impl Master {
         m.tasks_unreachable
             .set((counts[S::TaskUnreachable as usize] + unreachable_tasks) as f64);
         m.outstanding_offers.set(self.offers.len() as f64);
+        self.refresh_resource_metrics();
+        self.publish_operator_events();
     }
 }
 

@@ -183,7 +183,8 @@ impl Master {
     }
 }
 
-fn task_json(t: &Task) -> Value {
+/// A task as Mesos's `model(Task)` writes it (`/state`, `/tasks`).
+pub(crate) fn task_json(t: &Task) -> Value {
     let state = TaskState::try_from(t.state)
         .map(|s| s.as_str_name())
         .unwrap_or("TASK_UNKNOWN");
@@ -192,40 +193,69 @@ fn task_json(t: &Task) -> Value {
         .iter()
         .find_map(|r| r.allocation_info.as_ref().and_then(|a| a.role.clone()))
         .unwrap_or_else(|| "*".into());
-    let statuses: Vec<Value> = t
-        .statuses
-        .iter()
-        .map(|s| {
-            let state = TaskState::try_from(s.state)
-                .map(|s| s.as_str_name())
-                .unwrap_or("TASK_UNKNOWN");
-            json!({ "state": state, "timestamp": s.timestamp.unwrap_or_default() })
-        })
-        .collect();
-    let mut v = json!({
-        "id": t.task_id.value,
-        "name": t.name,
-        "framework_id": t.framework_id.value,
-        "executor_id": t.executor_id.as_ref().map(|e| e.value.clone()).unwrap_or_default(),
-        "slave_id": t.slave_id.value,
-        "state": state,
-        "resources": resources::state_json(&t.resources),
-        "role": role,
-        "statuses": statuses,
-    });
-    if let (Some(labels), Value::Object(m)) = (&t.labels, &mut v) {
-        m.insert(
-            "labels".into(),
-            mesos_proto::to_json(labels)
-                .get("labels")
-                .cloned()
-                .unwrap_or(json!([])),
-        );
+    let statuses: Vec<Value> = t.statuses.iter().map(status_json).collect();
+    let mut m = Map::new();
+    m.insert("id".into(), json!(t.task_id.value));
+    m.insert("name".into(), json!(t.name));
+    m.insert("framework_id".into(), json!(t.framework_id.value));
+    m.insert(
+        "executor_id".into(),
+        json!(t
+            .executor_id
+            .as_ref()
+            .map(|e| e.value.clone())
+            .unwrap_or_default()),
+    );
+    m.insert("slave_id".into(), json!(t.slave_id.value));
+    m.insert("state".into(), json!(state));
+    m.insert("resources".into(), resources::state_json(&t.resources));
+    m.insert("role".into(), json!(role));
+    m.insert("statuses".into(), Value::Array(statuses));
+    if let Some(user) = &t.user {
+        m.insert("user".into(), json!(user));
     }
-    v
+    if let Some(labels) = &t.labels {
+        m.insert("labels".into(), labels_json(labels));
+    }
+    if let Some(discovery) = &t.discovery {
+        m.insert("discovery".into(), mesos_proto::to_json(discovery));
+    }
+    if let Some(container) = &t.container {
+        m.insert("container".into(), mesos_proto::to_json(container));
+    }
+    Value::Object(m)
 }
 
-fn framework_json(f: &FrameworkView) -> Value {
+/// A task status as Mesos's `json(TaskStatus)` writes it: state and timestamp always,
+/// labels, container status and health when the status carries them.
+pub(crate) fn status_json(s: &mesos_proto::mesos::TaskStatus) -> Value {
+    let state = TaskState::try_from(s.state)
+        .map(|s| s.as_str_name())
+        .unwrap_or("TASK_UNKNOWN");
+    let mut m = Map::new();
+    m.insert("state".into(), json!(state));
+    m.insert("timestamp".into(), json!(s.timestamp.unwrap_or_default()));
+    if let Some(labels) = &s.labels {
+        m.insert("labels".into(), labels_json(labels));
+    }
+    if let Some(c) = &s.container_status {
+        m.insert("container_status".into(), mesos_proto::to_json(c));
+    }
+    if let Some(h) = s.healthy {
+        m.insert("healthy".into(), json!(h));
+    }
+    Value::Object(m)
+}
+
+/// `Labels` as the array of `{key, value}` objects Mesos writes (not the wrapper object).
+fn labels_json(labels: &mesos_proto::mesos::Labels) -> Value {
+    mesos_proto::to_json(labels)
+        .get("labels")
+        .cloned()
+        .unwrap_or(json!([]))
+}
+
+pub(crate) fn framework_json(f: &FrameworkView) -> Value {
     let info = &f.info;
     let capabilities: Vec<&str> = info
         .capabilities
@@ -333,6 +363,8 @@ fn framework_json(f: &FrameworkView) -> Value {
         })
         .collect();
     m.insert("executors".into(), Value::Array(executors));
+    // Genuine writes the (here always empty) offer constraints of every framework.
+    m.insert("offer_constraints".into(), json!({}));
     if let Some(labels) = &info.labels {
         m.insert(
             "labels".into(),
@@ -345,7 +377,7 @@ fn framework_json(f: &FrameworkView) -> Value {
     Value::Object(m)
 }
 
-fn agent_json(a: &AgentView) -> Value {
+pub(crate) fn agent_json(a: &AgentView) -> Value {
     let attributes: Map<String, Value> = a
         .info
         .attributes
@@ -428,9 +460,6 @@ pub fn render(s: &Snapshot) -> String {
             "pid": leader,
             "port": s.info.port,
             "hostname": s.info.hostname.clone().unwrap_or_default(),
-            "ip": s.info.ip,
-            "version": crate::VERSION,
-            "address": s.info.address.as_ref().map(mesos_proto::to_json).unwrap_or(Value::Null),
         }),
     );
     if let Some(c) = &s.cluster {

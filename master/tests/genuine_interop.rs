@@ -200,3 +200,44 @@ fn pymesos_runs_tasks_on_a_genuine_agent_through_our_v1_scheduler_api() {
         "{summary}"
     );
 }
+
+#[test]
+fn pymesos_operator_v1_reads_the_state_and_sees_agent_added_on_the_event_stream() {
+    let test = "pymesos_operator_v1_reads_the_state_and_sees_agent_added_on_the_event_stream";
+    let Some(native) = genuine(test) else {
+        return;
+    };
+    let python = std::path::PathBuf::from(
+        std::env::var("INTEROP_VENV").unwrap_or_else(|_| "/tmp/interop-venv".into()),
+    )
+    .join("bin/python");
+    if !python.is_file() {
+        println!("SKIPPED {test}: no pymesos virtual environment at {} (run shared/interop/pymesos-venv.sh)", python.display());
+        return;
+    }
+    let port = free_port();
+    let _master = start_master(port);
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pymesos_operator.py");
+    let mut cmd = Command::new(python);
+    cmd.arg(script).arg(format!("127.0.0.1:{port}")).arg("30");
+    let mut operator = ChildGuard::spawn("pymesos-operator", cmd);
+    assert!(
+        operator
+            .wait_for_line("READY", Duration::from_secs(30))
+            .is_some(),
+        "pymesos operator calls failed: {:?}\n{}",
+        operator.stdout_so_far(),
+        operator.stderr_tail(30)
+    );
+    let _agent = start_agent(&native, port);
+    let (status, lines) = operator
+        .wait(Duration::from_secs(60))
+        .expect("pymesos operator did not exit");
+    assert!(
+        status.success() && lines.iter().any(|l| l.starts_with("AGENT_ADDED ")),
+        "{}\n{}",
+        lines.join("\n"),
+        operator.stderr_tail(30)
+    );
+}

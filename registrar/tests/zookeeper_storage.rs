@@ -83,7 +83,7 @@ async fn registry_of_50000_agents_is_chunked_below_the_znode_limit_and_reads_bac
         "50,000 agents: registry {:.1} MB, {} stores, state_store_ms max {:.0} p50 {:.0}",
         size / 1e6,
         snapshot["registrar/state_store_ms/count"],
-        snapshot["registrar/state_store_ms/max_ms"],
+        snapshot["registrar/state_store_ms/max"],
         snapshot["registrar/state_store_ms/p50"],
     );
 

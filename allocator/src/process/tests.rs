@@ -52,7 +52,7 @@ impl Harness {
         self.rt
             .metrics()
             .snapshot()
-            .get("allocator/allocation_runs")
+            .get("allocator/mesos/allocation_runs")
             .copied()
             .unwrap_or(0.0)
     }
@@ -112,7 +112,7 @@ async fn batch_runs_happen_every_allocation_interval() {
         .rt
         .metrics()
         .snapshot()
-        .contains_key("allocator/allocation_run_ms/count"));
+        .contains_key("allocator/mesos/allocation_run_ms/count"));
     h.rt.shutdown();
 }
 
