@@ -156,6 +156,11 @@ pub struct Flags {
     #[arg(long, env = "MESOS_QUORUM")]
     pub quorum: Option<u32>,
 
+    /// The ZooKeeper session timeout of the contender and detector (Mesos's default): how
+    /// long a dead leader's node outlives it, so the lower bound of a failover.
+    #[arg(long, env = "MESOS_ZK_SESSION_TIMEOUT", default_value = "10secs")]
+    pub zk_session_timeout: StoutDuration,
+
     /// Where the registry lives: `in_memory` (default here: nothing persisted, no
     /// registrar), `replicated_log` (ZooKeeper with `--zk`, else a local file under
     /// `--work_dir`) or `local` (a file under `--work_dir`).
@@ -221,6 +226,10 @@ impl Flags {
             ("logging_level".into(), self.logging_level.clone()),
             ("hostname_lookup".into(), self.hostname_lookup.to_string()),
             ("registry".into(), self.registry.clone()),
+            (
+                "zk_session_timeout".into(),
+                self.zk_session_timeout.to_string(),
+            ),
         ];
         let optional = [
             ("advertise_ip", self.advertise_ip.map(|v| v.to_string())),

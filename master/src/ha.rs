@@ -58,6 +58,8 @@ pub enum RegistryBackend {
 pub struct HaConfig {
     pub zk: Option<ZkUrl>,
     pub registry: RegistryBackend,
+    /// `--zk_session_timeout` for the contender, the detector and the ZooKeeper store.
+    pub session: SessionOptions,
 }
 
 /// Checks `--zk`, `--quorum`, `--registry` and `--work_dir` together.
@@ -87,7 +89,15 @@ pub fn config(flags: &Flags) -> Result<HaConfig, HaError> {
         ("replicated_log", None) | ("local", _) => RegistryBackend::Local(work_dir()?),
         (other, _) => return Err(HaError::UnknownRegistry(other.to_string())),
     };
-    Ok(HaConfig { zk, registry })
+    let session = SessionOptions {
+        session_timeout: flags.zk_session_timeout.0,
+        ..SessionOptions::default()
+    };
+    Ok(HaConfig {
+        zk,
+        registry,
+        session,
+    })
 }
 
 /// `--zk` for `/flags`, without the password.
@@ -120,7 +130,7 @@ impl Ha {
             RegistryBackend::Local(dir) => Some(Arc::new(LocalStorage::new(dir))),
             RegistryBackend::ZooKeeper(url) => Some(Arc::new(ZooKeeperStorage::new(
                 url.clone(),
-                SessionOptions::default(),
+                config.session.clone(),
             ))),
         };
         let registrar = storage
@@ -168,8 +178,9 @@ pub(crate) fn start(m: &mut Master, ctx: &mut Ctx<'_, Master>) {
         recover_registry(m, ctx);
         return;
     };
-    let contender = Contender::start(url.clone(), m.info.clone(), SessionOptions::default());
-    let detector = Detector::start(url, SessionOptions::default());
+    let session = m.ha.config.session.clone();
+    let contender = Contender::start(url.clone(), m.info.clone(), session.clone());
+    let detector = Detector::start(url, session);
     follow(ctx, contender.watch(), on_candidacy);
     follow(ctx, detector.watch(), |m, _ctx, leader| {
         m.ha.leader = leader
@@ -392,6 +403,17 @@ mod tests {
             config(&flags(&["--zk", "zk://h:1/"])),
             Err(HaError::Zk(_))
         ));
+    }
+
+    #[test]
+    fn zk_session_timeout_flag_sets_the_session_timeout_of_election_and_registry() {
+        let c = config(&flags(&[])).unwrap();
+        assert_eq!(
+            c.session.session_timeout,
+            std::time::Duration::from_secs(10)
+        );
+        let c = config(&flags(&["--zk_session_timeout", "3secs"])).unwrap();
+        assert_eq!(c.session.session_timeout, std::time::Duration::from_secs(3));
     }
 
     #[test]
