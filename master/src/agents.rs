@@ -75,9 +75,9 @@ pub fn version_supported(version: &str) -> bool {
 }
 
 pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
-    ctx.install::<RegisterSlaveMessage>(Master::register_slave);
-    ctx.install::<ReregisterSlaveMessage>(Master::reregister_slave);
-    ctx.install::<UnregisterSlaveMessage>(Master::unregister_slave);
+    crate::ha::install_leading::<RegisterSlaveMessage>(ctx, Master::register_slave);
+    crate::ha::install_leading::<ReregisterSlaveMessage>(ctx, Master::reregister_slave);
+    crate::ha::install_leading::<UnregisterSlaveMessage>(ctx, Master::unregister_slave);
 }
 
 impl Master {

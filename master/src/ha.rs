@@ -189,6 +189,25 @@ pub(crate) fn start(m: &mut Master, ctx: &mut Ctx<'_, Master>) {
     m.ha.detector = Some(detector);
 }
 
+/// Installs a libprocess message handler that only a leading master runs: a standby drops
+/// the message and counts it in `master/dropped_messages`, as genuine masters filter every
+/// message while not elected (their senders retry, or follow the leader they detect).
+pub(crate) fn install_leading<M>(
+    ctx: &mut Ctx<'_, Master>,
+    handler: impl Fn(&mut Master, &mut Ctx<'_, Master>, Upid, M) + 'static,
+) where
+    M: prost::Message + prost::Name + Default + 'static,
+{
+    ctx.install::<M>(move |m, ctx, from, message| {
+        if !m.ha.leading {
+            tracing::warn!(%from, name = %M::full_name(), "dropping a message: this master is not the leader");
+            m.metrics.dropped_messages.inc();
+            return;
+        }
+        handler(m, ctx, from, message)
+    });
+}
+
 /// Calls `on` with every new value of `rx`.
 /// (The initial values, `Joining` and no leader, are the master's initial state.)
 fn follow<T: Clone + Send + Sync + 'static>(
