@@ -8,8 +8,9 @@
 //! agent (sends `SlaveRegisteredMessage`) only after the registry commit.
 //!
 //! Genuine masters exit when they lose leadership; ours stays up as a standby and contends
-//! again. NOT done yet: clearing the state a demoted leader still holds (its agents,
-//! frameworks and offers), and gating libprocess messages other than registration.
+//! again, dropping every libprocess message a leader handles (`install_leading`). What a
+//! new leader does with the recovered registry's agents is in `recovery`. NOT done yet:
+//! clearing the state a demoted leader still holds (its agents, frameworks and offers).
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -114,7 +115,9 @@ pub struct Ha {
     detector: Option<Detector>,
     leading: bool,
     leader: Option<MasterInfo>,
-    registrar: Option<RegistrarHandle>,
+    pub(crate) registrar: Option<RegistrarHandle>,
+    /// The recovered registry's agents this leadership waits for.
+    pub(crate) recovery: crate::recovery::Recovery,
     /// Agents whose admission is being committed (their retries are not new agents).
     admitting: HashSet<Upid>,
     /// Agents whose unreachability is being committed.
@@ -143,6 +146,7 @@ impl Ha {
             detector: None,
             leader: None,
             registrar,
+            recovery: Default::default(),
             admitting: HashSet::new(),
             marking: HashSet::new(),
         })
@@ -247,6 +251,7 @@ fn on_candidacy(m: &mut Master, ctx: &mut Ctx<'_, Master>, candidacy: Candidacy)
         if let Some(r) = &m.ha.registrar {
             r.reset();
         }
+        m.ha.recovery.reset();
     }
 }
 
@@ -257,12 +262,17 @@ fn recover_registry(m: &mut Master, ctx: &mut Ctx<'_, Master>) {
     let info = m.info.clone();
     ctx.then(
         async move { registrar.recover(info).await },
-        |_, _, result| match result {
-            Ok(r) => tracing::info!(
-                admitted = r.admitted().len(),
-                unreachable = r.unreachable().len(),
-                "registry recovered"
-            ),
+        |m, ctx, result| match result {
+            Ok(r) => {
+                tracing::info!(
+                    admitted = r.admitted().len(),
+                    unreachable = r.unreachable().len(),
+                    "registry recovered"
+                );
+                if m.ha.leading {
+                    crate::recovery::recovered(m, ctx, &r);
+                }
+            }
             Err(e) => tracing::error!(error = %e, "cannot recover the registry"),
         },
     );

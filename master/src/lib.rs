@@ -56,6 +56,7 @@ pub mod numbers;
 pub mod offers;
 pub mod operations;
 pub mod reconciliation;
+pub mod recovery;
 pub mod relays;
 pub mod resource_versions;
 pub mod resources;
