@@ -182,3 +182,109 @@ async fn a_partition_aware_frameworks_task_whose_launch_was_lost_ends_dropped_by
     assert_eq!(u.reason(), task_status::Reason::Reconciliation, "{u:?}");
     assert_eq!(u.source(), task_status::Source::Slave, "{u:?}");
 }
+
+/// A command task's record carries no ExecutorID when the agent re-registers (the master
+/// does not know command executors, and genuine masters reject a RUNNING task naming an
+/// executor the message does not list), so the re-registration is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_with_a_running_command_task_is_accepted_when_it_reregisters() {
+    let work = scratch("command-reregister");
+    let master = mesos_master::start(
+        mesos_master::Flags::parse_from_args([
+            "mesos-master",
+            "--ip=127.0.0.1",
+            "--port=0",
+            "--allocation_interval=50ms",
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    let launcher_dir = PathBuf::from(env!("CARGO_BIN_EXE_mesos-executor"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let agent = mesos_agent::start(
+        Config::local(),
+        SlaveConfig {
+            master: master.upid().clone(),
+            resources: mesos_agent::resources::parse("cpus:2;mem:1024;disk:1024").unwrap(),
+            attributes: Vec::new(),
+            work_dir: work.clone(),
+            hostname: "localhost".into(),
+            launcher_dir,
+            registration_backoff_factor: Duration::from_millis(10),
+            executor_registration_timeout: Duration::from_secs(60),
+            executor_shutdown_grace_period: Duration::from_secs(5),
+            http_command_executor: false,
+            max_completed_executors_per_framework: 150,
+            flags: Vec::new(),
+        },
+    )
+    .unwrap();
+    register_once(&agent).await;
+    let (tx, mut updates) = mpsc::unbounded_channel();
+    let rt = Runtime::start(Config::local()).unwrap();
+    let scheduler = LaunchOne {
+        launched: false,
+        updates: tx,
+    };
+    let master_upid = master.upid().clone();
+    let rt2 = rt.clone();
+    let info = info_named("command-reregister", None);
+    let run = tokio::spawn(async move {
+        let _ = Driver::run(&rt2, master_upid, info, Box::new(scheduler)).await;
+    });
+    loop {
+        let u = tokio::time::timeout(Duration::from_secs(20), updates.recv())
+            .await
+            .expect("the task never ran")
+            .unwrap();
+        match u.state() {
+            TaskState::TaskStarting => continue,
+            TaskState::TaskRunning => break,
+            _ => panic!("{u:?}"),
+        }
+    }
+
+    let reregistrations = || {
+        master
+            .runtime
+            .metrics()
+            .snapshot()
+            .get("master/slave_reregistrations")
+            .copied()
+    };
+    assert_eq!(reregistrations(), Some(0.0));
+    // No ping past the master's total ping timeout: the agent re-registers with its task.
+    agent.runtime.clock().advance(Duration::from_secs(80));
+    agent.runtime.clock().resume();
+    let mut accepted = false;
+    for _ in 0..1000 {
+        if reregistrations() == Some(1.0) {
+            accepted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(accepted, "the master refused the agent's re-registration");
+    let running_in_master = master
+        .runtime
+        .metrics()
+        .snapshot()
+        .get("master/tasks_running")
+        .copied();
+    assert_eq!(running_in_master, Some(1.0));
+    // (A RUNNING retried across the clock jump may arrive again: updates are at least once.)
+    while let Ok(u) = updates.try_recv() {
+        assert_eq!(
+            u.state(),
+            TaskState::TaskRunning,
+            "the task changed state in the re-registration: {u:?}"
+        );
+    }
+    run.abort();
+    rt.shutdown();
+    agent.runtime.shutdown();
+    master.runtime.shutdown();
+    let _ = std::fs::remove_dir_all(&work);
+}

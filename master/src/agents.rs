@@ -75,9 +75,9 @@ pub fn version_supported(version: &str) -> bool {
 }
 
 pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
-    ctx.install::<RegisterSlaveMessage>(Master::register_slave);
-    ctx.install::<ReregisterSlaveMessage>(Master::reregister_slave);
-    ctx.install::<UnregisterSlaveMessage>(Master::unregister_slave);
+    crate::ha::install_leading::<RegisterSlaveMessage>(ctx, Master::register_slave);
+    crate::ha::install_leading::<ReregisterSlaveMessage>(ctx, Master::reregister_slave);
+    crate::ha::install_leading::<UnregisterSlaveMessage>(ctx, Master::unregister_slave);
 }
 
 impl Master {
@@ -199,7 +199,7 @@ impl Master {
         self.allocator().add_agent(&id, &total, &used);
     }
 
-    fn reregister_slave(
+    pub(crate) fn reregister_slave(
         &mut self,
         ctx: &mut Ctx<'_, Self>,
         from: Upid,
@@ -227,6 +227,11 @@ impl Master {
             reconciliations: Vec::new(),
             connection: Some(self.connection()),
         };
+        if !self.agents.registered.contains_key(&id)
+            && crate::recovery::reregister_through_registry(self, ctx, &from, &msg)
+        {
+            return;
+        }
         if self.agents.registered.contains_key(&id) {
             // A known agent came back (new link, possibly a new pid after a restart).
             self.reregister_known_agent(ctx, from.clone(), msg, version, reply);

@@ -156,6 +156,21 @@ pub struct Flags {
     #[arg(long, env = "MESOS_QUORUM")]
     pub quorum: Option<u32>,
 
+    /// The ZooKeeper session timeout of the contender and detector (Mesos's default): how
+    /// long a dead leader's node outlives it, so the lower bound of a failover.
+    #[arg(long, env = "MESOS_ZK_SESSION_TIMEOUT", default_value = "10secs")]
+    pub zk_session_timeout: StoutDuration,
+
+    /// How long a newly elected master waits for the agents of the recovered registry to
+    /// re-register before marking them unreachable (see `recovery`).
+    #[arg(long, env = "MESOS_AGENT_REREGISTER_TIMEOUT", default_value = "10mins")]
+    pub agent_reregister_timeout: StoutDuration,
+
+    /// The most agents marked unreachable per duration after a failover, `<n>/<duration>`
+    /// (e.g. `1/10mins`); unset: no limit.
+    #[arg(long, env = "MESOS_AGENT_REMOVAL_RATE_LIMIT")]
+    pub agent_removal_rate_limit: Option<crate::recovery::RateLimit>,
+
     /// Where the registry lives: `in_memory` (default here: nothing persisted, no
     /// registrar), `replicated_log` (ZooKeeper with `--zk`, else a local file under
     /// `--work_dir`) or `local` (a file under `--work_dir`).
@@ -221,6 +236,14 @@ impl Flags {
             ("logging_level".into(), self.logging_level.clone()),
             ("hostname_lookup".into(), self.hostname_lookup.to_string()),
             ("registry".into(), self.registry.clone()),
+            (
+                "zk_session_timeout".into(),
+                self.zk_session_timeout.to_string(),
+            ),
+            (
+                "agent_reregister_timeout".into(),
+                self.agent_reregister_timeout.to_string(),
+            ),
         ];
         let optional = [
             ("advertise_ip", self.advertise_ip.map(|v| v.to_string())),
@@ -233,6 +256,10 @@ impl Flags {
             ("weights", self.weights.clone()),
             ("zk", self.zk.as_deref().map(crate::ha::redact_zk)),
             ("quorum", self.quorum.map(|v| v.to_string())),
+            (
+                "agent_removal_rate_limit",
+                self.agent_removal_rate_limit.map(|v| v.to_string()),
+            ),
         ];
         for (k, v) in optional {
             if let Some(v) = v {

@@ -8,8 +8,9 @@
 //! agent (sends `SlaveRegisteredMessage`) only after the registry commit.
 //!
 //! Genuine masters exit when they lose leadership; ours stays up as a standby and contends
-//! again. NOT done yet: clearing the state a demoted leader still holds (its agents,
-//! frameworks and offers), and gating libprocess messages other than registration.
+//! again, dropping every libprocess message a leader handles (`install_leading`). What a
+//! new leader does with the recovered registry's agents is in `recovery`. NOT done yet:
+//! clearing the state a demoted leader still holds (its agents, frameworks and offers).
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -58,6 +59,8 @@ pub enum RegistryBackend {
 pub struct HaConfig {
     pub zk: Option<ZkUrl>,
     pub registry: RegistryBackend,
+    /// `--zk_session_timeout` for the contender, the detector and the ZooKeeper store.
+    pub session: SessionOptions,
 }
 
 /// Checks `--zk`, `--quorum`, `--registry` and `--work_dir` together.
@@ -87,7 +90,15 @@ pub fn config(flags: &Flags) -> Result<HaConfig, HaError> {
         ("replicated_log", None) | ("local", _) => RegistryBackend::Local(work_dir()?),
         (other, _) => return Err(HaError::UnknownRegistry(other.to_string())),
     };
-    Ok(HaConfig { zk, registry })
+    let session = SessionOptions {
+        session_timeout: flags.zk_session_timeout.0,
+        ..SessionOptions::default()
+    };
+    Ok(HaConfig {
+        zk,
+        registry,
+        session,
+    })
 }
 
 /// `--zk` for `/flags`, without the password.
@@ -104,7 +115,9 @@ pub struct Ha {
     detector: Option<Detector>,
     leading: bool,
     leader: Option<MasterInfo>,
-    registrar: Option<RegistrarHandle>,
+    pub(crate) registrar: Option<RegistrarHandle>,
+    /// The recovered registry's agents this leadership waits for.
+    pub(crate) recovery: crate::recovery::Recovery,
     /// Agents whose admission is being committed (their retries are not new agents).
     admitting: HashSet<Upid>,
     /// Agents whose unreachability is being committed.
@@ -120,7 +133,7 @@ impl Ha {
             RegistryBackend::Local(dir) => Some(Arc::new(LocalStorage::new(dir))),
             RegistryBackend::ZooKeeper(url) => Some(Arc::new(ZooKeeperStorage::new(
                 url.clone(),
-                SessionOptions::default(),
+                config.session.clone(),
             ))),
         };
         let registrar = storage
@@ -133,6 +146,7 @@ impl Ha {
             detector: None,
             leader: None,
             registrar,
+            recovery: Default::default(),
             admitting: HashSet::new(),
             marking: HashSet::new(),
         })
@@ -168,14 +182,34 @@ pub(crate) fn start(m: &mut Master, ctx: &mut Ctx<'_, Master>) {
         recover_registry(m, ctx);
         return;
     };
-    let contender = Contender::start(url.clone(), m.info.clone(), SessionOptions::default());
-    let detector = Detector::start(url, SessionOptions::default());
+    let session = m.ha.config.session.clone();
+    let contender = Contender::start(url.clone(), m.info.clone(), session.clone());
+    let detector = Detector::start(url, session);
     follow(ctx, contender.watch(), on_candidacy);
     follow(ctx, detector.watch(), |m, _ctx, leader| {
         m.ha.leader = leader
     });
     m.ha.contender = Some(contender);
     m.ha.detector = Some(detector);
+}
+
+/// Installs a libprocess message handler that only a leading master runs: a standby drops
+/// the message and counts it in `master/dropped_messages`, as genuine masters filter every
+/// message while not elected (their senders retry, or follow the leader they detect).
+pub(crate) fn install_leading<M>(
+    ctx: &mut Ctx<'_, Master>,
+    handler: impl Fn(&mut Master, &mut Ctx<'_, Master>, Upid, M) + 'static,
+) where
+    M: prost::Message + prost::Name + Default + 'static,
+{
+    ctx.install::<M>(move |m, ctx, from, message| {
+        if !m.ha.leading {
+            tracing::warn!(%from, name = %M::full_name(), "dropping a message: this master is not the leader");
+            m.metrics.dropped_messages.inc();
+            return;
+        }
+        handler(m, ctx, from, message)
+    });
 }
 
 /// Calls `on` with every new value of `rx`.
@@ -217,6 +251,7 @@ fn on_candidacy(m: &mut Master, ctx: &mut Ctx<'_, Master>, candidacy: Candidacy)
         if let Some(r) = &m.ha.registrar {
             r.reset();
         }
+        m.ha.recovery.reset();
     }
 }
 
@@ -227,12 +262,17 @@ fn recover_registry(m: &mut Master, ctx: &mut Ctx<'_, Master>) {
     let info = m.info.clone();
     ctx.then(
         async move { registrar.recover(info).await },
-        |_, _, result| match result {
-            Ok(r) => tracing::info!(
-                admitted = r.admitted().len(),
-                unreachable = r.unreachable().len(),
-                "registry recovered"
-            ),
+        |m, ctx, result| match result {
+            Ok(r) => {
+                tracing::info!(
+                    admitted = r.admitted().len(),
+                    unreachable = r.unreachable().len(),
+                    "registry recovered"
+                );
+                if m.ha.leading {
+                    crate::recovery::recovered(m, ctx, &r);
+                }
+            }
             Err(e) => tracing::error!(error = %e, "cannot recover the registry"),
         },
     );
@@ -392,6 +432,17 @@ mod tests {
             config(&flags(&["--zk", "zk://h:1/"])),
             Err(HaError::Zk(_))
         ));
+    }
+
+    #[test]
+    fn zk_session_timeout_flag_sets_the_session_timeout_of_election_and_registry() {
+        let c = config(&flags(&[])).unwrap();
+        assert_eq!(
+            c.session.session_timeout,
+            std::time::Duration::from_secs(10)
+        );
+        let c = config(&flags(&["--zk_session_timeout", "3secs"])).unwrap();
+        assert_eq!(c.session.session_timeout, std::time::Duration::from_secs(3));
     }
 
     #[test]

@@ -64,6 +64,7 @@ pub mod operator_api;
 pub mod operator_endpoints;
 pub mod operator_events;
 pub mod reconciliation;
+pub mod recovery;
 pub mod relays;
 pub mod resource_metrics;
 pub mod resource_versions;

@@ -13,7 +13,7 @@ use crate::frameworks::ToFramework;
 use crate::master::Master;
 
 pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
-    ctx.install::<ExecutorToFrameworkMessage>(Master::executor_message);
+    crate::ha::install_leading::<ExecutorToFrameworkMessage>(ctx, Master::executor_message);
 }
 
 impl Master {

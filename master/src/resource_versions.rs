@@ -11,7 +11,7 @@ use mesos_proto::mesos::Uuid;
 use crate::master::Master;
 
 pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
-    ctx.install::<UpdateSlaveMessage>(Master::update_slave);
+    crate::ha::install_leading::<UpdateSlaveMessage>(ctx, Master::update_slave);
 }
 
 impl Master {

@@ -18,28 +18,28 @@ use crate::frameworks::{Conn, ToFramework};
 use crate::master::Master;
 
 pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
-    ctx.install::<Call>(Master::v0_call);
-    ctx.install::<RegisterFrameworkMessage>(|m, ctx, from, msg| {
+    crate::ha::install_leading::<Call>(ctx, Master::v0_call);
+    crate::ha::install_leading::<RegisterFrameworkMessage>(ctx, |m, ctx, from, msg| {
         m.v0_subscribe(ctx, from, msg.framework, Vec::new());
     });
-    ctx.install::<ReregisterFrameworkMessage>(|m, ctx, from, msg| {
+    crate::ha::install_leading::<ReregisterFrameworkMessage>(ctx, |m, ctx, from, msg| {
         m.v0_subscribe(ctx, from, msg.framework, Vec::new());
     });
-    ctx.install::<UnregisterFrameworkMessage>(|m, ctx, from, msg| {
+    crate::ha::install_leading::<UnregisterFrameworkMessage>(ctx, |m, ctx, from, msg| {
         m.v0_forward(ctx, from, msg.framework_id, call_of(call::Type::Teardown));
     });
-    ctx.install::<DeactivateFrameworkMessage>(|m, ctx, from, msg| {
+    crate::ha::install_leading::<DeactivateFrameworkMessage>(ctx, |m, ctx, from, msg| {
         let id = msg.framework_id.value;
         if m.v0_check(&from, &id) {
             m.deactivate_framework(ctx, &id);
         }
     });
-    ctx.install::<ReviveOffersMessage>(|m, ctx, from, msg| {
+    crate::ha::install_leading::<ReviveOffersMessage>(ctx, |m, ctx, from, msg| {
         let mut c = call_of(call::Type::Revive);
         c.revive = Some(call::Revive { roles: msg.roles });
         m.v0_forward(ctx, from, msg.framework_id, c);
     });
-    ctx.install::<KillTaskMessage>(|m, ctx, from, msg| {
+    crate::ha::install_leading::<KillTaskMessage>(ctx, |m, ctx, from, msg| {
         let mut c = call_of(call::Type::Kill);
         c.kill = Some(call::Kill {
             task_id: msg.task_id,
@@ -48,7 +48,7 @@ pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
         });
         m.v0_forward(ctx, from, msg.framework_id, c);
     });
-    ctx.install::<StatusUpdateAcknowledgementMessage>(|m, ctx, from, msg| {
+    crate::ha::install_leading::<StatusUpdateAcknowledgementMessage>(ctx, |m, ctx, from, msg| {
         let mut c = call_of(call::Type::Acknowledge);
         c.acknowledge = Some(call::Acknowledge {
             slave_id: msg.slave_id,
@@ -57,7 +57,7 @@ pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
         });
         m.v0_forward(ctx, from, msg.framework_id, c);
     });
-    ctx.install::<ReconcileTasksMessage>(|m, ctx, from, msg| {
+    crate::ha::install_leading::<ReconcileTasksMessage>(ctx, |m, ctx, from, msg| {
         let mut c = call_of(call::Type::Reconcile);
         let tasks = msg
             .statuses
@@ -70,7 +70,7 @@ pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
         c.reconcile = Some(call::Reconcile { tasks });
         m.v0_forward(ctx, from, msg.framework_id, c);
     });
-    ctx.install::<LaunchTasksMessage>(|m, ctx, from, msg| {
+    crate::ha::install_leading::<LaunchTasksMessage>(ctx, |m, ctx, from, msg| {
         let mut c = call_of(call::Type::Accept);
         let launch = offer::Operation {
             r#type: Some(offer::operation::Type::Launch as i32),

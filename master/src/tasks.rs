@@ -68,8 +68,8 @@ pub fn master_update(framework_id: &str, status: TaskStatus) -> StatusUpdate {
 }
 
 pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
-    ctx.install::<StatusUpdateMessage>(Master::status_update);
-    ctx.install::<ExitedExecutorMessage>(Master::exited_executor);
+    crate::ha::install_leading::<StatusUpdateMessage>(ctx, Master::status_update);
+    crate::ha::install_leading::<ExitedExecutorMessage>(ctx, Master::exited_executor);
     crate::relays::install(ctx);
 }
 

@@ -302,3 +302,40 @@ async fn unreachable_agent_is_removed_only_after_the_registry_records_it() {
         registered.slave_id.value
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standby_drops_v0_scheduler_messages_that_the_leader_answers() {
+    use mesos_proto::mesos::internal::FrameworkRegisteredMessage;
+    use mesos_proto::mesos::scheduler::{call, Call};
+    let Some(zk) = ZooKeeperServer::start("zk_standby_v0") else {
+        return;
+    };
+    let url = zk.url("/mesos");
+    let a = zk_master(&url);
+    until("a elected", || metric(&a.runtime, "master/elected") == 1.0).await;
+    let b = zk_master(&url);
+    until("b standby knows a", || scheduler_call(&b).status == 307).await;
+    let subscribe = Call {
+        r#type: Some(call::Type::Subscribe as i32),
+        subscribe: Some(call::Subscribe {
+            framework_info: mesos_proto::mesos::FrameworkInfo {
+                user: "test".into(),
+                name: "v0".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut to_b = peer(&b.runtime, "scheduler-1", common::SCHEDULER_MESSAGES);
+    to_b.send(b.upid(), &subscribe);
+    assert!(to_b
+        .maybe::<FrameworkRegisteredMessage>(Duration::from_millis(500))
+        .await
+        .is_none());
+    assert_eq!(metric(&b.runtime, "master/dropped_messages"), 1.0);
+    assert_eq!(metric(&b.runtime, "master/frameworks_active"), 0.0);
+    let mut to_a = peer(&a.runtime, "scheduler-1", common::SCHEDULER_MESSAGES);
+    to_a.send(a.upid(), &subscribe);
+    to_a.expect::<FrameworkRegisteredMessage>().await;
+}

@@ -32,6 +32,24 @@ pub fn master_pid(info: &MasterInfo) -> Option<Upid> {
 /// Waits up to `timeout` for the leading master of `url` (on a thread of its own, so it
 /// works from synchronous and asynchronous callers alike).
 pub fn detect_leader(url: &ZkUrl, timeout: Duration) -> Result<Upid, MasterError> {
+    detect(url, timeout, None)
+}
+
+/// How long [`detect_new_leader`] waits for ZooKeeper to name another master: Mesos's
+/// default session timeout, the longest a dead leader's node normally outlives it.
+pub const LOST_LEADER_WAIT: Duration = Duration::from_secs(10);
+
+/// After losing `lost`: the leader ZooKeeper names once it is not `lost` any more (a dead
+/// leader's node stays until its session expires), or, if `lost` still leads after
+/// [`LOST_LEADER_WAIT`] (it was only a connection blip), `lost` itself.
+pub fn detect_new_leader(url: &ZkUrl, timeout: Duration, lost: &Upid) -> Result<Upid, MasterError> {
+    match detect(url, timeout.min(LOST_LEADER_WAIT), Some(lost.clone())) {
+        Ok(pid) => Ok(pid),
+        Err(_) => detect_leader(url, timeout),
+    }
+}
+
+fn detect(url: &ZkUrl, timeout: Duration, not: Option<Upid>) -> Result<Upid, MasterError> {
     let url = url.clone();
     let shown = url.to_string();
     let handle = std::thread::Builder::new()
@@ -46,7 +64,8 @@ pub fn detect_leader(url: &ZkUrl, timeout: Duration) -> Result<Upid, MasterError
                 let mut rx = detector.watch();
                 let found = tokio::time::timeout(timeout, async {
                     loop {
-                        if let Some(pid) = rx.borrow_and_update().as_ref().and_then(master_pid) {
+                        let leader = rx.borrow_and_update().as_ref().and_then(master_pid);
+                        if let Some(pid) = leader.filter(|p| Some(p) != not.as_ref()) {
                             return Some(pid);
                         }
                         if rx.changed().await.is_err() {

@@ -474,8 +474,9 @@ impl Driver {
     /// Asks ZooKeeper for the leader (off the process's thread), then subscribes to it; a
     /// failed lookup keeps the last master, whose loss brings us back here.
     fn redetect(&mut self, ctx: &mut Ctx<'_, Self>, url: mesos_zookeeper::ZkUrl) {
+        let lost = self.master.clone();
         let lookup = tokio::task::spawn_blocking(move || {
-            crate::detection::detect_leader(&url, crate::detection::DETECTION_TIMEOUT)
+            crate::detection::detect_new_leader(&url, crate::detection::DETECTION_TIMEOUT, &lost)
         });
         ctx.then(lookup, |me: &mut Driver, ctx, found| {
             match found {

@@ -240,3 +240,41 @@ async fn v1_framework_following_zk_resubscribes_to_the_next_leader_when_its_mast
     ));
     b.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detection_after_losing_the_leader_waits_until_zookeeper_names_another() {
+    let Some(zk) = ZooKeeperServer::start("scheduler_zk_new_leader") else {
+        return;
+    };
+    let url = ZkUrl::parse(&zk.url("/mesos")).unwrap();
+    let info = |port: u32| MasterInfo {
+        id: format!("m{port}"),
+        ip: 16777343,
+        port,
+        pid: Some(format!("master@127.0.0.1:{port}")),
+        ..Default::default()
+    };
+    let a = Contender::start(url.clone(), info(5998), SessionOptions::default());
+    let mut rx = a.watch();
+    tokio::time::timeout(Duration::from_secs(20), rx.wait_for(Candidacy::is_leading))
+        .await
+        .unwrap()
+        .unwrap();
+    let lost = libprocess::Upid::parse("master@127.0.0.1:5998").unwrap();
+    // The dead leader's node is still there: the lookup must not answer with it.
+    let lookup = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || mesos_scheduler::detection::detect_new_leader(&url, Duration::from_secs(20), &lost)
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!lookup.is_finished(), "answered with the lost leader");
+    let b = Contender::start(url, info(5997), SessionOptions::default());
+    a.withdraw();
+    let found = tokio::time::timeout(Duration::from_secs(20), lookup)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.to_string(), "master@127.0.0.1:5997");
+    drop(b);
+}

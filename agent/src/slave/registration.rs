@@ -66,6 +66,7 @@ impl Slave {
                 if !ex.command_executor {
                     executor_infos.push(ex.info.clone());
                 }
+                let first = tasks.len();
                 tasks.extend(ex.tasks.values().cloned());
                 for t in ex
                     .queued
@@ -73,6 +74,14 @@ impl Slave {
                     .chain(ex.queued_groups.iter().flat_map(|g| g.tasks.iter()))
                 {
                     tasks.push(self.task_record(fw, ex, t, TaskState::TaskStaging));
+                }
+                // A command executor is the agent's own and is not listed above: its tasks
+                // name no executor, as genuine agents send them (a master rejects a RUNNING
+                // task whose executor is not listed).
+                if ex.command_executor {
+                    for t in &mut tasks[first..] {
+                        t.executor_id = None;
+                    }
                 }
             }
         }
