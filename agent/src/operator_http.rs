@@ -55,25 +55,15 @@ impl Process for VersionProcess {
 /// Why an operator call was refused before it was carried out.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum CallError {
-    #[error("Failed to parse body into JSON: {0}")]
-    Json(String),
-    #[error("Failed to convert JSON into Call protobuf: {0}")]
-    JsonCall(String),
-    #[error("Failed to parse body into Call protobuf: {0}")]
-    Protobuf(String),
+    #[error(transparent)]
+    Body(#[from] mesos_proto::call_body::CallBodyError),
     #[error("Failed to validate agent::Call: Expecting '{0}' to be present")]
     Missing(&'static str),
 }
 
 /// Parses a call in the request's encoding and checks the field its type needs.
 pub fn decode_call(body: &[u8], json: bool) -> Result<v1::Call, CallError> {
-    let call: v1::Call = if json {
-        let value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| CallError::Json(e.to_string()))?;
-        mesos_proto::from_json(&value).map_err(|e| CallError::JsonCall(e.to_string()))?
-    } else {
-        mesos_proto::decode(body).map_err(|e| CallError::Protobuf(e.to_string()))?
-    };
+    let call: v1::Call = mesos_proto::call_body::decode_call(body, json)?;
     use v1::call::Type as T;
     match call.r#type.map(|_| call.r#type()) {
         None | Some(T::Unknown) => Err(CallError::Missing("type")),
@@ -292,7 +282,12 @@ mod tests {
             decode_call(br#"{"type":"GET_METRICS"}"#, true),
             Err(CallError::Missing("get_metrics"))
         );
-        assert!(matches!(decode_call(b"[", true), Err(CallError::Json(_))));
+        assert!(matches!(
+            decode_call(b"[", true),
+            Err(CallError::Body(
+                mesos_proto::call_body::CallBodyError::Json(_)
+            ))
+        ));
         assert_eq!(
             decode_call(br#"{"type":"GET_AGENT"}"#, true).map(|c| c.r#type()),
             Ok(v1::call::Type::GetAgent)

@@ -30,25 +30,15 @@ pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
 /// Why a call was refused before it was carried out.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum CallError {
-    #[error("Failed to parse body into JSON: {0}")]
-    Json(String),
-    #[error("Failed to convert JSON into Call protobuf: {0}")]
-    JsonCall(String),
-    #[error("Failed to parse body into Call protobuf: {0}")]
-    Protobuf(String),
+    #[error(transparent)]
+    Body(#[from] mesos_proto::call_body::CallBodyError),
     #[error("Failed to validate master::Call: Expecting '{0}' to be present")]
     Missing(&'static str),
 }
 
 /// Parses a call body in the request's encoding and checks the field its type needs.
 pub fn decode_call(body: &[u8], json: bool) -> Result<v1::Call, CallError> {
-    let call: v1::Call = if json {
-        let value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| CallError::Json(e.to_string()))?;
-        mesos_proto::from_json(&value).map_err(|e| CallError::JsonCall(e.to_string()))?
-    } else {
-        mesos_proto::decode(body).map_err(|e| CallError::Protobuf(e.to_string()))?
-    };
+    let call: v1::Call = mesos_proto::call_body::decode_call(body, json)?;
     use v1::call::Type as T;
     let missing = match call.r#type.map(|_| call.r#type()) {
         None | Some(T::Unknown) => Some("type"),
@@ -506,7 +496,9 @@ mod tests {
         assert_eq!(decode_call(b"{}", true), Err(CallError::Missing("type")));
         assert!(matches!(
             decode_call(b"{bad", true),
-            Err(CallError::Json(_))
+            Err(CallError::Body(
+                mesos_proto::call_body::CallBodyError::Json(_)
+            ))
         ));
         assert_eq!(
             decode_call(br#"{"type":"NO_SUCH_CALL"}"#, true),
@@ -515,11 +507,15 @@ mod tests {
         );
         assert!(matches!(
             decode_call(br#"{"type":"GET_HEALTH","get_metrics":7}"#, true),
-            Err(CallError::JsonCall(_))
+            Err(CallError::Body(
+                mesos_proto::call_body::CallBodyError::JsonCall(_)
+            ))
         ));
         assert!(matches!(
             decode_call(b"\xff\xff\xff", false),
-            Err(CallError::Protobuf(_))
+            Err(CallError::Body(
+                mesos_proto::call_body::CallBodyError::Protobuf(_)
+            ))
         ));
         let ok = decode_call(br#"{"type":"GET_METRICS","get_metrics":{}}"#, true).unwrap();
         assert_eq!(ok.r#type(), v1::call::Type::GetMetrics);

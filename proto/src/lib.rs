@@ -59,6 +59,7 @@ mod generated {
 
 pub use generated::*;
 
+pub mod call_body;
 pub mod convert;
 pub mod json;
 pub mod required;
