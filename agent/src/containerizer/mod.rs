@@ -421,6 +421,8 @@ impl Containerizer {
             return;
         }
         let cause = match result {
+            // Only a cleanup discards a watch; the container is already going.
+            Err(HandleError::Discarded { .. }) => return,
             Ok(limitation) => {
                 tracing::warn!(container = %id, isolator, reason = ?limitation.reason,
                     message = %limitation.message, "container reached a limit; destroying it");
