@@ -369,3 +369,72 @@ async fn launching_and_destroying_many_containers_leaves_no_entry_in_handles_or_
     rt.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--switch_user` as root: `filesystem/posix` gives the sandbox to the task's user and
+/// the executor runs as that user; with the flag off the user is ignored.
+#[tokio::test]
+async fn with_switch_user_the_executor_runs_as_the_tasks_user_in_a_sandbox_it_owns() {
+    use std::os::unix::fs::MetadataExt;
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: switching users needs the agent to run as root");
+        return;
+    }
+    let Ok(Some(nobody)) = nix::unistd::User::from_name("nobody") else {
+        eprintln!("SKIPPED: no 'nobody' user on this machine");
+        return;
+    };
+    let rt = Runtime::start(Config::local()).unwrap();
+    let flags = IsolationFlags::default();
+    let isolation = parse_isolation("filesystem/posix,posix/cpu").unwrap();
+    for (switch, expected) in [(true, "nobody"), (false, "root")] {
+        let dir = sandbox(&format!("user-{switch}"));
+        let handles = start_isolators(&rt, &isolation, &flags).unwrap();
+        let cz = rt
+            .spawn(
+                rt.generate_id("mesos-containerizer"),
+                Containerizer::new(handles).switch_user(switch),
+            )
+            .unwrap();
+        let mut s = spec(&dir, "id -un > whoami", 64.0);
+        s.user = Some("nobody".into());
+        let launched = launch(&cz, "u1", s).await.unwrap();
+        let t = tokio::time::timeout(Duration::from_secs(10), launched.termination)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.status.and_then(|s| s.code), Some(0), "{t:?}");
+        let whoami = std::fs::read_to_string(dir.join("whoami")).unwrap();
+        assert_eq!(whoami.trim(), expected, "switch_user={switch}");
+        let owner = std::fs::metadata(&dir).unwrap().uid();
+        let expected_owner = if switch { nobody.uid.as_raw() } else { 0 };
+        assert_eq!(owner, expected_owner, "sandbox owner, switch_user={switch}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    rt.shutdown();
+}
+
+#[tokio::test]
+async fn with_switch_user_an_unknown_user_fails_the_launch_naming_the_user() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: switching users needs the agent to run as root");
+        return;
+    }
+    let dir = sandbox("nouser");
+    let rt = Runtime::start(Config::local()).unwrap();
+    let cz = start(&rt, "posix/cpu", &IsolationFlags::default());
+    let mut s = spec(&dir, "echo ran > ran", 64.0);
+    s.user = Some("no-such-user-mesos-rs".into());
+    let err = launch(&cz, "u2", s)
+        .await
+        .err()
+        .expect("the launch must fail");
+    let text = err.to_string();
+    assert!(
+        matches!(err, ContainerizerError::Launch(LaunchError::User { .. })),
+        "{text}"
+    );
+    assert!(text.contains("no-such-user-mesos-rs"), "{text}");
+    assert!(!dir.join("ran").exists(), "nothing ran");
+    rt.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}
