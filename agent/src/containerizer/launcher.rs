@@ -220,6 +220,10 @@ fn switch_to(user: Option<&str>) -> Result<Option<(u32, u32)>, LaunchError> {
     let found = nix::unistd::User::from_name(user)
         .map_err(|e| error(format!("cannot look the user up: {e}")))?
         .ok_or_else(|| error("no such user".into()))?;
+    if found.uid == nix::unistd::geteuid() && found.gid == nix::unistd::getegid() {
+        // Already that user: setting ids would only force std's slower fork path.
+        return Ok(None);
+    }
     Ok(Some((found.uid.as_raw(), found.gid.as_raw())))
 }
 
@@ -356,6 +360,24 @@ mod tests {
             "err\n"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn switching_to_the_agents_own_user_sets_no_ids_so_spawn_keeps_its_fast_path() {
+        let me = nix::unistd::User::from_uid(nix::unistd::geteuid())
+            .unwrap()
+            .unwrap();
+        assert_eq!(switch_to(Some(&me.name)).unwrap(), None);
+        assert_eq!(switch_to(None).unwrap(), None);
+        if nix::unistd::geteuid().is_root() {
+            let nobody = nix::unistd::User::from_name("nobody").unwrap();
+            if let Some(n) = nobody {
+                assert_eq!(
+                    switch_to(Some("nobody")).unwrap(),
+                    Some((n.uid.as_raw(), n.gid.as_raw()))
+                );
+            }
+        }
     }
 
     #[tokio::test]
