@@ -89,6 +89,12 @@ pub struct Flags {
           value_parser = clap::builder::BoolishValueParser::new())]
     pub cgroups_enable_cfs: bool,
 
+    /// Run each executor as its task's user (the command's, else the framework's) when
+    /// the agent runs as root; `filesystem/posix` gives that user the sandbox. As Mesos.
+    #[arg(long, env = "MESOS_SWITCH_USER", default_value = "true", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub switch_user: bool,
+
     /// Time between asking an executor to shut down and killing it.
     #[arg(long, env = "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", default_value = "5secs", value_parser = parse_duration)]
     pub executor_shutdown_grace_period: Duration,
@@ -138,6 +144,7 @@ impl Flags {
                 self.cgroups_hierarchy.display().to_string(),
             ),
             ("cgroups_root".into(), self.cgroups_root.clone()),
+            ("switch_user".into(), self.switch_user.to_string()),
             (
                 "cgroups_enable_cfs".into(),
                 self.cgroups_enable_cfs.to_string(),
@@ -205,6 +212,7 @@ impl Flags {
                     root: self.cgroups_root.clone(),
                     enable_cfs: self.cgroups_enable_cfs,
                 },
+                switch_user: self.switch_user,
                 ..Default::default()
             },
         }

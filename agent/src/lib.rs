@@ -190,7 +190,7 @@ pub fn start_isolated(
         };
     let containerizer = runtime.spawn(
         runtime.generate_id("mesos-containerizer"),
-        containerizer::Containerizer::new(isolators),
+        containerizer::Containerizer::new(isolators).switch_user(isolation.flags.switch_user),
     )?;
     let (tx, rx) = std::sync::mpsc::channel();
     let id = runtime.generate_id("slave");

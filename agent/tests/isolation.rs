@@ -422,3 +422,39 @@ async fn external_isolator_named_by_upid_prepares_the_container_and_reports_its_
     cluster.stop().await;
     external.shutdown();
 }
+
+/// `--switch_user` (default on) with the agent as root: the task's user reaches the
+/// containerizer, `filesystem/posix` gives it the sandbox and the executor runs as it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_with_a_user_runs_as_that_user_in_its_own_sandbox_under_switch_user() {
+    if !nix_is_root()
+        || std::process::Command::new("id")
+            .arg("nobody")
+            .output()
+            .map_or(true, |o| !o.status.success())
+    {
+        eprintln!("SKIPPED: needs root and a 'nobody' user");
+        return;
+    }
+    let isolation = IsolationConfig {
+        isolation: "filesystem/posix,posix/cpu,posix/mem".into(),
+        ..Default::default()
+    };
+    let mut cluster = Cluster::start_as(
+        "switch-user",
+        isolation,
+        None,
+        "id -un > whoami",
+        0.1,
+        32.0,
+        Some("nobody"),
+    )
+    .await;
+    let finished = cluster
+        .until(TaskState::TaskFinished, Duration::from_secs(30))
+        .await;
+    assert_eq!(finished.state(), TaskState::TaskFinished, "{finished:?}");
+    assert_eq!(cluster.wait_for_file("whoami").await.trim(), "nobody");
+    cluster.no_containers().await;
+    cluster.stop().await;
+}

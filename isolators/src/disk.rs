@@ -10,7 +10,8 @@ use std::time::Duration;
 use mesos_proto::mesos::{ExecutorInfo, Resource, ResourceStatistics};
 
 use crate::isolator::{
-    mb_to_bytes, now_secs, ready, scalar, scalar_resource, Isolator, IsolatorError, IsolatorFuture,
+    mb_to_bytes, now_secs, ready, scalar, scalar_resource, sorted, Isolator, IsolatorError,
+    IsolatorFuture,
 };
 use crate::protocol::{ContainerId, ContainerState, LaunchInfo, Limitation, LimitationReason};
 
@@ -107,6 +108,9 @@ async fn poll_disk(info: Shared, interval: Duration) -> Result<Limitation, Isola
 impl Isolator for DiskDu {
     fn name(&self) -> &str {
         "disk/du"
+    }
+    fn containers(&self) -> Vec<ContainerId> {
+        sorted(self.infos.keys())
     }
 
     fn recover(&mut self, states: Vec<ContainerState>, _: Vec<ContainerId>) -> IsolatorFuture<()> {

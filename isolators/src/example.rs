@@ -8,7 +8,7 @@ use std::path::Path;
 
 use mesos_proto::mesos::{ExecutorInfo, Resource, ResourceStatistics};
 
-use crate::isolator::{ready, Isolator, IsolatorError, IsolatorFuture};
+use crate::isolator::{ready, sorted, Isolator, IsolatorError, IsolatorFuture};
 use crate::procs::{self, ProcessTracker};
 use crate::protocol::{ContainerId, ContainerState, LaunchInfo, Limitation};
 
@@ -24,6 +24,10 @@ pub struct ExampleIsolator {
 impl Isolator for ExampleIsolator {
     fn name(&self) -> &str {
         "example/processes"
+    }
+
+    fn containers(&self) -> Vec<ContainerId> {
+        sorted(self.containers.keys())
     }
 
     fn recover(&mut self, states: Vec<ContainerState>, _: Vec<ContainerId>) -> IsolatorFuture<()> {

@@ -8,7 +8,7 @@ use std::path::Path;
 use mesos_proto::mesos::{ExecutorInfo, Resource, ResourceStatistics};
 use nix::unistd::{chown, User};
 
-use crate::isolator::{now_secs, ready, Isolator, IsolatorError, IsolatorFuture};
+use crate::isolator::{now_secs, ready, sorted, Isolator, IsolatorError, IsolatorFuture};
 use crate::protocol::{ContainerId, ContainerState, LaunchInfo, Limitation};
 
 /// The `filesystem/posix` isolator.
@@ -46,6 +46,9 @@ pub fn chown_sandbox(dir: &Path, user: &str) -> Result<(), IsolatorError> {
 impl Isolator for PosixFilesystem {
     fn name(&self) -> &str {
         "filesystem/posix"
+    }
+    fn containers(&self) -> Vec<ContainerId> {
+        sorted(self.containers.iter())
     }
 
     fn recover(&mut self, states: Vec<ContainerState>, _: Vec<ContainerId>) -> IsolatorFuture<()> {

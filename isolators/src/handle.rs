@@ -5,7 +5,10 @@
 //! matches responses by id, and fails a call with [`HandleError::Timeout`] when no answer
 //! arrives in time (timers run on the libprocess clock, so tests advance a paused clock
 //! instead of sleeping) or [`HandleError::Disconnected`] when the link to the isolator
-//! breaks. `watch` has no timeout: it is answered only when a limit is reached.
+//! breaks. `watch` has no timeout: it is answered only when a limit is reached, or
+//! discarded ([`HandleError::Discarded`]) once its container is cleaned up: starting a
+//! `cleanup` drops the container's watches from the client at once, so a finished
+//! container leaves no entry behind even if the isolator never answers its watch.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -52,6 +55,11 @@ pub enum HandleError {
         call: &'static str,
         message: String,
     },
+    #[error("the watch of container {container} at isolator {isolator} was discarded: the container was cleaned up")]
+    Discarded {
+        isolator: Upid,
+        container: ContainerId,
+    },
     #[error("the isolator client process terminated")]
     ClientGone,
     #[error("cannot start the isolator client: {0}")]
@@ -64,6 +72,8 @@ struct Outstanding {
     call: &'static str,
     waiter: Waiter,
     timer: Option<TimerId>,
+    /// For a `Watch`: its container, so a `cleanup` of that container can discard it.
+    watching: Option<ContainerId>,
 }
 
 /// The client actor behind a handle.
@@ -107,6 +117,14 @@ impl IsolatorClient {
     ) {
         let kind = call.kind();
         let name = call.message_name();
+        let watching = match &call {
+            Call::Watch { container_id } => Some(container_id.clone()),
+            Call::Cleanup { container_id } => {
+                self.discard_watches(container_id);
+                None
+            }
+            _ => None,
+        };
         self.next_id += 1;
         let id = self.next_id;
         let body = match protocol::encode(&Request { id, call }) {
@@ -147,9 +165,29 @@ impl IsolatorClient {
                 call: kind,
                 waiter,
                 timer,
+                watching,
             },
         );
         ctx.send_raw(&self.target, &name, Bytes::from(body));
+    }
+
+    /// Ends the container's outstanding watches with [`HandleError::Discarded`] (Mesos
+    /// discards the watch of a cleaned-up container); a later answer finds no entry.
+    fn discard_watches(&mut self, container: &ContainerId) {
+        let ids: Vec<u64> = self
+            .outstanding
+            .iter()
+            .filter(|(_, o)| o.watching.as_ref() == Some(container))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if let Some(o) = self.outstanding.remove(&id) {
+                let _ = o.waiter.send(Err(HandleError::Discarded {
+                    isolator: self.target.clone(),
+                    container: container.clone(),
+                }));
+            }
+        }
     }
 
     fn answered(&mut self, ctx: &mut Ctx<'_, Self>, from: Upid, body: &[u8]) {
@@ -171,11 +209,17 @@ impl IsolatorClient {
         if let Some(timer) = o.timer {
             ctx.cancel(timer);
         }
-        let result = response.result.map_err(|message| HandleError::Isolator {
-            isolator: self.target.clone(),
-            call: o.call,
-            message,
-        });
+        let result = match (response.result, o.watching) {
+            (Ok(Reply::Discarded), Some(container)) => Err(HandleError::Discarded {
+                isolator: self.target.clone(),
+                container,
+            }),
+            (result, _) => result.map_err(|message| HandleError::Isolator {
+                isolator: self.target.clone(),
+                call: o.call,
+                message,
+            }),
+        };
         let _ = o.waiter.send(result);
     }
 }
@@ -232,6 +276,14 @@ impl IsolatorHandle {
 
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// How many calls wait for an answer (pending watches included).
+    pub async fn outstanding(&self) -> Result<usize, HandleError> {
+        self.client
+            .call("isolator-outstanding", |me, _| me.outstanding.len())
+            .await
+            .map_err(|_| HandleError::ClientGone)
     }
 
     /// Stops the client actor; outstanding calls fail with [`HandleError::ClientGone`].
@@ -302,7 +354,8 @@ impl IsolatorHandle {
         .await
     }
 
-    /// Resolves when the isolator reports a limitation (no timeout).
+    /// Resolves when the isolator reports a limitation (no timeout), or fails with
+    /// [`HandleError::Discarded`] once the container is cleaned up.
     pub async fn watch(&self, container_id: &ContainerId) -> Result<Limitation, HandleError> {
         let call = Call::Watch {
             container_id: container_id.clone(),

@@ -45,6 +45,10 @@ pub trait Isolator: Send + Unpin + 'static {
     /// Mesos's name for this isolator (`cgroups/mem`); also names its actor.
     fn name(&self) -> &str;
 
+    /// The containers this isolator holds state for (sorted), so leaks are observable:
+    /// after `cleanup` a container must not be listed.
+    fn containers(&self) -> Vec<ContainerId>;
+
     /// Takes over the containers the agent checkpointed; anything else this isolator finds
     /// (cgroups, state) that is not in `states` is an orphan and must be destroyed.
     fn recover(
@@ -78,6 +82,13 @@ pub trait Isolator: Send + Unpin + 'static {
     /// Releases everything held for the container; unknown containers are not an error
     /// (cleanup may be retried after a crash).
     fn cleanup(&mut self, container: &ContainerId) -> IsolatorFuture<()>;
+}
+
+/// Sorted container ids, for [`Isolator::containers`].
+pub fn sorted<'a>(ids: impl Iterator<Item = &'a ContainerId>) -> Vec<ContainerId> {
+    let mut ids: Vec<ContainerId> = ids.cloned().collect();
+    ids.sort();
+    ids
 }
 
 /// Sum of the scalar resources named `name` (Mesos's `Resources::cpus()`, `mem()`, ...).

@@ -15,7 +15,7 @@ use std::process::{Child, Command};
 
 use mesos_proto::mesos::{ExecutorInfo, Resource, ResourceStatistics};
 
-use crate::isolator::{now_secs, ready, Isolator, IsolatorError, IsolatorFuture};
+use crate::isolator::{now_secs, ready, sorted, Isolator, IsolatorError, IsolatorFuture};
 use crate::protocol::{ContainerId, ContainerState, LaunchInfo, Limitation, Namespace};
 
 /// The helper binary that creates namespaces.
@@ -30,6 +30,9 @@ pub struct PidNamespace {
 impl Isolator for PidNamespace {
     fn name(&self) -> &str {
         "namespaces/pid"
+    }
+    fn containers(&self) -> Vec<ContainerId> {
+        sorted(self.containers.iter())
     }
 
     fn recover(&mut self, states: Vec<ContainerState>, _: Vec<ContainerId>) -> IsolatorFuture<()> {

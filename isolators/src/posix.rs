@@ -10,7 +10,7 @@ use std::time::Duration;
 use mesos_proto::mesos::{ExecutorInfo, Resource, ResourceStatistics};
 
 use crate::isolator::{
-    mb_to_bytes, ready, scalar, scalar_resource, Isolator, IsolatorError, IsolatorFuture,
+    mb_to_bytes, ready, scalar, scalar_resource, sorted, Isolator, IsolatorError, IsolatorFuture,
 };
 use crate::procs::{self, ProcessTracker};
 use crate::protocol::{ContainerId, ContainerState, LaunchInfo, Limitation, LimitationReason};
@@ -96,6 +96,9 @@ pub struct PosixCpu {
 impl Isolator for PosixCpu {
     fn name(&self) -> &str {
         "posix/cpu"
+    }
+    fn containers(&self) -> Vec<ContainerId> {
+        sorted(self.containers.0.keys())
     }
     fn recover(&mut self, states: Vec<ContainerState>, _: Vec<ContainerId>) -> IsolatorFuture<()> {
         self.containers.recover(states);
@@ -195,6 +198,9 @@ async fn poll_memory(info: Shared, interval: Duration) -> Result<Limitation, Iso
 impl Isolator for PosixMem {
     fn name(&self) -> &str {
         "posix/mem"
+    }
+    fn containers(&self) -> Vec<ContainerId> {
+        sorted(self.containers.0.keys())
     }
     fn recover(&mut self, states: Vec<ContainerState>, _: Vec<ContainerId>) -> IsolatorFuture<()> {
         self.containers.recover(states);

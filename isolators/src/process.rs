@@ -3,21 +3,67 @@
 //!
 //! Calls run one at a time in the actor's mailbox; each call's future is awaited off the
 //! mailbox (`Ctx::then`), so a pending `watch` never blocks `usage` or `cleanup`.
+//!
+//! A `cleanup` discards the container's pending watches (as Mesos discards the watch of
+//! a cleaned-up container): their futures are dropped here, so nothing an isolator polls
+//! outlives the container, and each is answered `Reply::Discarded` so clients forget it.
+
+use std::collections::HashMap;
 
 use bytes::Bytes;
+use futures::future::{AbortHandle, Abortable};
 use libprocess::{Ctx, Pid, Process, Runtime, Upid};
 
 use crate::isolator::{Isolator, IsolatorError, IsolatorFuture};
-use crate::protocol::{self, Call, Reply, Request, Response, CALL_KINDS, MESSAGE_PREFIX, RESPONSE};
+use crate::protocol::{
+    self, Call, ContainerId, Reply, Request, Response, CALL_KINDS, MESSAGE_PREFIX, RESPONSE,
+};
 
 /// The actor wrapper around an isolator.
 pub struct IsolatorProcess<I: Isolator> {
     isolator: I,
+    /// Pending watches by container, each under a key local to this process.
+    watches: HashMap<ContainerId, HashMap<u64, AbortHandle>>,
+    next_watch: u64,
 }
 
 impl<I: Isolator> IsolatorProcess<I> {
     pub fn new(isolator: I) -> Self {
-        IsolatorProcess { isolator }
+        IsolatorProcess {
+            isolator,
+            watches: HashMap::new(),
+            next_watch: 0,
+        }
+    }
+
+    /// The hosted isolator (for inspection, e.g. its [`Isolator::containers`]).
+    pub fn isolator(&self) -> &I {
+        &self.isolator
+    }
+
+    /// How many watches are pending, over every container.
+    pub fn pending_watches(&self) -> usize {
+        self.watches.values().map(HashMap::len).sum()
+    }
+
+    /// Aborts the container's pending watches; each then answers `Reply::Discarded`.
+    fn discard_watches(&mut self, container: &ContainerId) {
+        if let Some(watches) = self.watches.remove(container) {
+            tracing::debug!(isolator = self.isolator.name(), %container, count = watches.len(),
+                "discarding watches of a cleaned-up container");
+            for abort in watches.into_values() {
+                abort.abort();
+            }
+        }
+    }
+
+    fn forget_watch(&mut self, container: &ContainerId, key: u64) {
+        if let Some(watches) = self.watches.get_mut(container) {
+            watches.remove(&key);
+            if watches.is_empty() {
+                self.watches.remove(container);
+            }
+        }
     }
 
     /// Spawns the isolator on `runtime` as `<name with '/' as '-'>-isolator(N)`.
@@ -106,19 +152,53 @@ impl<I: Isolator> IsolatorProcess<I> {
         tracing::debug!(isolator = self.isolator.name(), %from, call = kind, id = request.id,
             "isolator call");
         let id = request.id;
+        match &request.call {
+            Call::Watch { container_id } => {
+                let container = container_id.clone();
+                self.next_watch += 1;
+                let key = self.next_watch;
+                let (abort, registration) = AbortHandle::new_pair();
+                let future = Abortable::new(self.start(request.call), registration);
+                self.watches
+                    .entry(container.clone())
+                    .or_default()
+                    .insert(key, abort);
+                ctx.then(future, move |me, ctx, result| {
+                    me.forget_watch(&container, key);
+                    // Aborted: the container was cleaned up before reaching a limit.
+                    let result = result.unwrap_or(Ok(Reply::Discarded));
+                    respond(ctx, &from, id, result);
+                });
+                return;
+            }
+            Call::Cleanup { container_id } => {
+                let container = container_id.clone();
+                self.discard_watches(&container);
+            }
+            _ => {}
+        }
         let future = self.start(request.call);
         ctx.then(
             future,
             move |_me, ctx, result: Result<Reply, IsolatorError>| {
-                let response = Response {
-                    id,
-                    result: result.map_err(|e| e.to_string()),
-                };
-                match protocol::encode(&response) {
-                    Ok(body) => ctx.send_raw(&from, RESPONSE, Bytes::from(body)),
-                    Err(error) => tracing::error!(%error, "cannot encode isolator response"),
-                }
+                respond(ctx, &from, id, result);
             },
         );
+    }
+}
+
+fn respond<P: Process>(
+    ctx: &mut Ctx<'_, P>,
+    to: &Upid,
+    id: u64,
+    result: Result<Reply, IsolatorError>,
+) {
+    let response = Response {
+        id,
+        result: result.map_err(|e| e.to_string()),
+    };
+    match protocol::encode(&response) {
+        Ok(body) => ctx.send_raw(to, RESPONSE, Bytes::from(body)),
+        Err(error) => tracing::error!(%error, "cannot encode isolator response"),
     }
 }

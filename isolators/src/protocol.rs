@@ -211,6 +211,9 @@ pub enum Reply {
     Prepared(Option<LaunchInfo>),
     Limited(Limitation),
     Usage(#[serde(with = "proto_one")] Box<ResourceStatistics>),
+    /// The answer to a `Watch` whose container was cleaned up before any limit was
+    /// reached (Mesos discards such a watch): the client forgets the call.
+    Discarded,
 }
 
 /// The answer to request `id`: a result or the isolator's error message.

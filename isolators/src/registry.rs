@@ -93,6 +93,9 @@ pub struct IsolationFlags {
     pub enforce_container_disk_quota: bool,
     /// How long a handle waits for an answer.
     pub timeout: Duration,
+    /// `--switch_user`: executors run as their task's user (when the agent is root) and
+    /// isolators are told that user (`filesystem/posix` chowns the sandbox to it).
+    pub switch_user: bool,
 }
 
 impl Default for IsolationFlags {
@@ -103,6 +106,7 @@ impl Default for IsolationFlags {
             poll_interval: Duration::from_secs(1),
             enforce_container_disk_quota: false,
             timeout: crate::handle::DEFAULT_TIMEOUT,
+            switch_user: true,
         }
     }
 }

@@ -285,3 +285,99 @@ async fn a_response_from_a_process_other_than_the_isolator_is_ignored() {
     );
     rt.shutdown();
 }
+
+/// Mesos discards the watch of a cleaned-up container: each one ends `Discarded`, and
+/// neither the handle nor the isolator process nor the isolator keeps an entry for it
+/// (before, every finished container left one pending watch on both sides).
+#[tokio::test]
+async fn cleanup_discards_pending_watches_and_leaves_no_entry_in_handle_process_or_isolator() {
+    let rt = runtime();
+    // posix/mem enforcing: its watch is a polling loop that must stop with the container.
+    let mem = mesos_isolators::posix::PosixMem::new(true, Duration::from_millis(20));
+    let pid = mesos_isolators::IsolatorProcess::spawn(&rt, mem).expect("spawn");
+    let handle =
+        IsolatorHandle::connect(&rt, "posix/mem", pid.upid().clone(), Duration::from_secs(5))
+            .expect("connect");
+    let mut watches = Vec::new();
+    for i in 0..10 {
+        let c = container(&format!("discard-{i}"));
+        handle
+            .prepare(&c, &executor(&[("mem", 64.0)]), Path::new("/tmp"), None)
+            .await
+            .expect("prepare");
+        let (h, wc) = (handle.clone(), c.clone());
+        watches.push((c, tokio::spawn(async move { h.watch(&wc).await })));
+    }
+    rt.clock().settle().await;
+    assert_eq!(handle.outstanding().await.expect("client"), 10);
+    let pending = pid.call("watches", |p, _| p.pending_watches()).await;
+    assert_eq!(pending.expect("process"), 10);
+    for (c, watch) in watches {
+        handle.cleanup(&c).await.expect("cleanup");
+        let result = tokio::time::timeout(Duration::from_secs(10), watch)
+            .await
+            .expect("the watch ended with the container")
+            .expect("join");
+        assert!(
+            matches!(&result, Err(HandleError::Discarded { container, .. }) if *container == c),
+            "{result:?}"
+        );
+    }
+    rt.clock().settle().await;
+    assert_eq!(handle.outstanding().await.expect("client"), 0);
+    let (containers, pending) = pid
+        .call("tables", |p, _| {
+            use mesos_isolators::Isolator;
+            (p.isolator().containers(), p.pending_watches())
+        })
+        .await
+        .expect("process");
+    assert!(containers.is_empty(), "{containers:?}");
+    assert_eq!(pending, 0);
+    rt.shutdown();
+}
+
+/// An isolator that never answers (a hung external one) still cannot make the handle
+/// keep a watch: starting the container's cleanup discards it on the client side.
+#[tokio::test]
+async fn a_watch_is_discarded_by_cleanup_even_when_the_isolator_never_answers() {
+    let rt = runtime();
+    let mute = rt.spawn("mute-isolator", Mute).expect("spawn");
+    let handle = IsolatorHandle::connect(&rt, "mute", mute.upid().clone(), Duration::from_secs(30))
+        .expect("connect");
+    rt.clock().pause();
+    let c = container("mute-watch");
+    let watch = {
+        let (h, c) = (handle.clone(), c.clone());
+        tokio::spawn(async move { h.watch(&c).await })
+    };
+    rt.clock().settle().await;
+    let cleanup = {
+        let (h, c) = (handle.clone(), c.clone());
+        tokio::spawn(async move { h.cleanup(&c).await })
+    };
+    let result = tokio::time::timeout(Duration::from_secs(10), watch)
+        .await
+        .expect("discarded without any answer")
+        .expect("join");
+    assert!(
+        matches!(result, Err(HandleError::Discarded { .. })),
+        "{result:?}"
+    );
+    assert_eq!(
+        handle.outstanding().await.expect("client"),
+        1,
+        "the cleanup"
+    );
+    rt.clock().advance(Duration::from_secs(31));
+    let cleaned = tokio::time::timeout(Duration::from_secs(10), cleanup)
+        .await
+        .expect("ended")
+        .expect("join");
+    assert!(
+        matches!(cleaned, Err(HandleError::Timeout { .. })),
+        "{cleaned:?}"
+    );
+    assert_eq!(handle.outstanding().await.expect("client"), 0);
+    rt.shutdown();
+}

@@ -92,8 +92,45 @@ async fn whole_isolation_suite_leaves_no_cgroup_and_no_process() {
         "{all:?}"
     );
 
+    // Every isolator watches the container, as the containerizer does; cleanup discards
+    // each watch (cgroups/mem's OOM wait included) and no handle keeps an entry.
+    let mut watches = Vec::new();
+    for handle in &handles {
+        let (h, wc) = (handle.clone(), c.clone());
+        watches.push(tokio::spawn(async move { h.watch(&wc).await }));
+    }
+    for handle in &handles {
+        // Sent before the cleanup (messages to one isolator arrive in order).
+        let mut sent = false;
+        for _ in 0..1000 {
+            sent = handle.outstanding().await.expect("client") == 1;
+            if sent {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(sent, "{} watch not sent", handle.name());
+    }
     for handle in &handles {
         handle.cleanup(&c).await.expect("cleanup");
+    }
+    for watch in watches {
+        let result = tokio::time::timeout(Duration::from_secs(10), watch)
+            .await
+            .expect("the watch ended with the container")
+            .expect("join");
+        assert!(
+            matches!(result, Err(mesos_isolators::HandleError::Discarded { .. })),
+            "{result:?}"
+        );
+    }
+    for handle in &handles {
+        assert_eq!(
+            handle.outstanding().await.expect("client"),
+            0,
+            "{}",
+            handle.name()
+        );
     }
     let _ = held.child.wait();
     for pid in &members {

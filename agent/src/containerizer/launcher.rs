@@ -5,6 +5,7 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{ChildStdin, Command, Stdio};
 use std::time::Duration;
@@ -28,6 +29,8 @@ pub enum LaunchError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot run the executor as user '{user}': {message}")]
+    User { user: String, message: String },
     #[error("cannot start '{command}': {source}")]
     Spawn {
         command: String,
@@ -46,6 +49,8 @@ pub struct Launch<'a> {
     pub shutdown_grace_period: Duration,
     /// `MESOS_HTTP_COMMAND_EXECUTOR`.
     pub http_command_executor: bool,
+    /// Run as this user (`--switch_user`), applied only when the agent runs as root.
+    pub user: Option<&'a str>,
 }
 
 /// The variables an executor is started with (PROTOCOL.md §2, "Agent ↔ v0 executor").
@@ -176,6 +181,10 @@ pub fn spawn_held(l: &Launch<'_>, info: &LaunchInfo) -> Result<Held, LaunchError
             source,
         })
     };
+    if let Some((uid, gid)) = switch_to(l.user)? {
+        // Safe std API: the child sets its gid, drops supplementary groups, then its uid.
+        held.uid(uid).gid(gid);
+    }
     held.current_dir(l.directory)
         .stdin(Stdio::piped())
         .stdout(open("stdout")?)
@@ -191,6 +200,31 @@ pub fn spawn_held(l: &Launch<'_>, info: &LaunchInfo) -> Result<Held, LaunchError
         gate,
         exit: spawned.exit,
     })
+}
+
+/// The ids to run the executor as: `user`'s, when the agent runs as root (only root may
+/// switch); `None` to run as the agent. An unknown user fails the launch, as in Mesos.
+fn switch_to(user: Option<&str>) -> Result<Option<(u32, u32)>, LaunchError> {
+    let Some(user) = user else { return Ok(None) };
+    if !nix::unistd::geteuid().is_root() {
+        tracing::debug!(
+            user,
+            "agent is not root: the executor runs as the agent's user"
+        );
+        return Ok(None);
+    }
+    let error = |message: String| LaunchError::User {
+        user: user.to_string(),
+        message,
+    };
+    let found = nix::unistd::User::from_name(user)
+        .map_err(|e| error(format!("cannot look the user up: {e}")))?
+        .ok_or_else(|| error("no such user".into()))?;
+    if found.uid == nix::unistd::geteuid() && found.gid == nix::unistd::getegid() {
+        // Already that user: setting ids would only force std's slower fork path.
+        return Ok(None);
+    }
+    Ok(Some((found.uid.as_raw(), found.gid.as_raw())))
 }
 
 /// The posix launcher's kill: SIGKILL to every descendant of `pid` (found through procfs,
@@ -244,6 +278,7 @@ impl LaunchSpec {
             checkpoint: self.checkpoint,
             shutdown_grace_period: self.shutdown_grace_period,
             http_command_executor: self.http_command_executor,
+            user: self.user.as_deref(),
         }
     }
 }
@@ -276,6 +311,7 @@ mod tests {
             checkpoint: false,
             shutdown_grace_period: Duration::from_secs(5),
             http_command_executor: false,
+            user: None,
         };
         let env = executor_environment(&l);
         assert!(env.contains(&(
@@ -324,6 +360,24 @@ mod tests {
             "err\n"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn switching_to_the_agents_own_user_sets_no_ids_so_spawn_keeps_its_fast_path() {
+        let me = nix::unistd::User::from_uid(nix::unistd::geteuid())
+            .unwrap()
+            .unwrap();
+        assert_eq!(switch_to(Some(&me.name)).unwrap(), None);
+        assert_eq!(switch_to(None).unwrap(), None);
+        if nix::unistd::geteuid().is_root() {
+            let nobody = nix::unistd::User::from_name("nobody").unwrap();
+            if let Some(n) = nobody {
+                assert_eq!(
+                    switch_to(Some("nobody")).unwrap(),
+                    Some((n.uid.as_raw(), n.gid.as_raw()))
+                );
+            }
+        }
     }
 
     #[tokio::test]

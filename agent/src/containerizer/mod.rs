@@ -120,6 +120,9 @@ pub struct Containerizer {
     containers: HashMap<ContainerId, Container>,
     recovered: bool,
     queued: Vec<QueuedLaunch>,
+    /// `--switch_user`: launches keep their user (isolators see it; the executor runs as
+    /// it when the agent is root); otherwise it is dropped.
+    switch_user: bool,
 }
 
 impl Process for Containerizer {
@@ -172,7 +175,14 @@ impl Containerizer {
             containers: HashMap::new(),
             recovered: false,
             queued: Vec::new(),
+            switch_user: true,
         }
+    }
+
+    /// Sets `--switch_user` (default true, as Mesos).
+    pub fn switch_user(mut self, on: bool) -> Self {
+        self.switch_user = on;
+        self
     }
 
     /// The ids of every container (launching, running or being destroyed).
@@ -195,9 +205,12 @@ impl Containerizer {
         &mut self,
         ctx: &mut Ctx<'_, Self>,
         container_id: String,
-        spec: LaunchSpec,
+        mut spec: LaunchSpec,
     ) -> oneshot::Receiver<Result<Launched, ContainerizerError>> {
         let (reply, rx) = oneshot::channel();
+        if !self.switch_user {
+            spec.user = None;
+        }
         let id = match ContainerId::new(container_id) {
             Ok(id) => id,
             Err(e) => {
@@ -421,6 +434,8 @@ impl Containerizer {
             return;
         }
         let cause = match result {
+            // Only a cleanup discards a watch; the container is already going.
+            Err(HandleError::Discarded { .. }) => return,
             Ok(limitation) => {
                 tracing::warn!(container = %id, isolator, reason = ?limitation.reason,
                     message = %limitation.message, "container reached a limit; destroying it");

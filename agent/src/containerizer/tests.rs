@@ -284,3 +284,157 @@ async fn isolators_launch_info_reaches_the_executor_and_usage_merges_every_isola
     rt.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Inspects one isolator actor: the containers it holds and its pending watches.
+type Tables = Box<dyn Fn() -> futures::future::BoxFuture<'static, (Vec<ContainerId>, usize)>>;
+
+fn spawn_inspected<I: mesos_isolators::Isolator>(rt: &Runtime, iso: I) -> (IsolatorHandle, Tables) {
+    let name = iso.name().to_string();
+    let pid = IsolatorProcess::spawn(rt, iso).unwrap();
+    let handle =
+        IsolatorHandle::connect(rt, name, pid.upid().clone(), Duration::from_secs(5)).unwrap();
+    let tables: Tables = Box::new(move || {
+        let pid = pid.clone();
+        Box::pin(async move {
+            pid.call("tables", |p, _| {
+                (
+                    mesos_isolators::Isolator::containers(p.isolator()),
+                    p.pending_watches(),
+                )
+            })
+            .await
+            .unwrap()
+        })
+    });
+    (handle, tables)
+}
+
+#[tokio::test]
+async fn launching_and_destroying_many_containers_leaves_no_entry_in_handles_or_isolators() {
+    use mesos_isolators::{disk, example, filesystem, posix};
+    let dir = sandbox("noleak");
+    let rt = Runtime::start(Config::local()).unwrap();
+    let poll = Duration::from_millis(50);
+    let (mut handles, mut tables) = (Vec::new(), Vec::new());
+    for (h, t) in [
+        spawn_inspected(&rt, posix::PosixCpu::default()),
+        spawn_inspected(&rt, posix::PosixMem::new(true, poll)),
+        spawn_inspected(&rt, disk::DiskDu::new(poll, true)),
+        spawn_inspected(&rt, filesystem::PosixFilesystem::default()),
+        spawn_inspected(&rt, example::ExampleIsolator::default()),
+    ] {
+        handles.push(h);
+        tables.push(t);
+    }
+    let cz = rt
+        .spawn(
+            "mesos-containerizer(1)",
+            Containerizer::new(handles.clone()),
+        )
+        .unwrap();
+    const N: usize = 8;
+    for i in 0..N {
+        let sub = dir.join(format!("c{i}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        let mut s = spec(&sub, "sleep 300", 64.0);
+        s.executor.resources.push(scalar_resource("disk", 100.0));
+        let id = format!("c{i}");
+        let launched = launch(&cz, &id, s).await.unwrap();
+        // Every isolator now watches the container (the watch calls are on their way).
+        for t in &tables {
+            let mut seen = t().await;
+            for _ in 0..250 {
+                if seen.1 == 1 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                seen = t().await;
+            }
+            assert_eq!((seen.0.len(), seen.1), (1, 1), "{:?}", seen.0);
+        }
+        cz.dispatch("destroy", move |c, ctx| c.destroy(ctx, &id));
+        tokio::time::timeout(Duration::from_secs(10), launched.termination)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let left = cz.call("containers", |c, _| c.containers()).await.unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    for (h, t) in handles.iter().zip(&tables) {
+        assert_eq!(h.outstanding().await.unwrap(), 0, "{} client", h.name());
+        let (containers, watches) = t().await;
+        assert!(containers.is_empty(), "{}: {containers:?}", h.name());
+        assert_eq!(watches, 0, "{} pending watches", h.name());
+    }
+    rt.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--switch_user` as root: `filesystem/posix` gives the sandbox to the task's user and
+/// the executor runs as that user; with the flag off the user is ignored.
+#[tokio::test]
+async fn with_switch_user_the_executor_runs_as_the_tasks_user_in_a_sandbox_it_owns() {
+    use std::os::unix::fs::MetadataExt;
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: switching users needs the agent to run as root");
+        return;
+    }
+    let Ok(Some(nobody)) = nix::unistd::User::from_name("nobody") else {
+        eprintln!("SKIPPED: no 'nobody' user on this machine");
+        return;
+    };
+    let rt = Runtime::start(Config::local()).unwrap();
+    let flags = IsolationFlags::default();
+    let isolation = parse_isolation("filesystem/posix,posix/cpu").unwrap();
+    for (switch, expected) in [(true, "nobody"), (false, "root")] {
+        let dir = sandbox(&format!("user-{switch}"));
+        let handles = start_isolators(&rt, &isolation, &flags).unwrap();
+        let cz = rt
+            .spawn(
+                rt.generate_id("mesos-containerizer"),
+                Containerizer::new(handles).switch_user(switch),
+            )
+            .unwrap();
+        let mut s = spec(&dir, "id -un > whoami", 64.0);
+        s.user = Some("nobody".into());
+        let launched = launch(&cz, "u1", s).await.unwrap();
+        let t = tokio::time::timeout(Duration::from_secs(10), launched.termination)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.status.and_then(|s| s.code), Some(0), "{t:?}");
+        let whoami = std::fs::read_to_string(dir.join("whoami")).unwrap();
+        assert_eq!(whoami.trim(), expected, "switch_user={switch}");
+        let owner = std::fs::metadata(&dir).unwrap().uid();
+        let expected_owner = if switch { nobody.uid.as_raw() } else { 0 };
+        assert_eq!(owner, expected_owner, "sandbox owner, switch_user={switch}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    rt.shutdown();
+}
+
+#[tokio::test]
+async fn with_switch_user_an_unknown_user_fails_the_launch_naming_the_user() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: switching users needs the agent to run as root");
+        return;
+    }
+    let dir = sandbox("nouser");
+    let rt = Runtime::start(Config::local()).unwrap();
+    let cz = start(&rt, "posix/cpu", &IsolationFlags::default());
+    let mut s = spec(&dir, "echo ran > ran", 64.0);
+    s.user = Some("no-such-user-mesos-rs".into());
+    let err = launch(&cz, "u2", s)
+        .await
+        .err()
+        .expect("the launch must fail");
+    let text = err.to_string();
+    assert!(
+        matches!(err, ContainerizerError::Launch(LaunchError::User { .. })),
+        "{text}"
+    );
+    assert!(text.contains("no-such-user-mesos-rs"), "{text}");
+    assert!(!dir.join("ran").exists(), "nothing ran");
+    rt.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -37,6 +37,8 @@ impl Slave {
                     "mesos-executor".into(),
                     format!("--launcher_dir={}", self.config.launcher_dir.display()),
                 ],
+                // The task's user becomes the executor's (Mesos), for `--switch_user`.
+                user: task.command.as_ref().and_then(|c| c.user.clone()),
                 ..Default::default()
             }),
             resources,
@@ -82,6 +84,20 @@ impl Slave {
             // A custom executor of the framework's own; it must speak the v1 API.
             (_, true) => Ok(e),
         }
+    }
+
+    /// The user an executor runs as (Mesos): its command's user, else its framework's;
+    /// none when empty. The containerizer applies it only under `--switch_user`.
+    fn executor_user(&self, fw_id: &FrameworkId, info: &ExecutorInfo) -> Option<String> {
+        info.command
+            .as_ref()
+            .and_then(|c| c.user.clone())
+            .or_else(|| {
+                self.frameworks
+                    .get(&fw_id.value)
+                    .map(|f| f.info.user.clone())
+            })
+            .filter(|u| !u.is_empty())
     }
 
     pub(super) fn launch_executor(
@@ -143,7 +159,7 @@ impl Slave {
             shutdown_grace_period: self.config.executor_shutdown_grace_period,
             // Only the command executor (our own) switches APIs; others choose for themselves.
             http_command_executor: self.config.http_command_executor && is_command_executor,
-            user: None,
+            user: self.executor_user(fw_id, &info),
         };
         let Some(containerizer) = self.containerizer.clone() else {
             return fail(self, ctx, "The containerizer is not running".into());

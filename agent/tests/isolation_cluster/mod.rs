@@ -24,6 +24,8 @@ struct OneTask {
     command: String,
     cpus: f64,
     mem: f64,
+    /// The command task's `CommandInfo.user`.
+    user: Option<String>,
     launched: bool,
     ids: mpsc::UnboundedSender<FrameworkId>,
     updates: mpsc::UnboundedSender<TaskStatus>,
@@ -70,6 +72,10 @@ impl Scheduler for OneTask {
                 self.mem,
             )
             .expect("the offer fits the task");
+            let mut task = task;
+            if let Some(command) = task.command.as_mut() {
+                command.user = self.user.clone();
+            }
             self.launched = true;
             driver.launch(vec![offer.id], vec![task], None);
         }
@@ -204,6 +210,19 @@ impl Cluster {
         cpus: f64,
         mem: f64,
     ) -> Cluster {
+        Cluster::start_as(name, isolation, group, command, cpus, mem, None).await
+    }
+
+    /// As [`Cluster::start_full`], the command task carrying `user` as its command's user.
+    pub async fn start_as(
+        name: &str,
+        isolation: IsolationConfig,
+        group: Option<Vec<(&'static str, &'static str, f64)>>,
+        command: &str,
+        cpus: f64,
+        mem: f64,
+        user: Option<&str>,
+    ) -> Cluster {
         let work = std::env::temp_dir().join(format!("agent-iso-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&work);
         std::fs::create_dir_all(&work).unwrap();
@@ -248,6 +267,7 @@ impl Cluster {
             command: command.to_string(),
             cpus,
             mem,
+            user: user.map(str::to_string),
             launched: false,
             ids: ids_tx,
             updates: tx,

@@ -10,7 +10,7 @@ use cgroups_rs::cpu::CpuController;
 use mesos_proto::mesos::{ExecutorInfo, Resource, ResourceStatistics};
 
 use super::{parse_flat_keyed, read_file, v2, CgroupSet, CgroupsError, Hierarchy, Version};
-use crate::isolator::{now_secs, ready, scalar, Isolator, IsolatorError, IsolatorFuture};
+use crate::isolator::{now_secs, ready, scalar, sorted, Isolator, IsolatorError, IsolatorFuture};
 use crate::protocol::{ContainerId, ContainerState, LaunchInfo, Limitation};
 
 pub const CPU_SHARES_PER_CPU: u64 = 1024;
@@ -126,6 +126,9 @@ impl CpuIsolator {
 impl Isolator for CpuIsolator {
     fn name(&self) -> &str {
         "cgroups/cpu"
+    }
+    fn containers(&self) -> Vec<ContainerId> {
+        sorted(self.cpus.keys())
     }
 
     fn recover(

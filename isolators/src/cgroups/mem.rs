@@ -19,7 +19,8 @@ use mesos_proto::mesos::{ExecutorInfo, Resource, ResourceStatistics};
 
 use super::{parse_flat_keyed, read_file, v2, CgroupSet, CgroupsError, Hierarchy, Version};
 use crate::isolator::{
-    mb_to_bytes, now_secs, ready, scalar, scalar_resource, Isolator, IsolatorError, IsolatorFuture,
+    mb_to_bytes, now_secs, ready, scalar, scalar_resource, sorted, Isolator, IsolatorError,
+    IsolatorFuture,
 };
 use crate::protocol::{ContainerId, ContainerState, LaunchInfo, Limitation, LimitationReason};
 
@@ -195,6 +196,9 @@ fn oom_message(dir: &Path, version: Version, mem_mb: Option<f64>) -> String {
 impl Isolator for MemIsolator {
     fn name(&self) -> &str {
         "cgroups/mem"
+    }
+    fn containers(&self) -> Vec<ContainerId> {
+        sorted(self.infos.keys())
     }
 
     fn recover(

@@ -8,7 +8,7 @@ use std::path::Path;
 use mesos_proto::mesos::{ExecutorInfo, Resource, ResourceStatistics};
 
 use super::{read_file, CgroupSet, CgroupsError, Hierarchy};
-use crate::isolator::{now_secs, ready, Isolator, IsolatorError, IsolatorFuture};
+use crate::isolator::{now_secs, ready, sorted, Isolator, IsolatorError, IsolatorFuture};
 use crate::protocol::{ContainerId, ContainerState, LaunchInfo, Limitation};
 
 /// The `cgroups/pids` isolator.
@@ -38,6 +38,9 @@ impl PidsIsolator {
 impl Isolator for PidsIsolator {
     fn name(&self) -> &str {
         "cgroups/pids"
+    }
+    fn containers(&self) -> Vec<ContainerId> {
+        sorted(self.containers.iter())
     }
 
     fn recover(
