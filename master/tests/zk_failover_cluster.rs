@@ -257,7 +257,8 @@ fn leader_kill_scenario(bin: &Path) -> Duration {
         .unwrap();
     let rt = libprocess::Runtime::start(libprocess::Config::local()).unwrap();
     let info = mesos_proto::mesos::FrameworkInfo {
-        user: "test".into(),
+        // The agents switch to the task's user (--switch_user): one that exists here.
+        user: "root".into(),
         name: "failover-long-tasks".into(),
         failover_timeout: Some(3600.0),
         ..Default::default()
