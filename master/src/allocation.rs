@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use libprocess::Runtime;
 use mesos_allocator::process::AllocatorHandle;
-use mesos_allocator::{AllocatorConfig, AllocatorProcess, Resources};
+use mesos_allocator::{AllocatorConfig, AllocatorProcess, Explanation, Resources};
 use mesos_proto::mesos::Resource;
 
 use crate::flags::Flags;
@@ -59,7 +59,15 @@ pub trait AllocatorApi: Send {
     );
     fn suppress(&mut self, framework: &str, roles: &[String]);
     fn revive(&mut self, framework: &str, roles: &[String]);
+    /// Why each of `frameworks` received offers or none in the last allocation run (the
+    /// allocator's explain hook), answered off the master's mailbox.
+    fn explain(&self, frameworks: Vec<String>) -> ExplainFuture;
 }
+
+/// The allocator's answer to [`AllocatorApi::explain`], in the order asked.
+pub type ExplainFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<Explanation>, libprocess::Error>> + Send>,
+>;
 
 /// The master's allocator.
 pub type Allocator = Box<dyn AllocatorApi>;
@@ -189,6 +197,15 @@ impl AllocatorApi for ProcessAllocator {
     }
     fn revive(&mut self, framework: &str, roles: &[String]) {
         self.0.revive(framework, roles);
+    }
+    fn explain(&self, frameworks: Vec<String>) -> ExplainFuture {
+        let pid = self.0.pid().clone();
+        Box::pin(async move {
+            pid.call("allocator::explain", move |me, _| {
+                frameworks.iter().map(|id| me.explain(id)).collect()
+            })
+            .await
+        })
     }
 }
 

@@ -36,6 +36,9 @@
 //! - [`operator_endpoints`]: `/state-summary`, `/slaves`, `/frameworks`, `/tasks`, `/roles`
 //!   and the `.json` aliases operators' older tools request.
 //! - [`state`]: the `/state` JSON, rendered off the master's mailbox from a snapshot.
+//! - [`allocation_explain`]: `/allocator/explain`, why each framework got offers or none.
+//! - [`agent_proxy`]: `/agent/<id>/...`, agents' read-only endpoints for the web UI.
+//! - [`webui`]: the embedded web UI at `/` and `/assets/`.
 //! - [`allocation`]: the allocator as the master sees it: the hierarchical DRF allocator
 //!   process of `mesos-allocator`, whose decisions come back to the master by dispatch.
 //! - [`resource_versions`]: agents' resource versions, echoed in launches.
@@ -44,10 +47,12 @@
 //!   allocator crate's `Resources`.
 #![forbid(unsafe_code)]
 
+pub mod agent_proxy;
 pub mod agent_reregistration;
 pub mod agent_validation;
 pub mod agents;
 pub mod allocation;
+pub mod allocation_explain;
 pub mod event_stream;
 pub mod flags;
 pub mod framework_updates;
@@ -75,6 +80,7 @@ pub mod state;
 pub mod tasks;
 pub mod teardown;
 pub mod validation;
+pub mod webui;
 pub mod wire_fields;
 
 pub use flags::Flags;

@@ -143,6 +143,9 @@ impl Process for Master {
         crate::operator_endpoints::install(ctx);
         crate::operator_api::install(ctx);
         crate::scheduler_http::install(ctx);
+        crate::webui::install(ctx);
+        crate::allocation_explain::install(ctx);
+        crate::agent_proxy::install(ctx);
         self.start_registry_gc(ctx);
         crate::ha::start(self, ctx);
         self.changed();
