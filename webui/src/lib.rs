@@ -42,6 +42,7 @@ macro_rules! assets {
 assets!(
     "index.html",
     "app.css",
+    "favicon.svg",
     "js/main.js",
     "js/api.js",
     "js/store.js",

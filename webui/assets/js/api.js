@@ -150,3 +150,19 @@ export async function followLeader() {
   e.leader = false;
   throw e;
 }
+
+/** A v1 operator API read call (e.g. GET_FRAMEWORKS) → its JSON response. */
+export async function operatorCall(type) {
+  let res;
+  try {
+    res = await fetch('/api/v1', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ type }),
+    });
+  } catch (e) {
+    throw new ApiError(0, `Network error calling ${type}: ${e.message}`, '/api/v1');
+  }
+  if (!res.ok) throw await failure(res, `POST /api/v1 ${type}`);
+  return res.json();
+}

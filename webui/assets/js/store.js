@@ -2,7 +2,7 @@
 // then TASK_ADDED/UPDATED, AGENT_ADDED/REMOVED, FRAMEWORK_ADDED/UPDATED/REMOVED applied in
 // order. Views read it and are told (at most once per animation frame) when it changed.
 
-import { TERMINAL, timeInfo } from './format.js';
+import { TERMINAL, timeInfo, scalars } from './format.js';
 
 export class Store {
   constructor() {
@@ -118,15 +118,24 @@ export class Store {
     return counts;
   }
 
-  /** Active (non-terminal) task counts per framework id and per agent id. */
+  /**
+   * Active (non-terminal) tasks per framework id and per agent id: {count, cpus, mem, disk,
+   * gpus}. The stream sends no allocation updates, so live usage is summed from tasks
+   * (executors' own resources are not included).
+   */
   activeCounts() {
     const byFramework = new Map();
     const byAgent = new Map();
+    const add = (map, key, r) => {
+      const x = map.get(key) || { count: 0, cpus: 0, mem: 0, disk: 0, gpus: 0 };
+      x.count += 1; x.cpus += r.cpus; x.mem += r.mem; x.disk += r.disk; x.gpus += r.gpus;
+      map.set(key, x);
+    };
     for (const t of this.tasks.values()) {
       if (TERMINAL.has(t.state)) continue;
-      const f = t.framework_id.value;
-      byFramework.set(f, (byFramework.get(f) || 0) + 1);
-      if (t.agent_id) byAgent.set(t.agent_id.value, (byAgent.get(t.agent_id.value) || 0) + 1);
+      const r = scalars(t.resources);
+      add(byFramework, t.framework_id.value, r);
+      if (t.agent_id) add(byAgent, t.agent_id.value, r);
     }
     return { byFramework, byAgent };
   }

@@ -30,7 +30,7 @@ export function mountList(el, app) {
       { label: 'ID', value: (a) => a.agent_info.id.value, render: (a) => h('code', { title: a.agent_info.id.value }, shortId(a.agent_info.id.value)) },
       { label: 'Status', value: (a) => (a.active ? 'active' : 'inactive'), render: (a) => (a.active ? pill('active', 'run') : pill('inactive', 'warn')) },
       { label: 'Tasks', class: 'num', value: (a) => a.activeTasks },
-      { label: 'CPUs', class: 'meter-col', value: (a) => a.used.cpus, render: (a) => meter(a.used.cpus, a.total.cpus, `${num(a.used.cpus)} / ${num(a.total.cpus)}`) },
+      { label: 'CPUs (tasks)', class: 'meter-col', value: (a) => a.used.cpus, render: (a) => meter(a.used.cpus, a.total.cpus, `${num(a.used.cpus)} / ${num(a.total.cpus)}`) },
       { label: 'Mem', class: 'meter-col', value: (a) => a.used.mem, render: (a) => meter(a.used.mem, a.total.mem, `${mb(a.used.mem)} / ${mb(a.total.mem)}`) },
       { label: 'Disk', class: 'meter-col', value: (a) => a.used.disk, render: (a) => meter(a.used.disk, a.total.disk, `${mb(a.used.disk)} / ${mb(a.total.disk)}`) },
       { label: 'Attributes', value: (a) => (a.agent_info.attributes || []).map(attrText).join(' ') },
@@ -43,12 +43,11 @@ export function mountList(el, app) {
     const s = app.store;
     if (!s.subscribed) { body.appendChild(waiting(app)); return; }
     const { byAgent } = s.activeCounts();
-    table.setRows([...s.agents.values()].map((a) => ({
-      ...a,
-      total: scalars(a.total_resources),
-      used: scalars(a.allocated_resources),
-      activeTasks: byAgent.get(a.agent_info.id.value) || 0,
-    })));
+    const none = { count: 0, cpus: 0, mem: 0, disk: 0, gpus: 0 };
+    table.setRows([...s.agents.values()].map((a) => {
+      const used = byAgent.get(a.agent_info.id.value) || none;
+      return { ...a, total: scalars(a.total_resources), used, activeTasks: used.count };
+    }));
   }
   update();
   return { update };
@@ -149,10 +148,10 @@ export function mountDetail(el, app, id) {
       ['Ports', ports(a.total_resources) || 'none'],
     ]));
     const t = scalars(a.total_resources);
-    const u = scalars(a.allocated_resources);
+    const u = s.activeCounts().byAgent.get(id) || { cpus: 0, mem: 0, disk: 0, gpus: 0 };
     const o = scalars(a.offered_resources);
     res.appendChild(h('table', { class: 'grid compact' },
-      h('thead', {}, h('tr', {}, ['', 'total', 'allocated', 'offered', 'allocated %'].map((x) => h('th', { class: x && x !== 'allocated %' ? 'num' : '' }, x)))),
+      h('thead', {}, h('tr', {}, ['', 'total', 'used by tasks', 'offered', 'used %'].map((x) => h('th', { class: x && x !== 'used %' ? 'num' : '' }, x)))),
       h('tbody', {}, [['cpus', num], ['mem', mb], ['disk', mb], ['gpus', num]].map(([n, f]) => h('tr', {},
         h('th', {}, n), h('td', { class: 'num' }, f(t[n])), h('td', { class: 'num' }, f(u[n])), h('td', { class: 'num' }, f(o[n])),
         h('td', { class: 'meter-cell' }, meter(u[n], t[n], t[n] > 0 ? pct(u[n] / t[n]) : 'none')))))));

@@ -84,6 +84,19 @@ function stat(id, label, value, sub) {
     h('div', { class: 'stat-sub' }, sub));
 }
 
+/** HH:MM:SS of a time in seconds. */
+function clock(secs) {
+  const d = new Date(secs * 1000);
+  const p = (n) => String(n).padStart(2, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** The x range: the samples' span, at least the last 2 minutes, at most 10. */
+function window10(u, min, max) {
+  const hi = Math.max(max || 0, Date.now() / 1000);
+  return [Math.max(hi - 600, Math.min(min || hi, hi - 120)), hi];
+}
+
 /** Two uPlot charts over the metrics samples (kept since the page loaded). */
 class Charts {
   constructor(el, app) {
@@ -124,18 +137,22 @@ class Charts {
       clear(this.el);
       const common = (title, yLabel) => ({
         title, width: this.width(), height: 220,
-        axes: [{ stroke: '#5b6472', grid: { stroke: '#eef0f3' } }, { label: yLabel, stroke: '#5b6472', grid: { stroke: '#eef0f3' }, size: 50 }],
+        axes: [
+          { stroke: '#5b6472', grid: { stroke: '#eef0f3' }, values: (u, ticks) => ticks.map(clock) },
+          { label: yLabel, stroke: '#5b6472', grid: { stroke: '#eef0f3' }, size: 50 },
+        ],
+        scales: { x: { time: true, range: window10 } },
         legend: { live: false },
         cursor: { drag: { x: false, y: false } },
       });
       this.plots.push(new uPlot({
         ...common('Used, % of total', '%'),
-        scales: { y: { range: [0, 100] } },
+        scales: { ...common().scales, y: { range: [0, 100] } },
         series: [{}, { label: 'cpus', stroke: '#2f6fde', width: 2 }, { label: 'mem', stroke: '#17a673', width: 2 }, { label: 'disk', stroke: '#d68a00', width: 2 }],
       }, data.util, h('div', { class: 'chart', id: 'chart-util' })));
       this.plots.push(new uPlot({
         ...common('Tasks and offers', 'count'),
-        scales: { y: { range: (u, min, max) => [0, Math.max(4, max * 1.2)] } },
+        scales: { ...common().scales, y: { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.2))] } },
         series: [{}, { label: 'running', stroke: '#2f6fde', width: 2 }, { label: 'offers', stroke: '#8d5cd6', width: 2 }, { label: 'staging', stroke: '#d68a00', width: 2 }],
       }, data.work, h('div', { class: 'chart', id: 'chart-work' })));
       for (const p of this.plots) this.el.appendChild(p.root.parentElement || p.root);

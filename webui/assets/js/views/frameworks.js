@@ -1,9 +1,10 @@
 // Frameworks: the list, a framework's detail (resources, roles, offers, tasks) and a task's
 // detail (statuses, resources, a link to its sandbox). Live from the event stream.
 
-import { h, clear, section, kv, badge, pill, link, Table, waiting, empty } from '../ui.js';
+import { h, clear, section, kv, badge, pill, link, Table, waiting, empty, errorBox } from '../ui.js';
 import { scalars, num, mb, time, timeInfo, shortId, ago, ports, TASK_STATES, stateLabel, TERMINAL } from '../format.js';
 import { taskTime } from '../store.js';
+import { operatorCall } from '../api.js';
 
 const fwUrl = (id) => `#/frameworks/${encodeURIComponent(id)}`;
 const taskUrl = (fid, tid) => `#/frameworks/${encodeURIComponent(fid)}/tasks/${encodeURIComponent(tid)}`;
@@ -36,8 +37,8 @@ export function mountList(el, app) {
       { label: 'Roles', value: (f) => roles(f.framework_info).join(', ') },
       { label: 'Status', value: (f) => (f.completed ? 'completed' : f.active ? 'active' : 'inactive'), render: (f) => (f.completed ? pill('completed', 'idle') : fwStatus(f)) },
       { label: 'Active tasks', class: 'num', value: (f) => f.activeTasks },
-      { label: 'CPUs', class: 'num', value: (f) => scalars(f.allocated_resources).cpus, render: (f) => num(scalars(f.allocated_resources).cpus) },
-      { label: 'Mem', class: 'num', value: (f) => scalars(f.allocated_resources).mem, render: (f) => mb(scalars(f.allocated_resources).mem) },
+      { label: 'CPUs', class: 'num', value: (f) => f.used.cpus, render: (f) => num(f.used.cpus) },
+      { label: 'Mem', class: 'num', value: (f) => f.used.mem, render: (f) => mb(f.used.mem) },
       { label: 'Offered CPUs', class: 'num', value: (f) => scalars(f.offered_resources).cpus, render: (f) => num(scalars(f.offered_resources).cpus) },
       { label: 'Registered', value: (f) => timeInfo(f.registered_time) || 0, render: (f) => ago(timeInfo(f.registered_time)) },
     ],
@@ -49,8 +50,12 @@ export function mountList(el, app) {
     if (!s.subscribed) { body.appendChild(waiting(app)); return; }
     const { byFramework } = s.activeCounts();
     const rows = [];
-    for (const f of s.frameworks.values()) rows.push({ ...f, activeTasks: byFramework.get(f.framework_info.id.value) || 0 });
-    for (const f of s.completedFrameworks.values()) rows.push({ ...f, completed: true, activeTasks: 0 });
+    const none = { count: 0, cpus: 0, mem: 0 };
+    for (const f of s.frameworks.values()) {
+      const u = byFramework.get(f.framework_info.id.value) || none;
+      rows.push({ ...f, activeTasks: u.count, used: u });
+    }
+    for (const f of s.completedFrameworks.values()) rows.push({ ...f, completed: true, activeTasks: 0, used: none });
     table.setRows(rows);
   }
   update();
@@ -84,7 +89,25 @@ export function tasksTable(app, { id, showFramework = true, showAgent = true } =
 export function mountDetail(el, app, id) {
   const head = h('div');
   const info = h('div');
-  const offers = h('div');
+  const offers = h('div', { id: 'framework-offers' });
+  // Allocations and offers change without stream events: read them with GET_FRAMEWORKS.
+  let live = null;
+  let liveError = null;
+  let stopped = false;
+  let timer = null;
+  async function poll() {
+    try {
+      const r = await operatorCall('GET_FRAMEWORKS');
+      const g = r.get_frameworks || {};
+      live = [...(g.frameworks || []), ...(g.completed_frameworks || [])].find((x) => x.framework_info.id.value === id) || null;
+      liveError = null;
+    } catch (e) {
+      liveError = e;
+    }
+    if (stopped) return;
+    update();
+    timer = setTimeout(poll, 3000);
+  }
   const tasks = tasksTable(app, { id: 'framework-tasks', showFramework: false });
   el.append(head, h('div', { class: 'cols' }, section('Framework', info), section('Resources and offers', offers)),
     section('Tasks', tasks.el));
@@ -113,14 +136,16 @@ export function mountDetail(el, app, id) {
       ['Registered', time(timeInfo(f.registered_time))],
       ['Re-registered', f.reregistered_time ? time(timeInfo(f.reregistered_time)) : undefined],
     ].filter(([, v]) => v !== undefined)));
-    const alloc = scalars(f.allocated_resources);
-    const off = scalars(f.offered_resources);
+    const current = live || f;
+    const alloc = scalars(current.allocated_resources);
+    const off = scalars(current.offered_resources);
+    if (liveError) offers.appendChild(errorBox(liveError, 'current offers (GET_FRAMEWORKS)'));
     offers.appendChild(h('table', { class: 'grid compact' },
       h('thead', {}, h('tr', {}, ['', 'cpus', 'mem', 'disk', 'gpus'].map((x) => h('th', { class: x ? 'num' : '' }, x)))),
       h('tbody', {},
         h('tr', {}, h('th', {}, 'allocated'), h('td', { class: 'num' }, num(alloc.cpus)), h('td', { class: 'num' }, mb(alloc.mem)), h('td', { class: 'num' }, mb(alloc.disk)), h('td', { class: 'num' }, num(alloc.gpus))),
         h('tr', {}, h('th', {}, 'offered'), h('td', { class: 'num' }, num(off.cpus)), h('td', { class: 'num' }, mb(off.mem)), h('td', { class: 'num' }, mb(off.disk)), h('td', { class: 'num' }, num(off.gpus))))));
-    const list = f.offers || [];
+    const list = current.offers || [];
     offers.appendChild(h('h3', {}, `Outstanding offers (${list.length})`));
     if (!list.length) offers.appendChild(empty('No outstanding offer.'));
     for (const o of list.slice(0, 20)) {
@@ -131,7 +156,8 @@ export function mountDetail(el, app, id) {
     tasks.setRows(s.tasksOf((t) => t.framework_id.value === id));
   }
   update();
-  return { update };
+  poll();
+  return { update, destroy() { stopped = true; clearTimeout(timer); } };
 }
 
 export function mountTask(el, app, fid, tid) {

@@ -34,7 +34,7 @@ export function mount(el, app) {
       { label: 'Allocated', value: (r) => Number(r.allocated?.cpus || 0), render: (r) => `${num(r.allocated?.cpus || 0)} cpus · ${mb(r.allocated?.mem || 0)}` },
       { label: 'Offered', value: (r) => Number(r.offered?.cpus || 0), render: (r) => `${num(r.offered?.cpus || 0)} cpus · ${mb(r.offered?.mem || 0)}` },
       { label: 'Reserved', value: (r) => Number(r.reserved?.cpus || 0), render: (r) => `${num(r.reserved?.cpus || 0)} cpus · ${mb(r.reserved?.mem || 0)}` },
-      { label: 'Dominant share', class: 'meter-col', value: (r) => r.drf.share, render: (r) => meter(r.drf.share, 1, `${pct(r.drf.share)} ${r.drf.kind}`) },
+      { label: 'Dominant share', class: 'meter-col', value: (r) => r.drf.share, render: (r) => meter(r.drf.share, 1, r.drf.share > 0 ? `${pct(r.drf.share)} of ${r.drf.kind}` : '0%') },
       { label: 'Weighted share', class: 'num', value: (r) => r.weighted, render: (r) => pct(r.weighted) },
       { label: 'DRF order', class: 'num', value: (r) => r.order },
     ],
