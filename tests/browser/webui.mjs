@@ -194,9 +194,25 @@ try {
   await big.waitForFunction(() => /of 5,000$/.test(document.querySelector('#framework-tasks .count')?.textContent || ''), null, { timeout: 30000 });
   await big.goto(`${MASTER}/#/`);
   await big.waitForFunction(() => document.querySelector('.state-count[data-state=TASK_RUNNING] b')?.textContent === '10,000', null, { timeout: 30000 });
+  await big.goto(`${MASTER}/#/agents`);
+  await big.waitForFunction(() => document.querySelector('#agents-table .count')?.textContent === '1–50 of 1,000', null, { timeout: 30000 });
   ok(`1,000 agents / 10,000 tasks: paged lists, filter and counts (first page in ${rendered} ms)`);
   if (rendered > 15000) throw new Error(`rendering the large state took ${rendered} ms`);
   await shot(big, 'large-agents');
+  await big.close();
+
+  // On a master that is not the leader (master/elected 0), the UI follows /master/redirect's
+  // 307 to the leader. The standby is simulated on this origin; the "leader" is the same
+  // master reached as localhost (another origin), where the UI goes live.
+  const standby = await browser.newPage();
+  const origin = new URL(MASTER);
+  const leader = `http://localhost:${origin.port}/`;
+  await standby.route(`${origin.origin}/metrics/snapshot`, (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ 'master/elected': 0 }) }));
+  await standby.route(`${origin.origin}/master/redirect`, (r) => r.fulfill({ status: 307, headers: { Location: leader } }));
+  await standby.goto(`${MASTER}/`);
+  await standby.waitForURL(`${leader}**`, { timeout: 20000 });
+  await standby.waitForSelector('#conn[data-state=live]', { timeout: 20000 });
+  ok(`a non-leading master's UI followed /master/redirect to the leader (${standby.url()})`);
   console.log('all browser checks passed');
 } finally {
   for (const f of frameworks) f.close();

@@ -32,9 +32,9 @@ export function mount(el, app) {
     const active = agents.filter((a) => a.active).length;
     const m = app.metrics.latest || {};
     clear(stats).append(
-      stat('agents', 'Agents', agents.length, `${active} active`),
-      stat('frameworks', 'Frameworks', fws.length, `${fws.filter((f) => f.active).length} active · ${s.completedFrameworks.size} completed`),
-      stat('tasks-running', 'Running tasks', counts.TASK_RUNNING || 0, `${s.tasks.size} tasks known`),
+      stat('agents', 'Agents', agents.length, `${num(active)} active`),
+      stat('frameworks', 'Frameworks', fws.length, `${num(fws.filter((f) => f.active).length)} active · ${num(s.completedFrameworks.size)} completed`),
+      stat('tasks-running', 'Running tasks', counts.TASK_RUNNING || 0, `${num(s.tasks.size)} tasks known`),
       stat('tasks-pending', 'Staging / starting', (counts.TASK_STAGING || 0) + (counts.TASK_STARTING || 0), ''),
       stat('offers', 'Outstanding offers', m['master/outstanding_offers'] ?? '–', 'from metrics'),
     );
