@@ -134,12 +134,22 @@ try {
   const late = new V1Framework(MASTER, { user: 'root', name: 'webui-late', roles: ['*'], capabilities: [{ type: 'MULTI_ROLE' }] });
   frameworks.push(late);
   const lateId = await late.subscribe();
-  await late.launch('late-task-1', `echo late task output; sleep 120`);
+  await late.launch('late-task-1', 'echo late task output; i=0; while [ $i -lt 90 ]; do i=$((i+1)); echo tick $i; sleep 1; done; sleep 60');
   await page.waitForFunction((n) => Number(document.querySelector('.state-count[data-state=TASK_RUNNING] b')?.textContent) > n, before, { timeout: 30000 });
   await page.evaluate((id) => { window.location.hash = `#/frameworks/${encodeURIComponent(id)}`; }, lateId);
   await page.waitForSelector('#framework-tasks tbody tr[data-key="late-task-1"]', { timeout: 20000 });
   if (await page.evaluate(() => window.__noReload) !== 'still-here') throw new Error('the page was reloaded');
   ok('a task launched after the page loaded appeared (dashboard count, framework page) without a reload');
+
+  // Following stdout: lines the task writes after the file was opened appear on their own.
+  await page.click('#framework-tasks tbody tr[data-key="late-task-1"] a.sandbox-link');
+  await page.waitForSelector('#open-stdout', { timeout: 20000 });
+  await page.click('#open-stdout');
+  await page.waitForFunction(() => /tick \d+/.test(document.querySelector('#file-content')?.textContent || ''), null, { timeout: 20000 });
+  const lastTick = () => page.evaluate(() => Math.max(...[...(document.querySelector('#file-content').textContent.matchAll(/tick (\d+)/g))].map((m) => Number(m[1]))));
+  const seen = await lastTick();
+  await page.waitForFunction((n) => new RegExp(`tick ${n}\\b`).test(document.querySelector('#file-content').textContent), seen + 3, { timeout: 20000 });
+  ok(`following stdout: "tick ${seen + 3}" appeared after "tick ${seen}" without any action`);
 
   // The allocation view explains a suppressed framework.
   const quiet = new V1Framework(MASTER, { user: 'root', name: 'webui-suppressed', roles: ['quiet'], capabilities: [{ type: 'MULTI_ROLE' }] });
