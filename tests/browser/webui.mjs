@@ -193,7 +193,9 @@ try {
   // 1,000 agents and 10,000 tasks: a synthetic SUBSCRIBED snapshot, served to a fresh page.
   const big = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   const body = syntheticSubscribed(1000, 10000);
-  await big.route('**/api/v1', (route) => route.fulfill({ status: 200, contentType: 'application/json', body }));
+  await big.route('**/api/v1', (route) => (JSON.parse(route.request().postData() || '{}').type === 'SUBSCRIBE'
+    ? route.fulfill({ status: 200, contentType: 'application/json', body })
+    : route.continue()));
   const t0 = Date.now();
   await big.goto(`${MASTER}/#/agents`);
   await big.waitForFunction(() => document.querySelector('#agents-table .count')?.textContent === '1–50 of 1,000', null, { timeout: 30000 });

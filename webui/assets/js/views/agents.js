@@ -4,7 +4,7 @@
 
 import { h, clear, section, kv, pill, link, meter, Table, waiting, empty, errorBox } from '../ui.js';
 import { scalars, num, mb, bytes, pct, time, timeInfo, shortId, ago, ports } from '../format.js';
-import { getJSON, agentUrl } from '../api.js';
+import { getJSON, agentUrl, operatorCall } from '../api.js';
 import { tasksTable, sandboxUrl } from './frameworks.js';
 
 const agentHref = (id) => `#/agents/${encodeURIComponent(id)}`;
@@ -62,6 +62,7 @@ export function mountDetail(el, app, id) {
   el.append(head, h('div', { class: 'cols' }, section('Agent', info), section('Resources', res)),
     section('Executors and containers', containers), section('Tasks', tasks.el));
   let agentState = null;
+  let live = null; // this agent in GET_AGENTS: allocations and offers change without events
   let stats = null;
   let prevStats = new Map();
   let error = null;
@@ -70,7 +71,9 @@ export function mountDetail(el, app, id) {
 
   async function poll() {
     try {
-      const [st, mon] = await Promise.all([getJSON(agentUrl(id, 'state')), getJSON(agentUrl(id, 'monitor/statistics'))]);
+      const [st, mon, agents] = await Promise.all([
+        getJSON(agentUrl(id, 'state')), getJSON(agentUrl(id, 'monitor/statistics')), operatorCall('GET_AGENTS')]);
+      live = ((agents.get_agents || {}).agents || []).find((a) => a.agent_info.id.value === id) || null;
       if (stats) prevStats = new Map(stats.map((x) => [`${x.framework_id}/${x.executor_id}`, x.statistics]));
       agentState = st;
       stats = mon;
@@ -80,6 +83,7 @@ export function mountDetail(el, app, id) {
     }
     if (stopped) return;
     drawContainers();
+    update();
     timer = setTimeout(poll, 3000);
   }
 
@@ -148,10 +152,10 @@ export function mountDetail(el, app, id) {
       ['Ports', ports(a.total_resources) || 'none'],
     ]));
     const t = scalars(a.total_resources);
-    const u = s.activeCounts().byAgent.get(id) || { cpus: 0, mem: 0, disk: 0, gpus: 0 };
-    const o = scalars(a.offered_resources);
+    const u = scalars((live || a).allocated_resources);
+    const o = scalars((live || a).offered_resources);
     res.appendChild(h('table', { class: 'grid compact' },
-      h('thead', {}, h('tr', {}, ['', 'total', 'used by tasks', 'offered', 'used %'].map((x) => h('th', { class: x && x !== 'used %' ? 'num' : '' }, x)))),
+      h('thead', {}, h('tr', {}, ['', 'total', 'allocated', 'offered', 'allocated %'].map((x) => h('th', { class: x && x !== 'allocated %' ? 'num' : '' }, x)))),
       h('tbody', {}, [['cpus', num], ['mem', mb], ['disk', mb], ['gpus', num]].map(([n, f]) => h('tr', {},
         h('th', {}, n), h('td', { class: 'num' }, f(t[n])), h('td', { class: 'num' }, f(u[n])), h('td', { class: 'num' }, f(o[n])),
         h('td', { class: 'meter-cell' }, meter(u[n], t[n], t[n] > 0 ? pct(u[n] / t[n]) : 'none')))))));

@@ -39,27 +39,47 @@ export function mountList(el, app) {
       { label: 'Active tasks', class: 'num', value: (f) => f.activeTasks },
       { label: 'CPUs', class: 'num', value: (f) => f.used.cpus, render: (f) => num(f.used.cpus) },
       { label: 'Mem', class: 'num', value: (f) => f.used.mem, render: (f) => mb(f.used.mem) },
-      { label: 'Offered CPUs', class: 'num', value: (f) => scalars(f.offered_resources).cpus, render: (f) => num(scalars(f.offered_resources).cpus) },
+      { label: 'Offered CPUs', class: 'num', value: (f) => f.offeredCpus, render: (f) => num(f.offeredCpus) },
       { label: 'Registered', value: (f) => timeInfo(f.registered_time) || 0, render: (f) => ago(timeInfo(f.registered_time)) },
     ],
   });
   el.append(h('h1', {}, 'Frameworks'), body, table.el);
+  // Offers change without stream events: GET_FRAMEWORKS every 3 s for the offered column.
+  const offered = new Map();
+  let offeredError = null;
+  let stopped = false;
+  let timer = null;
+  async function poll() {
+    try {
+      const g = (await operatorCall('GET_FRAMEWORKS')).get_frameworks || {};
+      offered.clear();
+      for (const f of g.frameworks || []) offered.set(f.framework_info.id.value, scalars(f.offered_resources).cpus);
+      offeredError = null;
+    } catch (e) {
+      offeredError = e;
+    }
+    if (stopped) return;
+    update();
+    timer = setTimeout(poll, 3000);
+  }
   function update() {
     clear(body);
     const s = app.store;
     if (!s.subscribed) { body.appendChild(waiting(app)); return; }
+    if (offeredError) body.appendChild(errorBox(offeredError, 'current offers (GET_FRAMEWORKS)'));
     const { byFramework } = s.activeCounts();
     const rows = [];
     const none = { count: 0, cpus: 0, mem: 0 };
     for (const f of s.frameworks.values()) {
       const u = byFramework.get(f.framework_info.id.value) || none;
-      rows.push({ ...f, activeTasks: u.count, used: u });
+      rows.push({ ...f, activeTasks: u.count, used: u, offeredCpus: offered.get(f.framework_info.id.value) || 0 });
     }
-    for (const f of s.completedFrameworks.values()) rows.push({ ...f, completed: true, activeTasks: 0, used: none });
+    for (const f of s.completedFrameworks.values()) rows.push({ ...f, completed: true, activeTasks: 0, used: none, offeredCpus: 0 });
     table.setRows(rows);
   }
   update();
-  return { update };
+  poll();
+  return { update, destroy() { stopped = true; clearTimeout(timer); } };
 }
 
 export function tasksTable(app, { id, showFramework = true, showAgent = true } = {}) {
