@@ -147,3 +147,21 @@ fn web_ui_in_headless_chromium_shows_the_live_cluster_sandbox_and_allocation_rea
         );
     }
 }
+
+#[test]
+fn web_ui_modules_decode_recordio_apply_events_and_find_sandboxes_under_node() {
+    if Command::new("node").arg("--version").output().is_err() {
+        println!("SKIPPED web_ui_modules_under_node: node is not installed");
+        return;
+    }
+    let out = Command::new("node")
+        .arg(browser_dir().join("unit.mjs"))
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("unit checks passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

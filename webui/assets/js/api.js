@@ -47,17 +47,30 @@ export function agentUrl(agentId, endpoint, params) {
   return `/master/agent/${encodeURIComponent(agentId)}/${endpoint}${q}`;
 }
 
-/** Splits a RecordIO byte stream ("<length>\n<bytes>"...) into records. */
+/**
+ * Splits a RecordIO byte stream ("<length>\n<bytes>"...) into records. Chunks of a large
+ * record (a big cluster's SUBSCRIBED) are kept aside and joined once, not copied per chunk.
+ */
 export class RecordIoDecoder {
   constructor() {
     this.buf = new Uint8Array(0);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.need = 0; // bytes buf must hold before another parse is worth trying
   }
 
   feed(chunk) {
-    const b = new Uint8Array(this.buf.length + chunk.length);
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.buf.length + this.pendingBytes < this.need) return [];
+    const b = new Uint8Array(this.buf.length + this.pendingBytes);
     b.set(this.buf, 0);
-    b.set(chunk, this.buf.length);
+    let at = this.buf.length;
+    for (const c of this.pending) { b.set(c, at); at += c.length; }
     this.buf = b;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.need = 0;
     const records = [];
     for (;;) {
       const nl = this.buf.indexOf(10);
@@ -67,7 +80,7 @@ export class RecordIoDecoder {
       }
       const len = Number(new TextDecoder().decode(this.buf.subarray(0, nl)));
       if (!Number.isSafeInteger(len) || len < 0) throw new Error('RecordIO: malformed length');
-      if (this.buf.length < nl + 1 + len) break;
+      if (this.buf.length < nl + 1 + len) { this.need = nl + 1 + len; break; }
       records.push(this.buf.subarray(nl + 1, nl + 1 + len));
       this.buf = this.buf.slice(nl + 1 + len);
     }
