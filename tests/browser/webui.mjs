@@ -110,6 +110,13 @@ try {
   await page.waitForSelector('#chart-util', { timeout: 20000 });
   await shot(page, 'dashboard');
 
+  // A state's count on the dashboard opens the task list filtered by that state.
+  const running = (await shown(page)).counts.TASK_RUNNING;
+  await page.click('.state-count[data-state=TASK_RUNNING]');
+  await page.waitForFunction((n) => document.querySelector('#all-tasks .count')?.textContent === `1–${n} of ${n}`, running, { timeout: 10000 });
+  ok(`the running count opens the task list with its ${running} running tasks`);
+  await shot(page, 'tasks');
+
   // Frameworks → framework → task → sandbox → stdout.
   await page.click('#nav a[data-nav=frameworks]');
   await page.waitForSelector('#frameworks-table tbody tr[data-key]');

@@ -50,6 +50,7 @@ const ROUTES = [
   [/^\/frameworks$/, 'frameworks', (p, q, app) => frameworks.mountList(p, app)],
   [/^\/frameworks\/([^/]+)$/, 'frameworks', (p, q, app, m) => frameworks.mountDetail(p, app, m[1])],
   [/^\/frameworks\/([^/]+)\/tasks\/([^/]+)$/, 'frameworks', (p, q, app, m) => frameworks.mountTask(p, app, m[1], m[2])],
+  [/^\/tasks$/, 'tasks', (p, q, app) => frameworks.mountTasks(p, app, q)],
   [/^\/agents$/, 'agents', (p, q, app) => agents.mountList(p, app)],
   [/^\/agents\/([^/]+)$/, 'agents', (p, q, app, m) => agents.mountDetail(p, app, m[1])],
   [/^\/roles$/, 'roles', (p, q, app) => roles.mount(p, app)],

@@ -89,12 +89,12 @@ export class Table {
     this.rows = [];
     this.rowKey = rowKey;
     this.selects = filters; // [{label, options: [[value, text]], test(row, value)}]
-    this.selectValues = filters.map(() => '');
+    this.selectValues = filters.map((f) => f.value || '');
     this.input = h('input', { type: 'search', class: 'filter', placeholder: filterPlaceholder, 'aria-label': 'filter',
       oninput: () => { this.query = this.input.value.trim().toLowerCase(); this.page = 0; this.draw(); } });
     const selectEls = filters.map((f, i) => h('select', { class: 'filter-select', 'aria-label': f.label,
       onchange: (e) => { this.selectValues[i] = e.target.value; this.page = 0; this.draw(); } },
-    h('option', { value: '' }, f.label), f.options.map(([v, t]) => h('option', { value: v }, t))));
+    h('option', { value: '' }, f.label), f.options.map(([v, t]) => h('option', { value: v, selected: v === f.value }, t))));
     this.count = h('span', { class: 'count' });
     this.prev = h('button', { class: 'pager', onclick: () => { this.page -= 1; this.draw(); } }, '‹ Prev');
     this.next = h('button', { class: 'pager', onclick: () => { this.page += 1; this.draw(); } }, 'Next ›');

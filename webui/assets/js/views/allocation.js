@@ -4,8 +4,9 @@
 // last samples so a pattern (suppressed, filtered, losing in DRF order) shows at a glance.
 
 import { h, clear, section, pill, link, errorBox, empty } from '../ui.js';
-import { shortId } from '../format.js';
+import { shortId, num, pct } from '../format.js';
 import { getJSON } from '../api.js';
+import { dominantShare } from './roles.js';
 
 const OUTCOMES = {
   ALLOCATED: ['offered', 'run'],
@@ -41,6 +42,7 @@ export function mount(el, app, query) {
     status, body);
   const history = new Map(); // framework id → [{t, outcome, message}]
   let latest = null;
+  let roles = new Map(); // name → /master/roles entry
   let interval = null;
   let error = null;
   let stopped = false;
@@ -48,7 +50,8 @@ export function mount(el, app, query) {
 
   async function poll() {
     try {
-      const r = await getJSON('/master/allocator/explain');
+      const [r, rs] = await Promise.all([getJSON('/master/allocator/explain'), getJSON('/master/roles')]);
+      roles = new Map((rs.roles || []).map((x) => [x.name, x]));
       latest = r.frameworks || [];
       interval = r.allocation_interval_seconds;
       error = null;
@@ -94,7 +97,13 @@ export function mount(el, app, query) {
             (f.agents || []).length ? h('div', { class: 'muted' }, `agents: ${f.agents.map(shortId).join(', ')}${f.count > f.agents.length ? ` and ${f.count - f.agents.length} more` : ''}`) : ''),
           h('td', { class: 'history' }, hist.map((x) => h('i', { class: `dot ${(OUTCOMES[x.outcome] || ['', 'idle'])[1]}`, title: `${new Date(x.t).toLocaleTimeString()}: ${x.message}` }))));
       });
-      body.appendChild(section(`Role ${role}`, h('table', { class: 'grid', dataset: { role } },
+      const info = roles.get(role);
+      const m = app.metrics.latest || {};
+      const totals = Object.fromEntries(['cpus', 'mem', 'disk', 'gpus'].map((k) => [k, m[`master/${k}_total`] || 0]));
+      const share = info ? dominantShare(info.allocated, totals).share : undefined;
+      body.appendChild(section(`Role ${role}`, info
+        ? h('p', { class: 'muted role-line' }, `weight ${num(info.weight)} · dominant share ${pct(share)} · weighted ${pct(share / (info.weight || 1))} · ${num((info.frameworks || []).length)} framework(s)`)
+        : '', h('table', { class: 'grid', dataset: { role } },
         h('thead', {}, h('tr', {}, ['Framework', 'Status', 'Last run', 'Why', 'Recent runs'].map((x) => h('th', {}, x)))),
         h('tbody', {}, rows))));
     }

@@ -41,7 +41,7 @@ export function mount(el, app) {
     clear(states);
     const shown = TASK_STATES.filter((st) => counts[st] || ['TASK_STAGING', 'TASK_RUNNING', 'TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_LOST'].includes(st));
     for (const st of shown) {
-      states.appendChild(h('div', { class: `state-count ${stateClass(st)}`, dataset: { state: st } },
+      states.appendChild(h('a', { class: `state-count ${stateClass(st)}`, dataset: { state: st }, href: `#/tasks?state=${st}` },
         h('b', {}, num(counts[st] || 0)), h('span', {}, stateLabel(st))));
     }
     drawResources();

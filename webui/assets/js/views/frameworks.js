@@ -82,13 +82,13 @@ export function mountList(el, app) {
   return { update, destroy() { stopped = true; clearTimeout(timer); } };
 }
 
-export function tasksTable(app, { id, showFramework = true, showAgent = true } = {}) {
+export function tasksTable(app, { id, showFramework = true, showAgent = true, state = '' } = {}) {
   return new Table({
     id,
     filterPlaceholder: 'Filter by task id, name, state, agent…',
     emptyText: 'No tasks.',
     rowKey: (t) => t.task_id.value,
-    filters: [{ label: 'Any state', options: [['active', 'active (not terminal)'], ...TASK_STATES.map((s) => [s, stateLabel(s)])],
+    filters: [{ label: 'Any state', value: state, options: [['active', 'active (not terminal)'], ...TASK_STATES.map((s) => [s, stateLabel(s)])],
       test: (t, v) => (v === 'active' ? !TERMINAL.has(t.state) : t.state === v) }],
     columns: [
       { label: 'Task', value: (t) => t.task_id.value, render: (t) => link(taskUrl(t.framework_id.value, t.task_id.value), t.task_id.value, { class: 'task-link' }) },
@@ -215,6 +215,20 @@ export function mountTask(el, app, fid, tid) {
           h('tbody', {}, [...(t.statuses || [])].reverse().map((st) => h('tr', {},
             h('td', {}, time(Number(st.timestamp))), h('td', {}, badge(st.state)), h('td', {}, (st.source || '').replace(/^SOURCE_/, '').toLowerCase()),
             h('td', {}, [st.reason, st.message].filter(Boolean).join(': ')))))))));
+  }
+  update();
+  return { update };
+}
+
+/** Every task the master reports, paged, with filters (`?state=TASK_RUNNING` preselects). */
+export function mountTasks(el, app, query) {
+  const body = h('div');
+  const tasks = tasksTable(app, { id: 'all-tasks', state: query.get('state') || '' });
+  el.append(h('h1', {}, 'Tasks'), body, tasks.el);
+  function update() {
+    clear(body);
+    if (!app.store.subscribed) { body.appendChild(waiting(app)); return; }
+    tasks.setRows([...app.store.tasks.values()]);
   }
   update();
   return { update };
