@@ -91,6 +91,7 @@ fn teardown_all(port: u16) {
 fn web_ui_in_headless_chromium_shows_the_live_cluster_sandbox_and_allocation_reasons() {
     if let Some(why) = missing_prerequisite() {
         println!("SKIPPED web_ui_in_headless_chromium: {why}");
+        eprintln!("SKIPPED web_ui_in_headless_chromium: {why}");
         return;
     }
     let port = free_port();
@@ -152,6 +153,7 @@ fn web_ui_in_headless_chromium_shows_the_live_cluster_sandbox_and_allocation_rea
 fn web_ui_modules_decode_recordio_apply_events_and_find_sandboxes_under_node() {
     if Command::new("node").arg("--version").output().is_err() {
         println!("SKIPPED web_ui_modules_under_node: node is not installed");
+        eprintln!("SKIPPED web_ui_modules_under_node: node is not installed");
         return;
     }
     let out = Command::new("node")

@@ -133,6 +133,11 @@ try {
   await page.click('#open-stdout');
   await page.waitForFunction((t) => document.querySelector('#file-content')?.textContent.includes(t), STDOUT_TEXT, { timeout: 20000 });
   ok(`sandbox: framework → task → sandbox → stdout shows "${STDOUT_TEXT}"`);
+  const download = await page.getAttribute('#sandbox-listing tr[data-file=stdout] a.download', 'href');
+  const file = await fetch(download);
+  const fileText = await file.text();
+  if (file.status !== 200 || !fileText.includes(STDOUT_TEXT)) throw new Error(`download ${download}: ${file.status} ${fileText.slice(0, 200)}`);
+  ok(`the sandbox's Download link (${new URL(download).pathname} on the agent) returns the file`);
   await shot(page, 'task-sandbox');
 
   // A new task appears without a reload.
