@@ -57,4 +57,33 @@ assert.equal(findSandbox(state, 'f1', 't9'), '/w/t9');
 assert.equal(findSandbox(state, 'f2', 't3'), '/w/e3');
 assert.equal(findSandbox(state, 'f1', 'nope'), undefined);
 
+
+// The event stream: a stream that goes silent past 3 heartbeat intervals is reopened.
+{
+  const { subscribe } = await import('../../webui/assets/js/api.js');
+  let opened = 0;
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (url, opts = {}) => {
+    if (url === '/metrics/snapshot') return new Response('{"master/elected":1}', { status: 200 });
+    if (url !== '/api/v1') throw new Error(`unexpected ${url}`);
+    opened += 1;
+    const event = JSON.stringify({ type: 'SUBSCRIBED', subscribed: { get_state: {}, heartbeat_interval_seconds: 0.1 } });
+    const body = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode(`${Buffer.byteLength(event)}\n${event}`));
+        opts.signal.addEventListener('abort', () => c.error(new DOMException('aborted', 'AbortError')));
+      },
+    });
+    return new Response(body, { status: 200 });
+  };
+  const statuses = [];
+  const stop = subscribe(() => {}, (s) => statuses.push(s));
+  const until = Date.now() + 5000;
+  while (opened < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  stop();
+  globalThis.fetch = realFetch;
+  assert.ok(opened >= 2, `the silent stream was not reopened (opened ${opened})`);
+  const down = statuses.find((s) => s.state === 'down');
+  assert.match(down.error.message, /no event or heartbeat/);
+}
 console.log('unit checks passed');

@@ -91,7 +91,9 @@ export class RecordIoDecoder {
 /**
  * Subscribes to the operator event stream and calls onEvent(event) for each event; calls
  * onStatus({state, error}) as the connection changes; reconnects with backoff (a new
- * SUBSCRIBED snapshot replaces everything). Returns a function that stops it.
+ * SUBSCRIBED snapshot replaces everything). A stream silent for 3 heartbeat intervals (a
+ * dead connection the browser has not noticed) is dropped and reopened. Returns a function
+ * that stops it.
  */
 export function subscribe(onEvent, onStatus) {
   let stopped = false;
@@ -100,11 +102,37 @@ export function subscribe(onEvent, onStatus) {
 
   async function once() {
     controller = new AbortController();
+    const mine = controller;
+    let heard = Date.now();
+    let silence = 45000;
+    let stalled = false;
+    const watchdog = setInterval(() => {
+      if (Date.now() - heard > silence) {
+        stalled = true;
+        mine.abort();
+      }
+    }, 250);
+    try {
+      await read(mine, (e) => {
+        heard = Date.now(); // any bytes: a big snapshot may take a while to arrive
+        if (e && e.type === 'SUBSCRIBED' && e.subscribed.heartbeat_interval_seconds > 0) {
+          silence = 3000 * e.subscribed.heartbeat_interval_seconds;
+        }
+      });
+    } catch (e) {
+      if (stalled) throw new Error(`no event or heartbeat for ${Math.round(silence / 1000)} s: reconnecting`);
+      throw e;
+    } finally {
+      clearInterval(watchdog);
+    }
+  }
+
+  async function read(ctl, heardEvent) {
     const res = await fetch('/api/v1', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: JSON.stringify({ type: 'SUBSCRIBE' }),
-      signal: controller.signal,
+      signal: ctl.signal,
     });
     if (!res.ok) throw await failure(res, 'POST /api/v1 SUBSCRIBE');
     const reader = res.body.getReader();
@@ -113,8 +141,10 @@ export function subscribe(onEvent, onStatus) {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) throw new Error('the master closed the event stream');
+      heardEvent(null);
       for (const record of decoder.feed(value)) {
         const event = JSON.parse(text.decode(record));
+        heardEvent(event);
         if (event.type === 'SUBSCRIBED') {
           attempt = 0;
           onStatus({ state: 'live' });
