@@ -134,13 +134,16 @@ fn web_ui_in_headless_chromium_shows_the_live_cluster_sandbox_and_allocation_rea
     assert!(stdout.contains("all browser checks passed"), "{stdout}");
     for view in [
         "dashboard",
+        "tasks",
         "frameworks",
         "framework-detail",
+        "task-detail",
         "agents",
         "agent-detail",
         "task-sandbox",
         "roles",
         "allocation",
+        "large-agents",
     ] {
         assert!(
             shots.join(format!("{view}.png")).is_file(),
