@@ -9,6 +9,8 @@
 //!   `slave-observer(N)` processes that ping agents and count pongs.
 //! - [`agent_reregistration`]: a known agent re-registering: unreported tasks reconciled
 //!   through the agent, unreported executors removed, its new total to the allocator.
+//! - [`demotion`]: a leader that lost ZooKeeper leadership forgets the cluster, ends
+//!   its event streams, and serves as a standby.
 //! - [`frameworks`]: framework records, (re-)subscription, failover timeouts, removal, and
 //!   sending events to a framework over either transport (v0 messages or v1 stream).
 //! - [`framework_updates`]: new FrameworkInfo (roles to the allocator, offers to dropped
@@ -48,6 +50,7 @@ pub mod agent_reregistration;
 pub mod agent_validation;
 pub mod agents;
 pub mod allocation;
+pub mod demotion;
 pub mod event_stream;
 pub mod flags;
 pub mod framework_updates;

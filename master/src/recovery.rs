@@ -93,6 +93,11 @@ impl Recovery {
         };
     }
 
+    /// Which leadership this is: callbacks of an earlier one compare it and do nothing.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// The agents still expected to re-register.
     pub(crate) fn awaited(&self) -> usize {
         self.recovered.len()
