@@ -13,6 +13,8 @@
 //!   its event streams, and serves as a standby.
 //! - [`frameworks`]: framework records, (re-)subscription, failover timeouts, removal, and
 //!   sending events to a framework over either transport (v0 messages or v1 stream).
+//! - [`framework_failover`]: failover timeouts of frameworks known only from agents
+//!   (after a master failover), so orphaned tasks do not run forever.
 //! - [`framework_updates`]: new FrameworkInfo (roles to the allocator, offers to dropped
 //!   roles rescinded), scheduler failover (its offers discarded), updates to agents.
 //! - [`agent_validation`]: checks on agent (re-)registrations (resources, ids, what runs).
@@ -53,6 +55,7 @@ pub mod allocation;
 pub mod demotion;
 pub mod event_stream;
 pub mod flags;
+pub mod framework_failover;
 pub mod framework_updates;
 pub mod frameworks;
 pub mod ha;
