@@ -247,11 +247,14 @@ impl Driver {
         scheduler: Box<dyn Scheduler>,
     ) -> Result<Outcome, libprocess::Error> {
         let (tx, rx) = oneshot::channel();
+        // A FrameworkInfo with an id is a failover: a new scheduler process takes over that
+        // framework (as the genuine driver does), rather than registering a new one.
+        let framework_id = framework.id.clone().filter(|id| !id.value.is_empty());
         let driver = Driver {
             scheduler,
             framework,
             master,
-            framework_id: None,
+            framework_id,
             registered: false,
             backoff: BACKOFF_FACTOR,
             implicit_acks: true,

@@ -61,7 +61,9 @@ pub async fn run_following(
     framework: FrameworkInfo,
     mut scheduler: Box<dyn Scheduler>,
 ) -> Result<Outcome, V1Error> {
-    let mut framework_id: Option<FrameworkId> = None;
+    // An id in the FrameworkInfo: this process takes that framework over (failover).
+    let mut framework_id: Option<FrameworkId> =
+        framework.id.clone().filter(|id| !id.value.is_empty());
     let mut master = master;
     let mut backoff = Duration::from_secs(2);
     loop {
