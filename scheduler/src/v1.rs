@@ -92,7 +92,10 @@ pub async fn run_following(
         if stop.is_some() {
             return Ok(Outcome::Stopped);
         }
-        tokio::time::sleep(backoff.mul_f64(rand::thread_rng().gen_range(0.0..=1.0))).await;
+        // The jitter is drawn before the await: a thread-local RNG held across it would
+        // make this future impossible to spawn on a multi-threaded runtime.
+        let jitter: f64 = rand::thread_rng().gen_range(0.0..=1.0);
+        tokio::time::sleep(backoff.mul_f64(jitter)).await;
         backoff = (backoff * 2).min(Duration::from_secs(60));
         if let Some(url) = detect.clone() {
             let lookup = tokio::task::spawn_blocking(move || {
