@@ -275,6 +275,29 @@ fn demote(m: &mut Master, ctx: &mut Ctx<'_, Master>) {
     m.forget_cluster(ctx);
 }
 
+/// Gives up this leadership without losing ZooKeeper (as a genuine master does by
+/// exiting, for a supervisor to restart it): demote, then contend again from the end of
+/// the queue, so another master leads if there is one. The only master (no `--zk`) leads
+/// again at once and recovers the registry afresh, as a restarted one would.
+pub(crate) fn step_down(m: &mut Master, ctx: &mut Ctx<'_, Master>, why: &str) {
+    tracing::error!(id = %m.info.id, reason = %why, "stepping down as the leading master");
+    demote(m, ctx);
+    match m.ha.config.zk.clone() {
+        Some(url) => {
+            // Dropping the contender closes its session, which withdraws our node.
+            m.ha.contender = None;
+            let contender = Contender::start(url, m.info.clone(), m.ha.config.session.clone());
+            follow(ctx, contender.watch(), on_candidacy);
+            m.ha.contender = Some(contender);
+        }
+        None => {
+            m.ha.leading = true;
+            m.metrics.elected.set(1.0);
+            recover_registry(m, ctx);
+        }
+    }
+}
+
 fn recover_registry(m: &mut Master, ctx: &mut Ctx<'_, Master>) {
     let Some(registrar) = m.ha.registrar.clone() else {
         return;

@@ -287,7 +287,7 @@ pub(crate) fn agent(a: &AgentView) -> response::get_agents::Agent {
 fn get_agents(s: &Snapshot) -> response::GetAgents {
     response::GetAgents {
         agents: s.agents.iter().map(agent).collect(),
-        recovered_agents: Vec::new(),
+        recovered_agents: s.recovered_agents.clone(),
     }
 }
 
