@@ -44,6 +44,7 @@ use crate::status_update_manager::{key_of, StatusUpdateManager};
 use crate::termination::{executor_terminated_status, PendingTermination};
 
 mod containers;
+mod early_launches;
 mod executors;
 mod framework_shutdown;
 mod frameworks;
@@ -185,6 +186,8 @@ pub struct Slave {
     shutdown: Option<mpsc::Sender<String>>,
     /// Launches and owns executors' containers: the only owner of their processes.
     pub(crate) containerizer: Option<libprocess::Pid<containerizer::Containerizer>>,
+    /// Launches received while the registration was unacknowledged (`early_launches`).
+    early: early_launches::EarlyLaunches,
 }
 
 /// Whether a `pid` field names a process: genuine masters write the empty UPID
@@ -248,6 +251,7 @@ impl Slave {
             start_time: 0.0,
             shutdown,
             containerizer: None,
+            early: Default::default(),
         }
     }
 

@@ -3,10 +3,10 @@
 //! receiver (libprocess filters), the agent's clock is paused and advanced, and the protocol
 //! must recover by its retries: the task runs, the framework learns it, nothing ends.
 //!
-//! Not covered yet: a dropped `SlaveRegisteredMessage`. The master counts the agent as
-//! registered and offers it; the agent, still waiting for the answer to its retry, ignores
-//! the launch (genuine agents run it while DISCONNECTED), so the task stays STAGING until a
-//! re-registration reconciles it.
+//! A dropped `SlaveRegisteredMessage`: the master counts the agent as registered and
+//! launches on it while the agent still waits for the answer to its retry; the agent holds
+//! that launch and runs it once the retry is acknowledged (genuine agents drop it, leaving
+//! the task STAGING).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -57,6 +57,17 @@ enum At {
 /// Runs one task with the next `name` message dropped at `at`; returns every update the
 /// framework got for it (until it is RUNNING) and the master's running-task count.
 async fn run_with_one_drop(name: &str, at: At) -> (Vec<TaskState>, f64) {
+    run_with_one_drop_then(name, at, false).await
+}
+
+/// Like [`run_with_one_drop`]; with `launch_while_frozen`, once the message is dropped the
+/// agent's clock stands still (no retry) until the master has launched the task, so the
+/// launch surely reaches the agent before the retry's answer.
+async fn run_with_one_drop_then(
+    name: &str,
+    at: At,
+    launch_while_frozen: bool,
+) -> (Vec<TaskState>, f64) {
     libprocess::logging::init("MESOS_TEST_LOG", "off");
     let work = std::env::temp_dir().join(format!(
         "agent-drop-{}-{:?}-{}",
@@ -129,12 +140,36 @@ async fn run_with_one_drop(name: &str, at: At) -> (Vec<TaskState>, f64) {
     // small steps until the framework knows the task is running; at most 60 virtual
     // seconds, below the agent's ping timeout.
     let mut seen = Vec::new();
+    let mut was_dropped = false;
+    let mut launched = false;
+    let staging = || {
+        master
+            .runtime
+            .metrics()
+            .snapshot()
+            .get("master/tasks_staging")
+            .copied()
+            .unwrap_or(0.0)
+    };
     for _ in 0..600 {
         while let Ok(u) = updates.try_recv() {
             seen.push(u.state());
         }
         if seen.contains(&TaskState::TaskRunning) {
             break;
+        }
+        was_dropped = was_dropped || dropped.try_recv().is_ok();
+        if launch_while_frozen && was_dropped && !launched {
+            launched = true;
+            for _ in 0..500 {
+                if staging() >= 1.0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(staging(), 1.0, "the master did not launch the task");
+            // Let the launch reach the agent before its clock moves again.
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         clock.advance(Duration::from_millis(100));
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -145,7 +180,7 @@ async fn run_with_one_drop(name: &str, at: At) -> (Vec<TaskState>, f64) {
         seen.push(u.state());
     }
     assert!(
-        dropped.try_recv().is_ok(),
+        was_dropped || dropped.try_recv().is_ok(),
         "no {name} was dropped at {at:?}: the test proves nothing"
     );
     let running = master
@@ -200,4 +235,28 @@ async fn a_dropped_acknowledgement_to_the_agent_is_recovered_by_the_update_retry
         At::Agent,
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_slave_registered_message_is_answered_again_and_the_launch_sent_meanwhile_runs() {
+    let (seen, running) =
+        run_with_one_drop_then("mesos.internal.SlaveRegisteredMessage", At::Agent, true).await;
+    assert!(
+        seen.contains(&TaskState::TaskRunning),
+        "the launch sent before the agent knew it was registered was lost: {seen:?}"
+    );
+    assert!(!seen
+        .iter()
+        .any(|s| mesos_proto::task_state::is_terminal_value(*s as i32)));
+    assert_eq!(running, 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_framework_registered_message_is_answered_again_on_the_drivers_retry() {
+    recovers("mesos.internal.FrameworkRegisteredMessage", At::Scheduler).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_subscribe_call_is_retried_by_the_driver() {
+    recovers("mesos.scheduler.Call", At::Master).await;
 }
