@@ -278,3 +278,45 @@ async fn detection_after_losing_the_leader_waits_until_zookeeper_names_another()
     assert_eq!(found.to_string(), "master@127.0.0.1:5997");
     drop(b);
 }
+
+fn frameworks_active(m: &mesos_master::MasterHandle) -> f64 {
+    m.runtime
+        .metrics()
+        .snapshot()
+        .get("master/frameworks_active")
+        .copied()
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mesos_execute_with_a_zk_master_follows_the_next_leader_when_its_master_dies() {
+    let Some(zk) = ZooKeeperServer::start("scheduler_execute_follows") else {
+        return;
+    };
+    let spec = zk.url("/mesos");
+    let a = zk_master(&spec);
+    assert!(mesos_tests::poll_until(
+        Duration::from_secs(20),
+        || elected(&a)
+    ));
+    let b = zk_master(&spec);
+    // No agent: the framework just stays subscribed, waiting for offers.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mesos-execute"));
+    cmd.args([
+        format!("--master={spec}"),
+        "--name=follower".into(),
+        "--command=true".into(),
+    ]);
+    let _execute = mesos_tests::native::ChildGuard::spawn("mesos-execute", cmd);
+    assert!(
+        mesos_tests::poll_until(Duration::from_secs(30), || frameworks_active(&a) == 1.0),
+        "mesos-execute did not subscribe to the leader"
+    );
+    a.shutdown();
+    assert!(
+        mesos_tests::poll_until(Duration::from_secs(60), || elected(&b)
+            && frameworks_active(&b) == 1.0),
+        "mesos-execute did not follow the next leader"
+    );
+    b.shutdown();
+}
