@@ -188,6 +188,8 @@ pub struct Slave {
     pub(crate) containerizer: Option<libprocess::Pid<containerizer::Containerizer>>,
     /// Launches received while the registration was unacknowledged (`early_launches`).
     early: early_launches::EarlyLaunches,
+    /// The detected leader's MasterInfo id (`master_detection`).
+    master_id: Option<String>,
 }
 
 /// Whether a `pid` field names a process: genuine masters write the empty UPID
@@ -252,6 +254,7 @@ impl Slave {
             shutdown,
             containerizer: None,
             early: Default::default(),
+            master_id: None,
         }
     }
 

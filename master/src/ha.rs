@@ -273,28 +273,31 @@ fn demote(m: &mut Master, ctx: &mut Ctx<'_, Master>) {
     m.ha.admitting.clear();
     m.ha.marking.clear();
     m.forget_cluster(ctx);
+    // What this master held is gone, as if it had restarted: it contends again as a new
+    // master (a new MasterInfo id), so agents and drivers that detect it leading again,
+    // genuine ones included, register anew instead of assuming it still knows them.
+    m.info.id = uuid::Uuid::new_v4().to_string();
+    if let Some(url) = m.ha.config.zk.clone() {
+        // Dropping the contender closes its session, which withdraws any node of ours.
+        m.ha.contender = None;
+        let contender = Contender::start(url, m.info.clone(), m.ha.config.session.clone());
+        follow(ctx, contender.watch(), on_candidacy);
+        m.ha.contender = Some(contender);
+    }
 }
 
 /// Gives up this leadership without losing ZooKeeper (as a genuine master does by
-/// exiting, for a supervisor to restart it): demote, then contend again from the end of
+/// exiting, for a supervisor to restart it): demote, which contends again from the end of
 /// the queue, so another master leads if there is one. The only master (no `--zk`) leads
 /// again at once and recovers the registry afresh, as a restarted one would.
 pub(crate) fn step_down(m: &mut Master, ctx: &mut Ctx<'_, Master>, why: &str) {
     tracing::error!(id = %m.info.id, reason = %why, "stepping down as the leading master");
+    // With --zk, demotion contends again from the end of the queue.
     demote(m, ctx);
-    match m.ha.config.zk.clone() {
-        Some(url) => {
-            // Dropping the contender closes its session, which withdraws our node.
-            m.ha.contender = None;
-            let contender = Contender::start(url, m.info.clone(), m.ha.config.session.clone());
-            follow(ctx, contender.watch(), on_candidacy);
-            m.ha.contender = Some(contender);
-        }
-        None => {
-            m.ha.leading = true;
-            m.metrics.elected.set(1.0);
-            recover_registry(m, ctx);
-        }
+    if m.ha.config.zk.is_none() {
+        m.ha.leading = true;
+        m.metrics.elected.set(1.0);
+        recover_registry(m, ctx);
     }
 }
 
