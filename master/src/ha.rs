@@ -337,6 +337,7 @@ impl Master {
         &mut self,
         ctx: &mut Ctx<'_, Self>,
         id: &str,
+        why: &str,
     ) -> bool {
         let Some(registrar) = self.ha.registrar.clone() else {
             return false;
@@ -351,7 +352,7 @@ impl Master {
             },
             time: mesos_proto::mesos::TimeInfo { nanoseconds: nanos },
         };
-        let id = id.to_string();
+        let (id, why) = (id.to_string(), why.to_string());
         let generation = self.ha.recovery.generation();
         ctx.then(async move { registrar.apply(op).await }, move |m, ctx, result| {
             if m.ha.recovery.generation() != generation {
@@ -369,7 +370,7 @@ impl Master {
             }
             if m.agents.registered.contains_key(&id) {
                 m.metrics.slave_unreachable_scheduled.inc();
-                m.remove_agent(ctx, &id, true, "the agent failed health checks");
+                m.remove_agent(ctx, &id, true, &why);
             }
         });
         true

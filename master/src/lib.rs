@@ -7,6 +7,8 @@
 //!   `MasterInfo`, the handler table, metrics, and what happens on `exited`.
 //! - [`agents`]: agent (re-)registration, disconnection and removal; the per-agent
 //!   `slave-observer(N)` processes that ping agents and count pongs.
+//! - [`agent_disconnection`]: a broken agent link: non-checkpointing frameworks' tasks
+//!   lost, `--agent_reregister_timeout` to come back before it is marked unreachable.
 //! - [`agent_reregistration`]: a known agent re-registering: unreported tasks reconciled
 //!   through the agent, unreported executors removed, its new total to the allocator.
 //! - [`demotion`]: a leader that lost ZooKeeper leadership forgets the cluster, ends
@@ -48,6 +50,7 @@
 //!   allocator crate's `Resources`.
 #![forbid(unsafe_code)]
 
+pub mod agent_disconnection;
 pub mod agent_reregistration;
 pub mod agent_validation;
 pub mod agents;
