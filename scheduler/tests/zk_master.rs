@@ -403,3 +403,59 @@ async fn v0_driver_follows_the_next_leader_when_its_master_is_demoted_without_dy
     a.shutdown();
     b.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_framework_follows_the_next_leader_when_its_master_is_demoted_and_ends_the_stream() {
+    let Some(zk) = ZooKeeperServer::start("scheduler_v1_zk_demoted") else {
+        return;
+    };
+    let spec = zk.url("/mesos");
+    let a = zk_master(&spec);
+    assert!(mesos_tests::poll_until(
+        Duration::from_secs(20),
+        || elected(&a)
+    ));
+    let b = zk_master(&spec);
+    let url = ZkUrl::parse(&spec).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let info = mesos_proto::mesos::FrameworkInfo {
+        user: "test".into(),
+        name: "zk-v1-demotion".into(),
+        failover_timeout: Some(60.0),
+        ..Default::default()
+    };
+    let leader = a.upid().socket_addr();
+    let run = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(mesos_scheduler::v1::run_following(
+                leader,
+                Some(url),
+                info,
+                Box::new(V1Recorder(tx, 0)),
+            ))
+    });
+    let (first, rx) =
+        tokio::task::spawn_blocking(move || (rx.recv_timeout(Duration::from_secs(20)), rx))
+            .await
+            .unwrap();
+    assert_eq!(first.unwrap(), a.info.id);
+
+    // a demotes itself and ends the event stream; the framework finds b.
+    expire_session(&a, &zk).await;
+    let second = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(90)))
+        .await
+        .unwrap();
+    assert_eq!(second.unwrap(), b.info.id, "subscribed to the new leader");
+    let outcome = tokio::task::spawn_blocking(move || run.join())
+        .await
+        .unwrap();
+    assert!(matches!(
+        outcome,
+        Ok(Ok(mesos_scheduler::driver::Outcome::Stopped))
+    ));
+    a.shutdown();
+    b.shutdown();
+}
