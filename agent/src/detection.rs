@@ -127,14 +127,19 @@ fn follow(
             }
             let _ = tokio::time::timeout(Duration::from_millis(100), watch.changed()).await;
         };
-        // Then every leader goes to the agent (which ignores the one it already has).
+        // Then every leader goes to the agent (which ignores the one it already has); its
+        // MasterInfo id tells a master that leads again after a demotion from the same one.
         loop {
-            let leader = watch.borrow_and_update().as_ref().and_then(master_pid);
+            let (leader, id) = {
+                let info = watch.borrow_and_update();
+                let info = info.as_ref();
+                (info.and_then(master_pid), info.map(|i| i.id.clone()))
+            };
             if !pid.is_running() {
                 return;
             }
             pid.dispatch("master_detected", move |s, ctx| {
-                s.master_detected(ctx, leader)
+                s.master_detected(ctx, leader, id)
             });
             if watch.changed().await.is_err() {
                 return;

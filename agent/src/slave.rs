@@ -44,6 +44,7 @@ use crate::status_update_manager::{key_of, StatusUpdateManager};
 use crate::termination::{executor_terminated_status, PendingTermination};
 
 mod containers;
+mod early_launches;
 mod executors;
 mod framework_shutdown;
 mod frameworks;
@@ -185,6 +186,10 @@ pub struct Slave {
     shutdown: Option<mpsc::Sender<String>>,
     /// Launches and owns executors' containers: the only owner of their processes.
     pub(crate) containerizer: Option<libprocess::Pid<containerizer::Containerizer>>,
+    /// Launches received while the registration was unacknowledged (`early_launches`).
+    early: early_launches::EarlyLaunches,
+    /// The detected leader's MasterInfo id (`master_detection`).
+    master_id: Option<String>,
 }
 
 /// Whether a `pid` field names a process: genuine masters write the empty UPID
@@ -248,6 +253,8 @@ impl Slave {
             start_time: 0.0,
             shutdown,
             containerizer: None,
+            early: Default::default(),
+            master_id: None,
         }
     }
 

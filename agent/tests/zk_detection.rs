@@ -45,7 +45,11 @@ async fn until(what: &str, mut f: impl FnMut() -> bool) {
 }
 
 fn agent_config() -> SlaveConfig {
-    let work = std::env::temp_dir().join(format!("agent-zk-{}", std::process::id()));
+    agent_config_in("zk")
+}
+
+fn agent_config_in(tag: &str) -> SlaveConfig {
+    let work = std::env::temp_dir().join(format!("agent-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();
     SlaveConfig {
@@ -124,4 +128,70 @@ async fn agent_registers_with_the_zk_leader_and_follows_the_next_one() {
     );
     agent.runtime.shutdown();
     b.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_reregisters_when_its_master_leads_again_after_a_demotion() {
+    let Some(zk) = ZooKeeperServer::start("agent_zk_demotion") else {
+        return;
+    };
+    let url = zk.url("/mesos");
+    let a = master(&url);
+    until("a elected", || metric(&a.runtime, "master/elected") == 1.0).await;
+    let zk_url = ZkUrl::parse(&url).unwrap();
+    let agent = tokio::task::spawn_blocking(move || {
+        mesos_agent::detection::start_with_detector(
+            Config::local(),
+            agent_config_in("zk-demotion"),
+            zk_url,
+            Duration::from_secs(20),
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    until("registered with a", || {
+        metric(&a.runtime, "master/slaves_active") == 1.0
+    })
+    .await;
+
+    // a's session expires: it demotes (forgetting the agent) and, the only master, leads
+    // again as a new master at the same address. The agent registers with it again long
+    // before its ping timeout (75 s) would have told it.
+    let session = a
+        .pid
+        .call("zk_session", |m, _| m.zk_session())
+        .await
+        .unwrap()
+        .expect("a session");
+    let mut attached = false;
+    for _ in 0..5 {
+        if let Ok(other) = mesos_zookeeper::zookeeper_client::Client::connector()
+            .with_session(session.clone())
+            .with_connection_timeout(Duration::from_secs(5))
+            .connect(&zk.address())
+            .await
+        {
+            drop(other);
+            attached = true;
+            break;
+        }
+    }
+    assert!(attached, "cannot attach to a's session");
+    until("a forgot the agent", || {
+        metric(&a.runtime, "master/slaves_active") == 0.0
+    })
+    .await;
+    until("the agent is back", || {
+        metric(&a.runtime, "master/elected") == 1.0
+            && metric(&a.runtime, "master/slaves_active") == 1.0
+    })
+    .await;
+    assert_eq!(
+        metric(&a.runtime, "master/slave_reregistrations"),
+        1.0,
+        "kept its id"
+    );
+    agent.runtime.shutdown();
+    a.shutdown();
 }

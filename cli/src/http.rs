@@ -21,6 +21,8 @@ pub enum HttpError {
     },
     #[error("{0}{1} did not answer JSON: {2}")]
     Json(String, String, serde_json::Error),
+    #[error(transparent)]
+    Detect(#[from] crate::detect::DetectError),
 }
 
 /// GETs `path` from `address` (`host:port`) and parses the JSON body.
@@ -29,8 +31,27 @@ pub fn get_json(address: &str, path: &str) -> Result<serde_json::Value, HttpErro
     serde_json::from_slice(&body).map_err(|e| HttpError::Json(address.into(), path.into(), e))
 }
 
-/// GETs `path`; the body of a 2xx answer.
+/// GETs `path`; the body of a 2xx answer. `address` may be a `zk://` spec: the request
+/// goes to the leader ZooKeeper names, and once more to the leader it names afresh if that
+/// master cannot be reached or answers as a standby (307, 503).
 pub fn get(address: &str, path: &str) -> Result<Vec<u8>, HttpError> {
+    if !crate::detect::is_zk(address) {
+        return get_from(address, path);
+    }
+    let leader = crate::detect::leader(address, false).map_err(HttpError::Detect)?;
+    match get_from(&leader, path) {
+        Err(HttpError::Connect(..))
+        | Err(HttpError::Status {
+            status: 307 | 503, ..
+        }) => {
+            let leader = crate::detect::leader(address, true).map_err(HttpError::Detect)?;
+            get_from(&leader, path)
+        }
+        other => other,
+    }
+}
+
+fn get_from(address: &str, path: &str) -> Result<Vec<u8>, HttpError> {
     let connect = |e| HttpError::Connect(address.to_string(), e);
     let addr = address
         .to_socket_addrs()

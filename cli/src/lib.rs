@@ -6,6 +6,7 @@
 //! 2 usage errors; 3 the master could not be reached or answered an error.
 #![forbid(unsafe_code)]
 
+pub mod detect;
 pub mod http;
 pub mod sandbox;
 pub mod table;
@@ -19,7 +20,7 @@ pub const EXIT_NOT_FOUND: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_UNREACHABLE: i32 = 3;
 
-const USAGE: &str = "usage: mesos [--master=HOST:PORT] <command> [args]
+const USAGE: &str = "usage: mesos [--master=HOST:PORT|zk://HOST:PORT/PATH] <command> [args]
 
 commands:
   ps                    tasks that are not finished, with their framework and agent
@@ -34,7 +35,8 @@ commands:
                         the last N (10) lines of a sandbox file; -f: then follow it
   help                  this text
 
-The master is --master, else $MESOS_MASTER, else 127.0.0.1:5050.
+The master is --master, else $MESOS_MASTER, else 127.0.0.1:5050. With zk://, the leader
+ZooKeeper names, asked again if it cannot be reached or no longer leads.
 ";
 
 /// Runs the CLI with `args` (without the program name); returns the exit code.

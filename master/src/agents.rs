@@ -53,6 +53,10 @@ pub struct Agents {
     pub unreachable: BTreeMap<String, f64>,
     /// The resource version each agent announced last (see `resource_versions`).
     pub resource_versions: HashMap<String, mesos_proto::mesos::Uuid>,
+    /// Disconnected agents' re-registration deadlines, by the disconnection they follow
+    /// (see `agent_disconnection`).
+    pub(crate) reregister_deadlines: HashMap<String, u64>,
+    pub(crate) disconnections: u64,
     next_id: u64,
 }
 
@@ -336,6 +340,7 @@ impl Master {
             .dispatch("disconnected", |o, _| o.set_connected(false));
         self.allocator().deactivate_agent(id);
         self.rescind_agent_offers(ctx, id);
+        self.agent_link_broke(ctx, id);
         self.changed();
     }
 
@@ -346,7 +351,7 @@ impl Master {
         }
         tracing::warn!(id = %id, "agent unreachable: no pong for too long");
         // With a registrar, the agent is removed once the registry records it unreachable.
-        if self.mark_unreachable_through_registry(ctx, id) {
+        if self.mark_unreachable_through_registry(ctx, id, "the agent failed health checks") {
             return;
         }
         self.metrics.slave_unreachable_scheduled.inc();

@@ -171,6 +171,17 @@ pub struct Flags {
     #[arg(long, env = "MESOS_AGENT_REMOVAL_RATE_LIMIT")]
     pub agent_removal_rate_limit: Option<crate::recovery::RateLimit>,
 
+    /// After a failover, the largest share of the registry's agents that may be marked
+    /// unreachable when `--agent_reregister_timeout` elapses (`0%`..`100%`); above it the
+    /// master steps down instead (genuine masters exit), so a person can look first.
+    #[arg(
+        long,
+        alias = "recovery_slave_removal_limit",
+        env = "MESOS_RECOVERY_AGENT_REMOVAL_LIMIT",
+        default_value = "100%"
+    )]
+    pub recovery_agent_removal_limit: crate::recovery::RemovalLimit,
+
     /// Where the registry lives: `in_memory` (default here: nothing persisted, no
     /// registrar), `replicated_log` (ZooKeeper with `--zk`, else a local file under
     /// `--work_dir`) or `local` (a file under `--work_dir`).
@@ -243,6 +254,10 @@ impl Flags {
             (
                 "agent_reregister_timeout".into(),
                 self.agent_reregister_timeout.to_string(),
+            ),
+            (
+                "recovery_agent_removal_limit".into(),
+                self.recovery_agent_removal_limit.to_string(),
             ),
         ];
         let optional = [

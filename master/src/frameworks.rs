@@ -418,6 +418,7 @@ impl Master {
             },
         );
         self.allocator().add_framework(&id, &roles, &[], false);
+        self.start_recovered_failover_timeout(ctx, &id);
     }
 
     /// The framework's connection is gone: stop offering to it, start its failover timer.

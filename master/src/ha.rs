@@ -7,10 +7,10 @@
 //! reports `master/elected` 0. The leader recovers the registry when elected and admits an
 //! agent (sends `SlaveRegisteredMessage`) only after the registry commit.
 //!
-//! Genuine masters exit when they lose leadership; ours stays up as a standby and contends
-//! again, dropping every libprocess message a leader handles (`install_leading`). What a
-//! new leader does with the recovered registry's agents is in `recovery`. NOT done yet:
-//! clearing the state a demoted leader still holds (its agents, frameworks and offers).
+//! Genuine masters exit when they lose leadership; ours demotes itself to a standby
+//! (`demotion`: it forgets the cluster and ends its event streams) and contends again,
+//! dropping every libprocess message a leader handles (`install_leading`). What a new
+//! leader does with the recovered registry's agents is in `recovery`.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -114,6 +114,9 @@ pub struct Ha {
     contender: Option<Contender>,
     detector: Option<Detector>,
     leading: bool,
+    /// The sequence of our node while we lead: a new one means leadership was lost and
+    /// won again in between (the watch may coalesce the two changes), which is a demotion.
+    term: Option<u64>,
     leader: Option<MasterInfo>,
     pub(crate) registrar: Option<RegistrarHandle>,
     /// The recovered registry's agents this leadership waits for.
@@ -141,6 +144,7 @@ impl Ha {
             .transpose()?;
         Ok(Ha {
             leading: config.zk.is_none(),
+            term: None,
             config,
             contender: None,
             detector: None,
@@ -236,22 +240,64 @@ fn follow<T: Clone + Send + Sync + 'static>(
 }
 
 fn on_candidacy(m: &mut Master, ctx: &mut Ctx<'_, Master>, candidacy: Candidacy) {
-    let leading = candidacy.is_leading();
-    if leading == m.ha.leading {
+    let term = match candidacy {
+        Candidacy::Leading { sequence } => Some(sequence),
+        Candidacy::Standby { .. } | Candidacy::Joining => None,
+    };
+    if term == m.ha.term {
         return;
     }
-    m.ha.leading = leading;
-    m.metrics.elected.set(if leading { 1.0 } else { 0.0 });
-    if leading {
+    if m.ha.term.is_some() {
+        demote(m, ctx);
+    }
+    m.ha.term = term;
+    if term.is_some() {
+        m.ha.leading = true;
+        m.metrics.elected.set(1.0);
         tracing::info!(id = %m.info.id, "elected the leading master");
         recover_registry(m, ctx);
-    } else {
-        tracing::error!(id = %m.info.id, "no longer the leading master: serving as a standby");
-        // Another master may write the registry now: read it again if we lead again.
-        if let Some(r) = &m.ha.registrar {
-            r.reset();
-        }
-        m.ha.recovery.reset();
+    }
+}
+
+/// Leadership lost: serve as a standby that holds nothing of the cluster.
+fn demote(m: &mut Master, ctx: &mut Ctx<'_, Master>) {
+    tracing::error!(id = %m.info.id, "no longer the leading master: demoting to a standby");
+    m.ha.leading = false;
+    m.ha.term = None;
+    m.metrics.elected.set(0.0);
+    // Another master may write the registry now: read it again if we lead again.
+    if let Some(r) = &m.ha.registrar {
+        r.reset();
+    }
+    m.ha.recovery.reset();
+    m.ha.admitting.clear();
+    m.ha.marking.clear();
+    m.forget_cluster(ctx);
+    // What this master held is gone, as if it had restarted: it contends again as a new
+    // master (a new MasterInfo id), so agents and drivers that detect it leading again,
+    // genuine ones included, register anew instead of assuming it still knows them.
+    m.info.id = uuid::Uuid::new_v4().to_string();
+    if let Some(url) = m.ha.config.zk.clone() {
+        // Dropping the contender closes its session, which withdraws any node of ours.
+        m.ha.contender = None;
+        let contender = Contender::start(url, m.info.clone(), m.ha.config.session.clone());
+        follow(ctx, contender.watch(), on_candidacy);
+        m.ha.contender = Some(contender);
+    }
+}
+
+/// Gives up this leadership without losing ZooKeeper (as a genuine master does by
+/// exiting, for a supervisor to restart it): demote, which contends again from the end of
+/// the queue, so another master leads if there is one. The only master (no `--zk`) leads
+/// again at once and recovers the registry afresh, as a restarted one would.
+pub(crate) fn step_down(m: &mut Master, ctx: &mut Ctx<'_, Master>, why: &str) {
+    tracing::error!(id = %m.info.id, reason = %why, "stepping down as the leading master");
+    // With --zk, demotion contends again from the end of the queue.
+    demote(m, ctx);
+    if m.ha.config.zk.is_none() {
+        m.ha.leading = true;
+        m.metrics.elected.set(1.0);
+        recover_registry(m, ctx);
     }
 }
 
@@ -291,6 +337,7 @@ impl Master {
         &mut self,
         ctx: &mut Ctx<'_, Self>,
         id: &str,
+        why: &str,
     ) -> bool {
         let Some(registrar) = self.ha.registrar.clone() else {
             return false;
@@ -305,8 +352,12 @@ impl Master {
             },
             time: mesos_proto::mesos::TimeInfo { nanoseconds: nanos },
         };
-        let id = id.to_string();
+        let (id, why) = (id.to_string(), why.to_string());
+        let generation = self.ha.recovery.generation();
         ctx.then(async move { registrar.apply(op).await }, move |m, ctx, result| {
+            if m.ha.recovery.generation() != generation {
+                return; // demoted meanwhile: the agent is no longer ours to remove
+            }
             m.ha.marking.remove(&id);
             match result {
                 Ok(_) => {}
@@ -319,7 +370,7 @@ impl Master {
             }
             if m.agents.registered.contains_key(&id) {
                 m.metrics.slave_unreachable_scheduled.inc();
-                m.remove_agent(ctx, &id, true, "the agent failed health checks");
+                m.remove_agent(ctx, &id, true, &why);
             }
         });
         true
@@ -353,7 +404,12 @@ impl Master {
             capabilities.to_vec(),
         );
         let op = Operation::AdmitSlave(info.clone());
+        let generation = self.ha.recovery.generation();
         ctx.then(async move { registrar.apply(op).await }, move |m, ctx, result| {
+            if m.ha.recovery.generation() != generation {
+                tracing::warn!(agent = %from, "not admitting the agent: this master was demoted meanwhile");
+                return;
+            }
             m.ha.admitting.remove(&from);
             let id = info.id.as_ref().map(|i| i.value.clone()).unwrap_or_default();
             if let Err(e) = result {

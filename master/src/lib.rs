@@ -7,10 +7,16 @@
 //!   `MasterInfo`, the handler table, metrics, and what happens on `exited`.
 //! - [`agents`]: agent (re-)registration, disconnection and removal; the per-agent
 //!   `slave-observer(N)` processes that ping agents and count pongs.
+//! - [`agent_disconnection`]: a broken agent link: non-checkpointing frameworks' tasks
+//!   lost, `--agent_reregister_timeout` to come back before it is marked unreachable.
 //! - [`agent_reregistration`]: a known agent re-registering: unreported tasks reconciled
 //!   through the agent, unreported executors removed, its new total to the allocator.
+//! - [`demotion`]: a leader that lost ZooKeeper leadership forgets the cluster, ends
+//!   its event streams, and serves as a standby.
 //! - [`frameworks`]: framework records, (re-)subscription, failover timeouts, removal, and
 //!   sending events to a framework over either transport (v0 messages or v1 stream).
+//! - [`framework_failover`]: failover timeouts of frameworks known only from agents
+//!   (after a master failover), so orphaned tasks do not run forever.
 //! - [`framework_updates`]: new FrameworkInfo (roles to the allocator, offers to dropped
 //!   roles rescinded), scheduler failover (its offers discarded), updates to agents.
 //! - [`agent_validation`]: checks on agent (re-)registrations (resources, ids, what runs).
@@ -48,13 +54,16 @@
 #![forbid(unsafe_code)]
 
 pub mod agent_proxy;
+pub mod agent_disconnection;
 pub mod agent_reregistration;
 pub mod agent_validation;
 pub mod agents;
 pub mod allocation;
 pub mod allocation_explain;
+pub mod demotion;
 pub mod event_stream;
 pub mod flags;
+pub mod framework_failover;
 pub mod framework_updates;
 pub mod frameworks;
 pub mod ha;

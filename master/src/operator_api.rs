@@ -24,7 +24,11 @@ use crate::operator_endpoints::{parse_weights, roles};
 use crate::state::{AgentView, FrameworkView, Snapshot};
 
 pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
-    ctx.route("/api/v1", |m, ctx, req| m.operator_api(ctx, req));
+    // As genuine: a master that does not lead sends operators to the leader (503 if none).
+    ctx.route("/api/v1", |m, ctx, req| match m.ha.redirect(&req) {
+        Some(standby) => standby,
+        None => m.operator_api(ctx, req),
+    });
 }
 
 /// Why a call was refused before it was carried out.
@@ -283,7 +287,7 @@ pub(crate) fn agent(a: &AgentView) -> response::get_agents::Agent {
 fn get_agents(s: &Snapshot) -> response::GetAgents {
     response::GetAgents {
         agents: s.agents.iter().map(agent).collect(),
-        recovered_agents: Vec::new(),
+        recovered_agents: s.recovered_agents.clone(),
     }
 }
 

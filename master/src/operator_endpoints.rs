@@ -194,7 +194,13 @@ fn render_slaves(s: &Snapshot, req: &Request) -> String {
         .filter(|a| wanted.is_none_or(|id| id == a.id))
         .map(agent_full_json)
         .collect();
-    json!({ "slaves": slaves, "recovered_slaves": [] }).to_string()
+    let recovered: Vec<Value> = s
+        .recovered_agents
+        .iter()
+        .filter(|i| wanted.is_none_or(|id| i.id.as_ref().is_some_and(|x| x.value == id)))
+        .map(crate::state::recovered_agent_json)
+        .collect();
+    json!({ "slaves": slaves, "recovered_slaves": recovered }).to_string()
 }
 
 /// An agent as `/slaves` shows it: the `/state` object plus its resources as full

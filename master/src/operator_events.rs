@@ -184,6 +184,14 @@ impl Master {
         self.count_operator_subscribers();
     }
 
+    /// Ends every operator event stream (the master was demoted); returns how many.
+    /// Subscribers see the response end and, reconnecting, are redirected to the leader.
+    pub(crate) fn close_operator_streams(&mut self) -> usize {
+        let closed = std::mem::take(&mut self.operator_events.subscribers).len();
+        self.count_operator_subscribers();
+        closed
+    }
+
     /// `master/operator_event_stream_subscribers`, as genuine reports it.
     fn count_operator_subscribers(&self) {
         self.metrics

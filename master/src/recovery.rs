@@ -66,6 +66,38 @@ impl std::fmt::Display for RateLimit {
     }
 }
 
+/// `--recovery_agent_removal_limit`: the largest share of the recovered registry's agents
+/// a new leader may mark unreachable after `--agent_reregister_timeout` (`0%`..`100%`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RemovalLimit {
+    /// 0.0..=1.0.
+    pub fraction: f64,
+}
+
+impl std::str::FromStr for RemovalLimit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let number = s.trim().strip_suffix('%').unwrap_or(s.trim());
+        let percent: f64 = number
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{s}' is not a percentage (e.g. 100%)"))?;
+        if !(0.0..=100.0).contains(&percent) {
+            return Err(format!("'{s}' is not within [0%-100%]"));
+        }
+        Ok(RemovalLimit {
+            fraction: percent / 100.0,
+        })
+    }
+}
+
+impl std::fmt::Display for RemovalLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}%", self.fraction * 100.0)
+    }
+}
+
 /// The recovery state of one leadership (reset on demotion).
 #[derive(Default)]
 pub(crate) struct Recovery {
@@ -73,6 +105,8 @@ pub(crate) struct Recovery {
     generation: u64,
     /// Admitted by the recovered registry and not re-registered yet.
     recovered: HashMap<String, SlaveInfo>,
+    /// How many agents the recovered registry admitted.
+    admitted: usize,
     /// Waiting for their turn under the rate limit.
     queue: VecDeque<SlaveInfo>,
     /// Agents whose re-registration waits for `MarkSlaveReachable`.
@@ -93,9 +127,22 @@ impl Recovery {
         };
     }
 
+    /// Which leadership this is: callbacks of an earlier one compare it and do nothing.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// The agents still expected to re-register.
     pub(crate) fn awaited(&self) -> usize {
         self.recovered.len()
+    }
+
+    /// Their SlaveInfos (`recovered_slaves` in `/master/state`, `recovered_agents` in
+    /// GET_AGENTS), by id.
+    pub(crate) fn awaited_infos(&self) -> Vec<SlaveInfo> {
+        let mut infos: Vec<(&String, &SlaveInfo)> = self.recovered.iter().collect();
+        infos.sort_by(|a, b| a.0.cmp(b.0));
+        infos.into_iter().map(|(_, i)| i.clone()).collect()
     }
 }
 
@@ -111,6 +158,13 @@ pub(crate) fn recovered(m: &mut Master, ctx: &mut Ctx<'_, Master>, registry: &Re
     // (Not reset here: re-registrations already being committed belong to this leadership;
     // a demotion resets it.)
     let generation = m.ha.recovery.generation;
+    m.ha.recovery.admitted = registry.admitted().len();
+    // As Mesos: the registry's unreachable agents, with the time they became so.
+    for u in registry.unreachable() {
+        let since = u.timestamp.nanoseconds as f64 / 1e9;
+        m.agents.unreachable.insert(u.id.value.clone(), since);
+    }
+    m.changed();
     for slave in registry.admitted() {
         let Some(id) = slave.info.id.as_ref().map(|i| i.value.clone()) else {
             continue;
@@ -132,6 +186,10 @@ pub(crate) fn recovered(m: &mut Master, ctx: &mut Ctx<'_, Master>, registry: &Re
         if m.ha.recovery.generation != generation || !m.ha.is_leading() {
             return;
         }
+        if removal_limit_exceeded(m) {
+            crate::ha::step_down(m, ctx, "too many recovered agents did not re-register");
+            return;
+        }
         let mut late: Vec<SlaveInfo> = m.ha.recovery.recovered.values().cloned().collect();
         late.sort_by(|a, b| {
             let id = |s: &SlaveInfo| s.id.as_ref().map(|i| i.value.clone());
@@ -147,6 +205,32 @@ pub(crate) fn recovered(m: &mut Master, ctx: &mut Ctx<'_, Master>, registry: &Re
         m.ha.recovery.queue.extend(late);
         remove_next(m, ctx, generation);
     });
+}
+
+/// Whether more of the registry's agents than `--recovery_agent_removal_limit` allows would
+/// be marked unreachable now (as Mesos checks before removing any). A genuine master exits
+/// then, so that another one takes over and waits again; see `ha::step_down`.
+fn removal_limit_exceeded(m: &Master) -> bool {
+    let missing = m.ha.recovery.recovered.len();
+    let admitted = m.ha.recovery.admitted.max(1);
+    let share = missing as f64 / admitted as f64;
+    let limit = m.flags.recovery_agent_removal_limit;
+    if share <= limit.fraction {
+        return false;
+    }
+    let mut ids: Vec<&String> = m.ha.recovery.recovered.keys().collect();
+    ids.sort();
+    tracing::error!(
+        missing,
+        admitted = m.ha.recovery.admitted,
+        share = %format!("{:.1}%", share * 100.0),
+        limit = %limit,
+        agents = ?ids,
+        timeout = %libprocess::duration::format(m.flags.agent_reregister_timeout.0),
+        "post-recovery agent removal limit exceeded: not marking any agent unreachable; \
+         investigate, or raise --recovery_agent_removal_limit to proceed"
+    );
+    true
 }
 
 /// Marks the next queued agent unreachable; with a rate limit the one after it waits one
@@ -203,6 +287,8 @@ fn remove_next(m: &mut Master, ctx: &mut Ctx<'_, Master>, generation: u64) {
                 return;
             }
             counter(m, "slave_unreachable_completed").inc();
+            m.mark_agent_unreachable(&id, ctx.clock().now_secs());
+            m.changed();
             tracing::info!(agent = %id, "marked unreachable: it did not re-register after the master failover");
             let frameworks: Vec<String> = m.frameworks.registered.keys().cloned().collect();
             for framework in frameworks {
@@ -263,6 +349,18 @@ pub(crate) fn reregister_through_registry(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recovery_removal_limit_is_a_percentage_from_0_to_100() {
+        let l: RemovalLimit = "100%".parse().unwrap();
+        assert_eq!(l.fraction, 1.0);
+        assert_eq!(l.to_string(), "100%");
+        let l: RemovalLimit = "12.5".parse().unwrap();
+        assert_eq!(l.fraction, 0.125);
+        for bad in ["101%", "-1%", "NaN%", "inf", "x%", "%", ""] {
+            assert!(bad.parse::<RemovalLimit>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn removal_rate_limit_parses_permits_per_duration_and_refuses_nonsense() {

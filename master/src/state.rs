@@ -63,6 +63,8 @@ pub struct Snapshot {
     pub cluster: Option<String>,
     pub agents: Vec<AgentView>,
     pub unreachable_agents: usize,
+    /// Agents of the recovered registry not re-registered yet.
+    pub recovered_agents: Vec<SlaveInfo>,
     pub frameworks: Vec<FrameworkView>,
     pub completed_frameworks: Vec<FrameworkView>,
 }
@@ -177,6 +179,7 @@ impl Master {
             cluster: self.flags.cluster.clone(),
             agents,
             unreachable_agents: self.agents.unreachable.len(),
+            recovered_agents: self.ha.recovery.awaited_infos(),
             frameworks: self.frameworks.registered.values().map(view).collect(),
             completed_frameworks: self.frameworks.completed.iter().map(view).collect(),
         }
@@ -377,10 +380,9 @@ pub(crate) fn framework_json(f: &FrameworkView) -> Value {
     Value::Object(m)
 }
 
-pub(crate) fn agent_json(a: &AgentView) -> Value {
-    let attributes: Map<String, Value> = a
-        .info
-        .attributes
+/// An agent's attributes as a JSON object (name → value, genuine's rendering).
+fn attributes_json(info: &SlaveInfo) -> Map<String, Value> {
+    info.attributes
         .iter()
         .map(|attr| {
             let v = if let Some(s) = &attr.scalar {
@@ -396,7 +398,28 @@ pub(crate) fn agent_json(a: &AgentView) -> Value {
             };
             (attr.name.clone(), v)
         })
-        .collect();
+        .collect()
+}
+
+/// A recovered agent (admitted by the registry, not re-registered yet) as genuine lists
+/// it in `recovered_slaves`: its SlaveInfo's id, hostname, port, attributes and domain.
+pub(crate) fn recovered_agent_json(info: &SlaveInfo) -> Value {
+    let mut m = Map::new();
+    m.insert(
+        "id".into(),
+        json!(info.id.as_ref().map(|i| i.value.as_str()).unwrap_or("")),
+    );
+    m.insert("hostname".into(), json!(info.hostname));
+    m.insert("port".into(), json!(info.port.unwrap_or(5051)));
+    m.insert("attributes".into(), Value::Object(attributes_json(info)));
+    if let Some(d) = &info.domain {
+        m.insert("domain".into(), mesos_proto::to_json(d));
+    }
+    Value::Object(m)
+}
+
+pub(crate) fn agent_json(a: &AgentView) -> Value {
+    let attributes = attributes_json(&a.info);
     let mut m = Map::new();
     m.insert("id".into(), json!(a.id));
     m.insert("hostname".into(), json!(a.info.hostname));
@@ -471,7 +494,13 @@ pub fn render(s: &Snapshot) -> String {
         "slaves".into(),
         Value::Array(s.agents.iter().map(agent_json).collect()),
     );
-    m.insert("recovered_slaves".into(), json!([]));
+    m.insert(
+        "recovered_slaves".into(),
+        s.recovered_agents
+            .iter()
+            .map(recovered_agent_json)
+            .collect(),
+    );
     m.insert(
         "frameworks".into(),
         Value::Array(s.frameworks.iter().map(framework_json).collect()),

@@ -232,3 +232,152 @@ async fn unreachable_agent_reregisters_only_after_the_registry_marks_it_reachabl
     assert!(unreachable(&dir).await.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+async fn get_json(m: &MasterHandle, path: &'static str) -> serde_json::Value {
+    let addr = m.address();
+    let r = tokio::task::spawn_blocking(move || common::http(addr, "GET", path, &[], b""))
+        .await
+        .unwrap();
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+async fn get_agents(m: &MasterHandle) -> serde_json::Value {
+    let addr = m.address();
+    let r = tokio::task::spawn_blocking(move || {
+        common::http(
+            addr,
+            "POST",
+            "/api/v1",
+            &[
+                ("Content-Type", "application/json"),
+                ("Accept", "application/json"),
+            ],
+            br#"{"type":"GET_AGENTS"}"#,
+        )
+    })
+    .await
+    .unwrap();
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+fn recovered_ids(list: &serde_json::Value, id: &str) -> Vec<String> {
+    let mut ids: Vec<String> = list
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|a| {
+            a.pointer(id)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awaited_agents_are_recovered_slaves_and_agents_marked_unreachable_count_in_state_across_failovers(
+) {
+    let dir = work_dir("visible");
+    let ids = agents_admitted_by_a_previous_master(&dir, &["a1", "a2"]).await;
+    let mut all: Vec<String> = ids.iter().map(|i| i.value.clone()).collect();
+    all.sort();
+    let b = local_master(&dir, &["--agent_reregister_timeout=1mins"]);
+    awaiting(&b, 2).await;
+    let state = get_json(&b, "/master/state").await;
+    assert_eq!(recovered_ids(&state["recovered_slaves"], "/id"), all);
+    assert_eq!(state["recovered_slaves"][0]["hostname"], "a1");
+    let slaves = get_json(&b, "/master/slaves").await;
+    assert_eq!(recovered_ids(&slaves["recovered_slaves"], "/id"), all);
+    let agents = get_agents(&b).await;
+    assert_eq!(
+        recovered_ids(&agents["get_agents"]["recovered_agents"], "/id/value"),
+        all
+    );
+
+    // a1 comes back, a2 does not: a2 is marked unreachable and counted.
+    let mut agent = peer(&b.runtime, "slave(1)", AGENT_MESSAGES);
+    reregister(&agent, &b, "a1", &ids[0]);
+    agent.expect::<SlaveReregisteredMessage>().await;
+    advance(&b.runtime, Duration::from_secs(61)).await;
+    until_metric(&b, "master/slave_unreachable_completed", 1.0).await;
+    until_metric(&b, "master/slaves_unreachable", 1.0).await;
+    let state = get_json(&b, "/master/state").await;
+    assert_eq!(state["unreachable_slaves"], 1);
+    assert_eq!(state["recovered_slaves"], serde_json::json!([]));
+    b.shutdown();
+
+    // The next leader knows it from the registry.
+    let c = local_master(&dir, &["--agent_reregister_timeout=1mins"]);
+    awaiting(&c, 1).await;
+    until_metric(&c, "master/slaves_unreachable", 1.0).await;
+    let state = get_json(&c, "/master/state").await;
+    assert_eq!(state["unreachable_slaves"], 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_missing_agents_than_the_recovery_removal_limit_are_not_marked_unreachable_and_the_master_steps_down(
+) {
+    let dir = work_dir("limit");
+    let ids = agents_admitted_by_a_previous_master(&dir, &["a1", "a2"]).await;
+    let b = local_master(
+        &dir,
+        &[
+            "--agent_reregister_timeout=1mins",
+            "--recovery_agent_removal_limit=40%",
+        ],
+    );
+    awaiting(&b, 2).await;
+    let mut agent = peer(&b.runtime, "slave(1)", AGENT_MESSAGES);
+    reregister(&agent, &b, "a1", &ids[0]);
+    agent.expect::<SlaveReregisteredMessage>().await;
+    awaiting(&b, 1).await;
+    // 1 of 2 missing (50%) is more than 40%: nothing is marked unreachable; the master
+    // gives up this leadership and, being the only master, recovers afresh and waits again.
+    advance(&b.runtime, Duration::from_secs(61)).await;
+    awaiting(&b, 2).await;
+    assert_eq!(
+        metric(&b.runtime, "master/slave_unreachable_scheduled"),
+        0.0
+    );
+    assert_eq!(metric(&b.runtime, "master/slaves_active"), 0.0);
+    assert_eq!(admitted(&dir).await.len(), 2);
+    assert!(unreachable(&dir).await.is_empty());
+    // Both come back this time: nothing to remove.
+    reregister(&agent, &b, "a1", &ids[0]);
+    agent.expect::<SlaveReregisteredMessage>().await;
+    let agent2 = peer(&b.runtime, "slave(2)", AGENT_MESSAGES);
+    reregister(&agent2, &b, "a2", &ids[1]);
+    awaiting(&b, 0).await;
+    advance(&b.runtime, Duration::from_secs(61)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        metric(&b.runtime, "master/slave_unreachable_scheduled"),
+        0.0
+    );
+    assert_eq!(metric(&b.runtime, "master/slaves_active"), 2.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_agents_within_the_recovery_removal_limit_are_marked_unreachable() {
+    let dir = work_dir("within");
+    let ids = agents_admitted_by_a_previous_master(&dir, &["a1", "a2"]).await;
+    let b = local_master(
+        &dir,
+        &[
+            "--agent_reregister_timeout=1mins",
+            "--recovery_agent_removal_limit=50%",
+        ],
+    );
+    awaiting(&b, 2).await;
+    let mut agent = peer(&b.runtime, "slave(1)", AGENT_MESSAGES);
+    reregister(&agent, &b, "a1", &ids[0]);
+    agent.expect::<SlaveReregisteredMessage>().await;
+    advance(&b.runtime, Duration::from_secs(61)).await;
+    until_metric(&b, "master/slave_unreachable_completed", 1.0).await;
+    assert_eq!(unreachable(&dir).await, [ids[1].value.clone()]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

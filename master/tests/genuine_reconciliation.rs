@@ -63,7 +63,13 @@ async fn a_genuine_agent_reregistering_without_a_task_reports_it_lost_after_the_
         "the genuine agent never registered: {}",
         agent.stderr_tail(20)
     );
-    let (mut sched, fid) = subscribe(&m, "scheduler-1", framework_info()).await;
+    // A checkpointing framework: a non-checkpointing one's tasks are lost (by the master)
+    // as soon as the agent's link breaks, as in Mesos, leaving nothing to reconcile.
+    let info = mesos_proto::mesos::FrameworkInfo {
+        checkpoint: Some(true),
+        ..framework_info()
+    };
+    let (mut sched, fid) = subscribe(&m, "scheduler-1", info).await;
     let offer = next_offers(&m, &mut sched).await.offers[0].clone();
 
     // The agent freezes; the launch goes into its socket and dies with it.

@@ -7,52 +7,23 @@
 //! twice. `scripts/stress-failover.sh N` runs it N times; `MESOS_FAILOVER_ITERATIONS=N` runs
 //! the scenario N times in one test run. SKIPPED where ZooKeeper is not installed.
 
+mod cluster;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use cluster::{alive, bin_dir, kill9, leader, metric, read_pid, start_agent, start_master};
 use mesos_proto::mesos::{FrameworkId, MasterInfo, Offer, TaskState, TaskStatus};
 use mesos_scheduler::framework::command_task;
 use mesos_scheduler::{Driver, DriverHandle, Scheduler};
-use mesos_tests::native::{free_port, http_get, ChildGuard};
+use mesos_tests::native::ChildGuard;
 use mesos_tests::poll_until;
 use mesos_tests::zookeeper::ZooKeeperServer;
 
 const TASKS: usize = 4;
 const WAIT: Duration = Duration::from_secs(60);
-
-fn metric(port: u16, name: &str) -> Option<f64> {
-    let (status, body) = http_get(port, "/metrics/snapshot").ok()?;
-    if status != 200 {
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
-    v.get(name)?.as_f64()
-}
-
-/// The directory of our binaries (`target/<profile>`), with the agent's binaries built.
-/// Only the master's binary is a dependency of this test; the agent and its executor are
-/// built here (a no-op when they are fresh).
-fn bin_dir() -> PathBuf {
-    let master = PathBuf::from(env!("CARGO_BIN_EXE_mesos-master"));
-    let dir = master.parent().expect("target dir").to_path_buf();
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo.current_dir(env!("CARGO_MANIFEST_DIR")).args([
-        "build",
-        "-q",
-        "-p",
-        "mesos-agent",
-        "--bins",
-    ]);
-    if dir.ends_with("release") {
-        cargo.arg("--release");
-    }
-    let status = cargo.status().expect("cargo build of mesos-agent");
-    assert!(status.success(), "cannot build mesos-agent");
-    dir
-}
 
 /// What the framework saw, in order.
 #[derive(Default)]
@@ -122,25 +93,6 @@ impl Scheduler for LongTasks {
     }
 }
 
-fn read_pid(path: &Path) -> Option<i32> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-fn alive(pid: i32) -> bool {
-    Command::new("kill")
-        .args(["-0", &pid.to_string()])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn kill9(pid: i32) {
-    let _ = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .stderr(std::process::Stdio::null())
-        .status();
-}
-
 /// Kills the tasks and their executors (they run in process groups of their own, so the
 /// agents' guards do not reach them).
 struct TaskReaper(PathBuf);
@@ -158,61 +110,6 @@ impl Drop for TaskReaper {
     }
 }
 
-fn start_master(bin: &Path, url: &str, n: usize) -> (u16, ChildGuard) {
-    let port = free_port();
-    let name = format!("master-{n}");
-    let dir = ChildGuard::new_dir(&name);
-    let mut cmd = Command::new(bin.join("mesos-master"));
-    cmd.args([
-        "--ip=127.0.0.1".to_string(),
-        format!("--port={port}"),
-        format!("--zk={url}"),
-        "--quorum=2".into(),
-        "--registry=replicated_log".into(),
-        format!("--work_dir={}", dir.join("work").display()),
-        "--zk_session_timeout=2secs".into(),
-        "--allocation_interval=100ms".into(),
-    ])
-    .env("MESOS_LOG", "info")
-    .env("RUST_LOG", "info");
-    let mut guard = ChildGuard::spawn_in(&name, dir, cmd);
-    assert!(
-        guard
-            .wait_for_line("mesos-master: serving", Duration::from_secs(30))
-            .is_some(),
-        "{name} did not start"
-    );
-    (port, guard)
-}
-
-fn start_agent(bin: &Path, url: &str, n: usize) -> ChildGuard {
-    let name = format!("agent-{n}");
-    let dir = ChildGuard::new_dir(&name);
-    let mut cmd = Command::new(bin.join("mesos-agent"));
-    cmd.args([
-        format!("--master={url}"),
-        format!("--port={}", free_port()),
-        format!("--work_dir={}", dir.join("work").display()),
-        format!("--launcher_dir={}", bin.display()),
-        format!("--hostname=agent-{n}"),
-        "--resources=cpus:1;mem:256;disk:1000;ports:[31000-31100]".into(),
-        "--registration_backoff_factor=100ms".into(),
-    ])
-    .env("MESOS_LOG", "info")
-    .env("RUST_LOG", "info");
-    ChildGuard::spawn_in(&name, dir, cmd)
-}
-
-/// The port of the one master reporting `master/elected` 1, if exactly one does.
-fn leader(masters: &[(u16, ChildGuard)]) -> Option<u16> {
-    let elected: Vec<u16> = masters
-        .iter()
-        .filter(|(p, _)| metric(*p, "master/elected") == Some(1.0))
-        .map(|(p, _)| *p)
-        .collect();
-    (elected.len() == 1).then(|| elected[0])
-}
-
 fn updates_of(seen: &Arc<Mutex<Seen>>, task: &str) -> Vec<TaskState> {
     let s = seen.lock().unwrap();
     s.updates
@@ -227,7 +124,8 @@ fn updates_of(seen: &Arc<Mutex<Seen>>, task: &str) -> Vec<TaskState> {
 fn leader_kill_scenario(bin: &Path) -> Duration {
     let zk = ZooKeeperServer::start("zk_failover_cluster").expect("checked by the caller");
     let url = zk.url("/mesos");
-    let mut masters: Vec<(u16, ChildGuard)> = (0..3).map(|n| start_master(bin, &url, n)).collect();
+    let mut masters: Vec<(u16, ChildGuard)> =
+        (0..3).map(|n| start_master(bin, &url, n, &[])).collect();
     assert!(
         poll_until(WAIT, || leader(&masters).is_some()),
         "no master was elected"

@@ -98,3 +98,85 @@ fn genuine_agent_and_driver_pointed_at_zk_find_and_use_our_leader() {
         "{summary}"
     );
 }
+
+#[test]
+fn a_genuine_agent_reregisters_when_our_master_leads_again_after_a_zookeeper_restart() {
+    let test = "a_genuine_agent_reregisters_when_our_master_leads_again_after_a_zookeeper_restart";
+    let Some(native) = genuine(test) else {
+        return;
+    };
+    let Some(mut zk) = ZooKeeperServer::start(test) else {
+        return;
+    };
+    let url = zk.url("/mesos");
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mesos-master"));
+    cmd.args([
+        "--ip=127.0.0.1",
+        &format!("--port={port}"),
+        &format!("--zk={url}"),
+        "--quorum=1",
+        "--registry=replicated_log",
+        "--zk_session_timeout=2secs",
+    ])
+    .env("RUST_LOG", "info");
+    let mut master = ChildGuard::spawn("rust-master", cmd);
+    assert!(
+        master
+            .wait_for_line("mesos-master: serving", Duration::from_secs(20))
+            .is_some(),
+        "master did not start"
+    );
+    assert!(
+        mesos_tests::poll_until(Duration::from_secs(20), || {
+            metric(port, "master/elected") == Some(1.0)
+        }),
+        "our master was not elected"
+    );
+    let dir = ChildGuard::new_dir("genuine-agent-restart");
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let mut cmd = Command::new("bash");
+    cmd.arg(native.join("run-agent.sh"))
+        .arg(&url)
+        .arg(free_port().to_string())
+        .env("MESOS_RESOURCES", "cpus:2;mem:1024")
+        .env("MESOS_WORK_DIR", &work)
+        .env_remove("LIBPROCESS_ADVERTISE_PORT")
+        .env_remove("LIBPROCESS_ADVERTISE_IP");
+    let mut agent = ChildGuard::spawn_in("genuine-agent", dir, cmd);
+    assert!(
+        mesos_tests::poll_until(Duration::from_secs(40), || {
+            metric(port, "master/slaves_active") == Some(1.0)
+        }),
+        "the genuine agent never registered through ZooKeeper"
+    );
+
+    // ZooKeeper goes away for longer than our master's session timeout: it demotes itself
+    // (forgetting the agent) and stays up; when ZooKeeper is back it leads again, and the
+    // genuine agent, whose detector saw the leader go and come back, registers again.
+    zk.stop();
+    assert!(
+        mesos_tests::poll_until(Duration::from_secs(30), || {
+            metric(port, "master/elected") == Some(0.0)
+                && metric(port, "master/slaves_active") == Some(0.0)
+        }),
+        "our master did not demote itself"
+    );
+    zk.start_again();
+    assert!(
+        mesos_tests::poll_until(Duration::from_secs(40), || {
+            metric(port, "master/elected") == Some(1.0)
+        }),
+        "our master did not lead again"
+    );
+    // Well before the genuine agent's 75 s ping timeout.
+    assert!(
+        mesos_tests::poll_until(Duration::from_secs(40), || {
+            metric(port, "master/slaves_active") == Some(1.0)
+        }),
+        "the genuine agent did not come back: {}",
+        agent.stderr_tail(30)
+    );
+    assert!(metric(port, "master/slave_reregistrations").unwrap_or(0.0) >= 1.0);
+}

@@ -22,6 +22,8 @@ use mesos_proto::mesos::{
 use rand::Rng;
 use tokio::sync::oneshot;
 
+mod following;
+
 /// Initial registration backoff (the genuine driver's factor).
 const BACKOFF_FACTOR: Duration = Duration::from_secs(2);
 const BACKOFF_CAP: Duration = Duration::from_secs(60);
@@ -74,6 +76,11 @@ pub struct Driver {
     done: Option<oneshot::Sender<Outcome>>,
     /// With `zk://`: where to look for the next leader when the master is lost.
     detect: Option<mesos_zookeeper::ZkUrl>,
+    /// With `zk://`: follows the leader (`following`).
+    detector: Option<mesos_zookeeper::Detector>,
+    /// The MasterInfo id of the master we (re-)registered with: a new one at the same
+    /// address is a new master.
+    master_id: Option<String>,
 }
 
 /// Where a handle's calls go: the master's libprocess pid (v0) or the HTTP API (v1).
@@ -247,16 +254,21 @@ impl Driver {
         scheduler: Box<dyn Scheduler>,
     ) -> Result<Outcome, libprocess::Error> {
         let (tx, rx) = oneshot::channel();
+        // A FrameworkInfo with an id is a failover: a new scheduler process takes over that
+        // framework (as the genuine driver does), rather than registering a new one.
+        let framework_id = framework.id.clone().filter(|id| !id.value.is_empty());
         let driver = Driver {
             scheduler,
             framework,
             master,
-            framework_id: None,
+            framework_id,
             registered: false,
             backoff: BACKOFF_FACTOR,
             implicit_acks: true,
             done: Some(tx),
             detect,
+            detector: None,
+            master_id: None,
         };
         let id = format!("scheduler-{}", uuid::Uuid::new_v4());
         let pid: Pid<Driver> = rt.spawn(id, driver)?;
@@ -347,6 +359,7 @@ impl Driver {
         self.registered = true;
         self.backoff = BACKOFF_FACTOR;
         self.framework_id = Some(msg.framework_id.clone());
+        self.master_id = Some(msg.master_info.id.clone());
         tracing::info!(framework_id = %msg.framework_id.value, "registered");
         self.callback(ctx, |s, d| {
             s.registered(d, &msg.framework_id, &msg.master_info)
@@ -364,6 +377,7 @@ impl Driver {
         }
         self.registered = true;
         self.backoff = BACKOFF_FACTOR;
+        self.master_id = Some(msg.master_info.id.clone());
         self.callback(ctx, |s, d| s.reregistered(d, &msg.master_info));
     }
 
@@ -450,6 +464,7 @@ impl Process for Driver {
         );
         ctx.link(&self.master.clone());
         self.subscribe(ctx);
+        self.start_following(ctx);
     }
 
     fn exited(&mut self, ctx: &mut Ctx<'_, Self>, pid: &Upid) {

@@ -91,21 +91,30 @@ pub use mesos_proto::task_state::is_terminal_value as is_terminal;
 pub type Seen = HashSet<String>;
 
 /// Runs a scheduler over the chosen API (`v0` or `v1`) until it stops; then lets the last
-/// calls leave and stops the runtime.
+/// calls leave and stops the runtime. With a `zk://` master it subscribes to whichever
+/// master leads whenever the current one is lost.
 pub fn run(
     rt: &Runtime,
     api: &str,
-    master: libprocess::Upid,
+    master: impl Into<crate::master::MasterSpec>,
     info: FrameworkInfo,
     scheduler: Box<dyn crate::Scheduler>,
 ) -> anyhow::Result<crate::driver::Outcome> {
+    let crate::master::MasterSpec { pid, detect } = master.into();
     let tokio_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let outcome = if api == "v1" {
-        tokio_rt.block_on(crate::v1::run(master.socket_addr(), info, scheduler))?
+        tokio_rt.block_on(crate::v1::run_following(
+            pid.socket_addr(),
+            detect,
+            info,
+            scheduler,
+        ))?
     } else {
-        tokio_rt.block_on(crate::Driver::run(rt, master, info, scheduler))?
+        tokio_rt.block_on(crate::Driver::run_following(
+            rt, pid, detect, info, scheduler,
+        ))?
     };
     // Give the TEARDOWN a moment to leave before the runtime stops.
     std::thread::sleep(std::time::Duration::from_millis(100));

@@ -19,6 +19,42 @@ pub enum MasterError {
     NoLeader { url: String, reason: String },
 }
 
+/// Where a framework's master is: its UPID now and, for `zk://`, where to look for the next
+/// leader when that master is lost (the CLIs and example frameworks follow it there).
+#[derive(Clone, Debug)]
+pub struct MasterSpec {
+    pub pid: Upid,
+    pub detect: Option<mesos_zookeeper::ZkUrl>,
+}
+
+impl From<Upid> for MasterSpec {
+    fn from(pid: Upid) -> MasterSpec {
+        MasterSpec { pid, detect: None }
+    }
+}
+
+/// Resolves `--master` like [`parse_master`], keeping the ZooKeeper URL of a `zk://` one
+/// (also inside a `file://`) so the leader can be detected again later.
+pub fn resolve_master(text: &str) -> Result<MasterSpec, MasterError> {
+    let text = text.trim();
+    if let Some(path) = text.strip_prefix("file://") {
+        let content = std::fs::read_to_string(path).map_err(|source| MasterError::File {
+            path: path.to_string(),
+            source,
+        })?;
+        return resolve_master(&content);
+    }
+    let detect = if text.starts_with("zk://") {
+        Some(mesos_zookeeper::ZkUrl::parse(text)?)
+    } else {
+        None
+    };
+    Ok(MasterSpec {
+        pid: parse_master(text)?,
+        detect,
+    })
+}
+
 /// Resolves `--master` to the master's UPID.
 pub fn parse_master(text: &str) -> Result<Upid, MasterError> {
     let text = text.trim();

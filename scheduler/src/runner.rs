@@ -158,7 +158,7 @@ pub fn run_to_completion(
     framework_name: &str,
     role: Option<&str>,
     api: &str,
-    master: libprocess::Upid,
+    master: impl Into<crate::master::MasterSpec>,
 ) -> anyhow::Result<()> {
     let rt = crate::framework::start_runtime()?;
     let info = crate::framework::framework_info(framework_name, role);

@@ -61,7 +61,9 @@ pub async fn run_following(
     framework: FrameworkInfo,
     mut scheduler: Box<dyn Scheduler>,
 ) -> Result<Outcome, V1Error> {
-    let mut framework_id: Option<FrameworkId> = None;
+    // An id in the FrameworkInfo: this process takes that framework over (failover).
+    let mut framework_id: Option<FrameworkId> =
+        framework.id.clone().filter(|id| !id.value.is_empty());
     let mut master = master;
     let mut backoff = Duration::from_secs(2);
     loop {
@@ -90,7 +92,10 @@ pub async fn run_following(
         if stop.is_some() {
             return Ok(Outcome::Stopped);
         }
-        tokio::time::sleep(backoff.mul_f64(rand::thread_rng().gen_range(0.0..=1.0))).await;
+        // The jitter is drawn before the await: a thread-local RNG held across it would
+        // make this future impossible to spawn on a multi-threaded runtime.
+        let jitter: f64 = rand::thread_rng().gen_range(0.0..=1.0);
+        tokio::time::sleep(backoff.mul_f64(jitter)).await;
         backoff = (backoff * 2).min(Duration::from_secs(60));
         if let Some(url) = detect.clone() {
             let lookup = tokio::task::spawn_blocking(move || {

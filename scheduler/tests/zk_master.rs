@@ -278,3 +278,184 @@ async fn detection_after_losing_the_leader_waits_until_zookeeper_names_another()
     assert_eq!(found.to_string(), "master@127.0.0.1:5997");
     drop(b);
 }
+
+fn frameworks_active(m: &mesos_master::MasterHandle) -> f64 {
+    m.runtime
+        .metrics()
+        .snapshot()
+        .get("master/frameworks_active")
+        .copied()
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mesos_execute_with_a_zk_master_follows_the_next_leader_when_its_master_dies() {
+    let Some(zk) = ZooKeeperServer::start("scheduler_execute_follows") else {
+        return;
+    };
+    let spec = zk.url("/mesos");
+    let a = zk_master(&spec);
+    assert!(mesos_tests::poll_until(
+        Duration::from_secs(20),
+        || elected(&a)
+    ));
+    let b = zk_master(&spec);
+    // No agent: the framework just stays subscribed, waiting for offers.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mesos-execute"));
+    cmd.args([
+        format!("--master={spec}"),
+        "--name=follower".into(),
+        "--command=true".into(),
+    ]);
+    let _execute = mesos_tests::native::ChildGuard::spawn("mesos-execute", cmd);
+    assert!(
+        mesos_tests::poll_until(Duration::from_secs(30), || frameworks_active(&a) == 1.0),
+        "mesos-execute did not subscribe to the leader"
+    );
+    a.shutdown();
+    assert!(
+        mesos_tests::poll_until(Duration::from_secs(60), || elected(&b)
+            && frameworks_active(&b) == 1.0),
+        "mesos-execute did not follow the next leader"
+    );
+    b.shutdown();
+}
+
+/// Expires `m`'s ZooKeeper session: another client attaches to it, then closes it.
+async fn expire_session(m: &mesos_master::MasterHandle, zk: &ZooKeeperServer) {
+    let session = m
+        .pid
+        .call("zk_session", |m, _| m.zk_session())
+        .await
+        .unwrap()
+        .expect("a session");
+    for _ in 0..5 {
+        if let Ok(other) = mesos_zookeeper::zookeeper_client::Client::connector()
+            .with_session(session.clone())
+            .with_connection_timeout(Duration::from_secs(5))
+            .connect(&zk.address())
+            .await
+        {
+            drop(other);
+            return;
+        }
+    }
+    panic!("cannot attach to the master's session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v0_driver_follows_the_next_leader_when_its_master_is_demoted_without_dying() {
+    let Some(zk) = ZooKeeperServer::start("scheduler_zk_demoted") else {
+        return;
+    };
+    let spec = zk.url("/mesos");
+    let a = zk_master(&spec);
+    assert!(mesos_tests::poll_until(
+        Duration::from_secs(20),
+        || elected(&a)
+    ));
+    let b = zk_master(&spec);
+    let url = ZkUrl::parse(&spec).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let rt = libprocess::Runtime::start(libprocess::Config::local()).unwrap();
+    let info = mesos_proto::mesos::FrameworkInfo {
+        user: "test".into(),
+        name: "zk-demotion-follower".into(),
+        failover_timeout: Some(60.0),
+        ..Default::default()
+    };
+    let run = tokio::spawn({
+        let (rt, master) = (rt.clone(), a.upid().clone());
+        async move {
+            mesos_scheduler::Driver::run_following(
+                &rt,
+                master,
+                Some(url),
+                info,
+                Box::new(Recorder(tx)),
+            )
+            .await
+        }
+    });
+    let (first, rx) =
+        tokio::task::spawn_blocking(move || (rx.recv_timeout(Duration::from_secs(20)), rx))
+            .await
+            .unwrap();
+    assert_eq!(first.unwrap(), a.info.id);
+
+    // a loses its session and demotes itself; it stays up, so the driver's connection to
+    // it never breaks: only following ZooKeeper takes the framework to b.
+    expire_session(&a, &zk).await;
+    let second = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(
+        second.unwrap(),
+        b.info.id,
+        "re-registered with the new leader"
+    );
+    let outcome = tokio::time::timeout(Duration::from_secs(10), run).await;
+    assert!(matches!(
+        outcome,
+        Ok(Ok(Ok(mesos_scheduler::driver::Outcome::Stopped)))
+    ));
+    rt.shutdown();
+    a.shutdown();
+    b.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_framework_follows_the_next_leader_when_its_master_is_demoted_and_ends_the_stream() {
+    let Some(zk) = ZooKeeperServer::start("scheduler_v1_zk_demoted") else {
+        return;
+    };
+    let spec = zk.url("/mesos");
+    let a = zk_master(&spec);
+    assert!(mesos_tests::poll_until(
+        Duration::from_secs(20),
+        || elected(&a)
+    ));
+    let b = zk_master(&spec);
+    let url = ZkUrl::parse(&spec).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let info = mesos_proto::mesos::FrameworkInfo {
+        user: "test".into(),
+        name: "zk-v1-demotion".into(),
+        failover_timeout: Some(60.0),
+        ..Default::default()
+    };
+    let leader = a.upid().socket_addr();
+    let run = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(mesos_scheduler::v1::run_following(
+                leader,
+                Some(url),
+                info,
+                Box::new(V1Recorder(tx, 0)),
+            ))
+    });
+    let (first, rx) =
+        tokio::task::spawn_blocking(move || (rx.recv_timeout(Duration::from_secs(20)), rx))
+            .await
+            .unwrap();
+    assert_eq!(first.unwrap(), a.info.id);
+
+    // a demotes itself and ends the event stream; the framework finds b.
+    expire_session(&a, &zk).await;
+    let second = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(90)))
+        .await
+        .unwrap();
+    assert_eq!(second.unwrap(), b.info.id, "subscribed to the new leader");
+    let outcome = tokio::task::spawn_blocking(move || run.join())
+        .await
+        .unwrap();
+    assert!(matches!(
+        outcome,
+        Ok(Ok(mesos_scheduler::driver::Outcome::Stopped))
+    ));
+    a.shutdown();
+    b.shutdown();
+}

@@ -172,6 +172,9 @@ impl Slave {
         for head in self.sum.heads() {
             self.forward(ctx, head);
         }
+        // Launches the master sent before we heard we were registered run now (before a
+        // re-registration's reconciliation, which would otherwise call them unknown).
+        self.run_held_launches(ctx);
     }
 
     pub(super) fn ping(&mut self, ctx: &mut Ctx<'_, Self>, from: Upid, msg: PingSlaveMessage) {

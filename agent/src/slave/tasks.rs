@@ -34,7 +34,7 @@ impl Slave {
             return;
         }
         if self.state != RegState::Registered {
-            tracing::warn!(task = %msg.task.task_id.value, "ignoring RunTaskMessage while not registered");
+            self.hold_launch(super::early_launches::Early::Task(from, msg));
             return;
         }
         #[allow(deprecated)]
@@ -105,7 +105,7 @@ impl Slave {
             return;
         }
         if self.state != RegState::Registered {
-            tracing::warn!("ignoring RunTaskGroupMessage while not registered");
+            self.hold_launch(super::early_launches::Early::Group(from, msg));
             return;
         }
         let Some(fw_id) = msg.framework.id.clone() else {

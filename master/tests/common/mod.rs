@@ -303,4 +303,25 @@ impl Stream {
     pub fn json(&mut self) -> serde_json::Value {
         serde_json::from_slice(&self.record()).expect("JSON record")
     }
+
+    /// Reads (and discards) what is left until the response ends: `true` when it ended (the
+    /// last chunk, or the connection closed), `false` if still open after the read timeout.
+    pub fn ends(&mut self) -> bool {
+        loop {
+            let mut body = bytes::BytesMut::new();
+            match self.chunks.decode(&mut self.buf, &mut body) {
+                Ok(_) if self.chunks.is_done() => return true,
+                Ok(_) => {}
+                Err(e) => panic!("bad chunked body: {e:?}"),
+            }
+            if body.is_empty() {
+                let mut tmp = [0u8; 4096];
+                match self.sock.read(&mut tmp) {
+                    Ok(0) => return true,
+                    Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
+                    Err(_) => return false,
+                }
+            }
+        }
+    }
 }

@@ -7,7 +7,7 @@ use clap::Parser;
 use mesos_scheduler::balloon::Balloon;
 use mesos_scheduler::driver::Outcome;
 use mesos_scheduler::framework;
-use mesos_scheduler::master::parse_master;
+use mesos_scheduler::master::resolve_master;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -32,7 +32,7 @@ fn main() -> anyhow::Result<()> {
     if !(flags.task_memory.is_finite() && flags.task_memory > 0.0) {
         anyhow::bail!("--task_memory must be a positive number of MB");
     }
-    let master = parse_master(&flags.master)?;
+    let master = resolve_master(&flags.master)?;
     let rt = framework::start_runtime()?;
     let info = framework::framework_info("Balloon Framework (Rust)", None);
     let (tx, rx) = std::sync::mpsc::channel();

@@ -10,7 +10,7 @@ use clap::Parser;
 use mesos_proto::mesos::{FrameworkId, MasterInfo, Offer, TaskState, TaskStatus};
 use mesos_scheduler::driver::{DriverHandle, Scheduler};
 use mesos_scheduler::framework::{self, command_task, is_terminal};
-use mesos_scheduler::master::parse_master;
+use mesos_scheduler::master::resolve_master;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -132,7 +132,7 @@ fn pct(v: &mut [Duration], q: f64) -> f64 {
 
 fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
-    let master = parse_master(&flags.master)?;
+    let master = resolve_master(&flags.master)?;
     let rt = framework::start_runtime()?;
     let info = framework::framework_info("launch-bench", None);
     let stats = Arc::new(Mutex::new(Stats::default()));

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use mesos_scheduler::framework;
-use mesos_scheduler::master::parse_master;
+use mesos_scheduler::master::resolve_master;
 use mesos_scheduler::runner::{RunnerConfig, TaskRunner};
 
 #[derive(Parser, Debug)]
@@ -37,7 +37,7 @@ struct Flags {
 
 fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
-    let master = parse_master(&flags.master)?;
+    let master = resolve_master(&flags.master)?;
     let rt = framework::start_runtime()?;
     let info = framework::framework_info("long-lived-framework (Rust)", None);
     let (runner, counts) = TaskRunner::new(RunnerConfig {

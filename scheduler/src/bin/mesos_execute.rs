@@ -5,7 +5,7 @@ use clap::Parser;
 use mesos_proto::mesos::{FrameworkId, MasterInfo, Offer, TaskState, TaskStatus};
 use mesos_scheduler::driver::{DriverHandle, Outcome, Scheduler};
 use mesos_scheduler::framework::{self, command_task, is_terminal};
-use mesos_scheduler::master::parse_master;
+use mesos_scheduler::master::resolve_master;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -14,7 +14,8 @@ use mesos_scheduler::master::parse_master;
     about = "Launches one command task on a Mesos cluster and follows it to a terminal state."
 )]
 struct Flags {
-    /// The master: host:port, master@host:port or file:///path.
+    /// The master: host:port, master@host:port, zk://host:port/path (followed to each new
+    /// leader) or file:///path.
     #[arg(long, env = "MESOS_MASTER")]
     master: String,
     /// The task (and framework) name.
@@ -108,7 +109,7 @@ fn parse_resources(text: &str) -> anyhow::Result<(f64, f64)> {
 
 fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
-    let master = parse_master(&flags.master)?;
+    let master = resolve_master(&flags.master)?;
     let (cpus, mem) = parse_resources(&flags.resources)?;
     let rt = framework::start_runtime()?;
     let info = framework::framework_info(&flags.name, flags.role.as_deref());

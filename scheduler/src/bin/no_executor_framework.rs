@@ -2,7 +2,7 @@
 //! framework ships no executor of its own) and exits 0 once all finished.
 
 use clap::Parser;
-use mesos_scheduler::master::parse_master;
+use mesos_scheduler::master::resolve_master;
 use mesos_scheduler::runner::{run_to_completion, RunnerConfig};
 
 #[derive(Parser, Debug)]
@@ -29,7 +29,7 @@ struct Flags {
 
 fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
-    let master = parse_master(&flags.master)?;
+    let master = resolve_master(&flags.master)?;
     run_to_completion(
         RunnerConfig {
             name: "no-executor-framework".into(),

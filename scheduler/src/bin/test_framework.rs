@@ -1,7 +1,7 @@
 //! `test-framework`: runs N command tasks (default 5) and exits 0 once all finished.
 
 use clap::Parser;
-use mesos_scheduler::master::parse_master;
+use mesos_scheduler::master::resolve_master;
 use mesos_scheduler::runner::{run_to_completion, RunnerConfig};
 
 #[derive(Parser, Debug)]
@@ -34,7 +34,7 @@ struct Flags {
 
 fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
-    let master = parse_master(&flags.master)?;
+    let master = resolve_master(&flags.master)?;
     run_to_completion(
         RunnerConfig {
             name: "test-framework".into(),
