@@ -144,7 +144,7 @@ fn a_genuine_agent_reregisters_when_our_master_leads_again_after_a_zookeeper_res
         .env("MESOS_WORK_DIR", &work)
         .env_remove("LIBPROCESS_ADVERTISE_PORT")
         .env_remove("LIBPROCESS_ADVERTISE_IP");
-    let mut agent = ChildGuard::spawn_in("genuine-agent", dir, cmd);
+    let agent = ChildGuard::spawn_in("genuine-agent", dir, cmd);
     assert!(
         mesos_tests::poll_until(Duration::from_secs(40), || {
             metric(port, "master/slaves_active") == Some(1.0)
