@@ -39,10 +39,15 @@ fi
 # The web UI's browser test (local/tests/webui.rs) drives Debian's chromium through the npm
 # package playwright-core, pinned by tests/browser/package-lock.json and installed there.
 if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-if [ ! -x /usr/bin/chromium ] || ! command -v npm > /dev/null; then
-  step "installing Debian's chromium, nodejs and npm for the web UI browser test"
-  $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium nodejs npm > /tmp/chromium-install.log 2>&1 \
-    || { tail -20 /tmp/chromium-install.log; echo "installing chromium/nodejs failed" >&2; exit 1; }
+# Only what is missing: a machine whose nodejs bundles npm (NodeSource's) cannot take Debian's npm.
+wanted=""
+[ -x /usr/bin/chromium ] || wanted="chromium"
+command -v node > /dev/null || wanted="$wanted nodejs"
+command -v npm > /dev/null || wanted="$wanted npm"
+if [ -n "$wanted" ]; then
+  step "installing Debian's$wanted for the web UI browser test"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq $wanted > /tmp/chromium-install.log 2>&1 \
+    || { tail -20 /tmp/chromium-install.log; echo "installing$wanted failed" >&2; exit 1; }
 fi
 want=$(node -p "require('./tests/browser/package-lock.json').packages['node_modules/playwright-core'].version")
 have=$(node -p "require('./tests/browser/node_modules/playwright-core/package.json').version" 2> /dev/null || true)
