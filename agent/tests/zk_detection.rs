@@ -164,20 +164,7 @@ async fn agent_reregisters_when_its_master_leads_again_after_a_demotion() {
         .await
         .unwrap()
         .expect("a session");
-    let mut attached = false;
-    for _ in 0..5 {
-        if let Ok(other) = mesos_zookeeper::zookeeper_client::Client::connector()
-            .with_session(session.clone())
-            .with_connection_timeout(Duration::from_secs(5))
-            .connect(&zk.address())
-            .await
-        {
-            drop(other);
-            attached = true;
-            break;
-        }
-    }
-    assert!(attached, "cannot attach to a's session");
+    zk.expire_session(session).await;
     until("a forgot the agent", || {
         metric(&a.runtime, "master/slaves_active") == 0.0
     })

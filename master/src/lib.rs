@@ -53,8 +53,8 @@
 //!   allocator crate's `Resources`.
 #![forbid(unsafe_code)]
 
-pub mod agent_proxy;
 pub mod agent_disconnection;
+pub mod agent_proxy;
 pub mod agent_reregistration;
 pub mod agent_validation;
 pub mod agents;

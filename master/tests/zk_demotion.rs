@@ -148,19 +148,7 @@ async fn expire_session(m: &MasterHandle, zk: &ZooKeeperServer) {
         .await
         .unwrap()
         .expect("a session");
-    for _ in 0..5 {
-        // Retried: a loaded machine's JVM may be slow to answer the attach.
-        if let Ok(other) = mesos_zookeeper::zookeeper_client::Client::connector()
-            .with_session(session.clone())
-            .with_connection_timeout(Duration::from_secs(5))
-            .connect(&zk.address())
-            .await
-        {
-            drop(other);
-            return;
-        }
-    }
-    panic!("cannot attach to the leader's session");
+    zk.expire_session(session).await;
 }
 
 fn location(r: &HttpMessage) -> Option<String> {

@@ -329,18 +329,7 @@ async fn expire_session(m: &mesos_master::MasterHandle, zk: &ZooKeeperServer) {
         .await
         .unwrap()
         .expect("a session");
-    for _ in 0..5 {
-        if let Ok(other) = mesos_zookeeper::zookeeper_client::Client::connector()
-            .with_session(session.clone())
-            .with_connection_timeout(Duration::from_secs(5))
-            .connect(&zk.address())
-            .await
-        {
-            drop(other);
-            return;
-        }
-    }
-    panic!("cannot attach to the master's session");
+    zk.expire_session(session).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use mesos_zookeeper::zookeeper_client;
+
 use crate::native::{free_port, ChildGuard};
 
 /// The jar of Debian's package (its manifest names the dependencies' jars).
@@ -47,6 +49,30 @@ impl ZooKeeperServer {
     /// `zk://127.0.0.1:<port><path>`.
     pub fn url(&self, path: &str) -> String {
         format!("zk://{}{}", self.address(), path)
+    }
+
+    /// Expires a client's session the way ZooKeeper's own tests do: a second client attaches
+    /// to it and closes it. Retried, since a loaded machine's JVM may be slow to answer the
+    /// attach; a session the server already calls expired counts as done (under load it may
+    /// have expired, and been replaced by its owner, before we got to it).
+    pub async fn expire_session(&self, session: zookeeper_client::SessionInfo) {
+        let mut last = None;
+        for _ in 0..10 {
+            match zookeeper_client::Client::connector()
+                .with_session(session.clone())
+                .with_connection_timeout(Duration::from_secs(5))
+                .connect(&self.address())
+                .await
+            {
+                Ok(other) => {
+                    drop(other);
+                    return;
+                }
+                Err(zookeeper_client::Error::SessionExpired) => return,
+                Err(e) => last = Some(e),
+            }
+        }
+        panic!("cannot attach to session {session:?} to expire it: {last:?}");
     }
 
     /// Kills the server (SIGKILL: a crash, no clean shutdown).

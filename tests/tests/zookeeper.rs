@@ -63,23 +63,8 @@ fn leader_port(d: &Option<MasterInfo>) -> Option<u32> {
 /// Expires a session the way ZooKeeper tests do: a second client attaches to it and closes it.
 /// (Retried: on a loaded machine the JVM may be slow to answer the attach.)
 async fn expire(zk: &ZooKeeperServer, c: &Contender) {
-    let session = c.session().expect("contender has a session");
-    let mut last = None;
-    for _ in 0..5 {
-        match Client::connector()
-            .with_session(session.clone())
-            .with_connection_timeout(Duration::from_secs(5))
-            .connect(&zk.address())
-            .await
-        {
-            Ok(other) => {
-                drop(other);
-                return;
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    panic!("cannot attach to the session: {last:?}");
+    zk.expire_session(c.session().expect("contender has a session"))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
