@@ -37,14 +37,24 @@ pub struct Listing {
 
 /// Lists `dir` (already resolved) showing paths under `shown`, at most `cap` entries.
 pub fn list_dir(dir: &Path, shown: &str, cap: usize) -> Listing {
+    let (entries, total) = list_entries(dir, shown, cap);
+    Listing {
+        entries: entries
+            .iter()
+            .map(|(path, md)| entry_json(path, md))
+            .collect(),
+        total,
+    }
+}
+
+/// The first `cap` entries of `dir` in name order, as `(shown path, stat)`, and how many
+/// names the directory held.
+pub fn list_entries(dir: &Path, shown: &str, cap: usize) -> (Vec<(PathBuf, Metadata)>, usize) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
             tracing::debug!(dir = %dir.display(), error = %e, "cannot list; empty listing");
-            return Listing {
-                entries: Vec::new(),
-                total: 0,
-            };
+            return (Vec::new(), 0);
         }
     };
     // A max-heap of the `cap` smallest names: the largest is evicted first.
@@ -67,10 +77,10 @@ pub fn list_dir(dir: &Path, shown: &str, cap: usize) -> Listing {
                     tracing::debug!(entry = ?name, error = %e, "listed but stat failed; skipped")
                 })
                 .ok()?;
-            Some(entry_json(&shown.join(&name), &md))
+            Some((shown.join(&name), md))
         })
         .collect();
-    Listing { entries, total }
+    (entries, total)
 }
 
 /// The requested path without trailing slashes (the root stays `/`).

@@ -128,28 +128,19 @@ impl Master {
     }
 }
 
-/// Bumped by every SET_LOGGING_LEVEL: a revert only applies if no newer level was set.
-static LOGGING_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
 /// SET_LOGGING_LEVEL: the verbosity for `duration`, then back to 0 (as genuine).
 fn set_logging_level(ctx: &mut Ctx<'_, Master>, call: v1::Call) -> Reply {
-    use std::sync::atomic::Ordering;
     let Some(set) = call.set_logging_level else {
         return Response::bad_request("Expecting 'set_logging_level' to be present").into();
     };
     let Ok(nanos) = u64::try_from(set.duration.nanoseconds) else {
         return Response::bad_request("'set_logging_level.duration' must not be negative").into();
     };
-    let generation = LOGGING_GENERATION.fetch_add(1, Ordering::AcqRel) + 1;
-    libprocess::logging::set_verbosity(set.level);
+    let token = libprocess::logging::set_verbosity_for_a_while(set.level);
     ctx.delay(
         std::time::Duration::from_nanos(nanos),
         "revert_logging_level",
-        move |_, _| {
-            if LOGGING_GENERATION.load(Ordering::Acquire) == generation {
-                libprocess::logging::set_verbosity(0);
-            }
-        },
+        move |_, _| libprocess::logging::revert_after_a_while(token),
     );
     Response::ok(Bytes::new()).into()
 }

@@ -1,0 +1,384 @@
+//! The agent's v1 operator calls that do not answer from the agent's state alone:
+//! LIST_FILES and READ_FILE (file I/O on a blocking thread, confined to the work directory
+//! as `/files` is), GET_CONTAINERS (each live executor's container with its status and
+//! the containerizer's statistics) and SET_LOGGING_LEVEL (reverted after its duration).
+//!
+//! Errors follow the genuine agent: a path outside the work directory or missing is 404,
+//! a bad path or a directory read is 400, a failed read 500; each with a message.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use libprocess::media::ContentType;
+use libprocess::{Ctx, Reply, Response};
+use mesos_proto::mesos::agent::{response, Response as V0Response};
+use mesos_proto::mesos::v1::agent as v1;
+use mesos_proto::mesos::{
+    ContainerId, ContainerStatus, ExecutorId, FileInfo, FrameworkId, ResourceStatistics, TimeInfo,
+};
+
+use crate::files::{read_range, FilesError, ReadRange, MAX_READ};
+use crate::slave::{ExecState, Slave};
+
+/// The largest offset a file can have (`off_t`); larger ones are refused, not clamped.
+const MAX_OFFSET: u64 = i64::MAX as u64;
+
+/// The response for a refused call: genuine's status codes, and a message for a 404 too.
+fn refused(e: &FilesError, path: &str) -> Response {
+    match e {
+        FilesError::NotFound => Response::new(
+            404,
+            format!("No file or directory at '{path}' in this agent's sandboxes\n"),
+        ),
+        other => other.response(),
+    }
+}
+
+/// Resolves an operator call's `path` as `/files` resolves `path=`.
+fn resolve(work_dir: &Path, path: &str) -> Result<std::path::PathBuf, FilesError> {
+    if path.is_empty() {
+        return Err(FilesError::BadRequest(
+            "Expecting 'path' to be non-empty".into(),
+        ));
+    }
+    crate::files::resolve_path(work_dir, path)
+}
+
+/// One directory entry (or the file itself) as a `FileInfo`.
+fn file_info(shown: &Path, md: &std::fs::Metadata) -> FileInfo {
+    FileInfo {
+        path: shown.display().to_string(),
+        nlink: i32::try_from(md.nlink()).ok(),
+        size: Some(md.len()),
+        mtime: Some(TimeInfo {
+            nanoseconds: md.mtime().saturating_mul(1_000_000_000),
+        }),
+        mode: Some(md.permissions().mode()),
+        uid: Some(md.uid().to_string()),
+        gid: Some(md.gid().to_string()),
+    }
+}
+
+/// LIST_FILES: the directory's entries (capped as `/files/browse` is), or the file itself.
+pub fn list_files(work_dir: &Path, path: &str) -> Result<Vec<FileInfo>, FilesError> {
+    let real = resolve(work_dir, path)?;
+    let md = std::fs::metadata(&real).map_err(|_| FilesError::NotFound)?;
+    if !md.is_dir() {
+        return Ok(vec![file_info(Path::new(path), &md)]);
+    }
+    let (entries, _total) =
+        crate::browse::list_entries(&real, path, crate::browse::MAX_BROWSE_ENTRIES);
+    Ok(entries
+        .iter()
+        .map(|(shown, md)| file_info(shown, md))
+        .collect())
+}
+
+/// READ_FILE: `(size, data)`; at most [`MAX_READ`] bytes from `offset` (none past the end).
+pub fn read_file(
+    work_dir: &Path,
+    path: &str,
+    offset: u64,
+    length: Option<u64>,
+) -> Result<(u64, Vec<u8>), FilesError> {
+    if offset > MAX_OFFSET {
+        return Err(FilesError::BadRequest(format!(
+            "Offset {offset} is past the largest possible file offset"
+        )));
+    }
+    let real = resolve(work_dir, path)?;
+    if length == Some(0) {
+        // Genuine answers the size alone for a zero length.
+        return read_range(
+            &real,
+            ReadRange {
+                offset: None,
+                length: None,
+            },
+        );
+    }
+    read_range(
+        &real,
+        ReadRange {
+            offset: Some(offset),
+            length: Some(length.unwrap_or(MAX_READ)),
+        },
+    )
+}
+
+/// A READ_FILE in JSON with a negative `offset` or `length`: the message refusing it.
+/// (The JSON mapping, as stout's, would wrap a negative into a huge unsigned number.)
+pub fn negative_range(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    ["offset", "length"].into_iter().find_map(|name| {
+        let n = v.get("read_file")?.get(name)?.as_i64()?;
+        (n < 0).then(|| format!("Negative {name} provided: {n}."))
+    })
+}
+
+/// What GET_CONTAINERS reports of one executor besides its statistics.
+struct Entry {
+    framework_id: String,
+    executor_id: String,
+    executor_name: Option<String>,
+    container_id: String,
+    executor_pid: Option<u32>,
+}
+
+impl Slave {
+    pub(crate) fn list_files_call(&self, call: v1::Call, accept: ContentType) -> Reply {
+        let Some(path) = call.list_files.map(|l| l.path) else {
+            return Response::bad_request("Expecting 'list_files' to be present").into();
+        };
+        let work_dir = self.config.work_dir.clone();
+        blocking(move || {
+            tracing::info!(%path, "processing LIST_FILES call");
+            match list_files(&work_dir, &path) {
+                Ok(file_infos) => {
+                    let mut r = V0Response::default();
+                    r.set_type(response::Type::ListFiles);
+                    r.list_files = Some(response::ListFiles { file_infos });
+                    crate::operator_http::encode(&r, accept)
+                }
+                Err(e) => refused(&e, &path),
+            }
+        })
+    }
+
+    pub(crate) fn read_file_call(&self, call: v1::Call, accept: ContentType) -> Reply {
+        let Some(read) = call.read_file else {
+            return Response::bad_request("Expecting 'read_file' to be present").into();
+        };
+        let work_dir = self.config.work_dir.clone();
+        blocking(move || {
+            tracing::info!(path = %read.path, offset = read.offset, "processing READ_FILE call");
+            match read_file(&work_dir, &read.path, read.offset, read.length) {
+                Ok((size, data)) => {
+                    let mut r = V0Response::default();
+                    r.set_type(response::Type::ReadFile);
+                    r.read_file = Some(response::ReadFile { size, data });
+                    crate::operator_http::encode(&r, accept)
+                }
+                Err(e) => refused(&e, &read.path),
+            }
+        })
+    }
+
+    /// GET_CONTAINERS: every executor not yet terminated, as genuine lists them; the
+    /// statistics are left out for a container the containerizer cannot measure.
+    pub(crate) fn get_containers_call(
+        &self,
+        ctx: &mut Ctx<'_, Self>,
+        accept: ContentType,
+    ) -> Reply {
+        let entries: Vec<Entry> = self
+            .frameworks
+            .iter()
+            .flat_map(|(fw_key, fw)| {
+                fw.executors
+                    .values()
+                    .filter(|ex| ex.state != ExecState::Terminated)
+                    .map(move |ex| Entry {
+                        framework_id: fw_key.clone(),
+                        executor_id: ex.info.executor_id.value.clone(),
+                        executor_name: ex.info.name.clone(),
+                        container_id: ex.container_id.clone(),
+                        executor_pid: ex.os_pid,
+                    })
+            })
+            .collect();
+        let containerizer = self.containerizer.clone();
+        let (reply, tx) = Reply::later();
+        let collected = async move {
+            let mut out = Vec::with_capacity(entries.len());
+            for e in entries {
+                let stats: Option<ResourceStatistics> = match &containerizer {
+                    Some(cz) => {
+                        let id = e.container_id.clone();
+                        match cz.call("usage", move |c, ctx| c.usage(ctx, &id)).await {
+                            Ok(answer) => match answer.await {
+                                Ok(Ok(stats)) => Some(stats),
+                                Ok(Err(error)) => {
+                                    tracing::debug!(executor = %e.executor_id, %error, "no statistics for container");
+                                    None
+                                }
+                                Err(_) => None,
+                            },
+                            Err(_) => None,
+                        }
+                    }
+                    None => None,
+                };
+                out.push((e, stats));
+            }
+            out
+        };
+        ctx.then(
+            collected,
+            move |_me, _ctx, found: Vec<(Entry, Option<ResourceStatistics>)>| {
+                let containers = found
+                    .into_iter()
+                    .map(|(e, stats)| {
+                        let container_id = ContainerId {
+                            value: e.container_id,
+                            parent: None,
+                        };
+                        response::get_containers::Container {
+                            framework_id: Some(FrameworkId {
+                                value: e.framework_id,
+                            }),
+                            executor_id: Some(ExecutorId {
+                                value: e.executor_id,
+                            }),
+                            executor_name: Some(e.executor_name.unwrap_or_default()),
+                            container_status: Some(ContainerStatus {
+                                container_id: Some(container_id.clone()),
+                                executor_pid: e.executor_pid,
+                                ..Default::default()
+                            }),
+                            container_id,
+                            resource_statistics: stats,
+                        }
+                    })
+                    .collect();
+                let mut r = V0Response::default();
+                r.set_type(response::Type::GetContainers);
+                r.get_containers = Some(response::GetContainers { containers });
+                let _ = tx.send(crate::operator_http::encode(&r, accept));
+            },
+        );
+        reply
+    }
+}
+
+/// SET_LOGGING_LEVEL: the verbosity for `duration`, then back to 0 (as genuine).
+pub(crate) fn set_logging_level(ctx: &mut Ctx<'_, Slave>, call: v1::Call) -> Reply {
+    let Some(set) = call.set_logging_level else {
+        return Response::bad_request("Expecting 'set_logging_level' to be present").into();
+    };
+    let Ok(nanos) = u64::try_from(set.duration.nanoseconds) else {
+        return Response::bad_request("'set_logging_level.duration' must not be negative").into();
+    };
+    tracing::info!(level = set.level, "processing SET_LOGGING_LEVEL call");
+    let token = libprocess::logging::set_verbosity_for_a_while(set.level);
+    ctx.delay(
+        std::time::Duration::from_nanos(nanos),
+        "revert_logging_level",
+        move |_, _| libprocess::logging::revert_after_a_while(token),
+    );
+    Response::ok("").into()
+}
+
+/// Runs file I/O off the agent's mailbox.
+fn blocking(f: impl FnOnce() -> Response + Send + 'static) -> Reply {
+    let (reply, tx) = Reply::later();
+    tokio::task::spawn_blocking(move || {
+        let _ = tx.send(f());
+    });
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("agent-opcalls-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("sandbox")).unwrap();
+        d.canonicalize().unwrap()
+    }
+
+    #[test]
+    fn read_file_reads_a_range_and_refuses_paths_outside_the_work_dir_and_huge_offsets() {
+        let w = scratch("read");
+        let file = w.join("sandbox/stdout");
+        std::fs::write(&file, "hello world").unwrap();
+        let path = file.to_str().unwrap();
+        assert_eq!(
+            read_file(&w, path, 6, Some(3)).unwrap(),
+            (11, b"wor".to_vec())
+        );
+        assert_eq!(
+            read_file(&w, path, 6, None).unwrap(),
+            (11, b"world".to_vec())
+        );
+        assert_eq!(read_file(&w, path, 0, Some(0)).unwrap(), (11, Vec::new()));
+        assert_eq!(
+            read_file(&w, path, 100, None).unwrap(),
+            (11, Vec::new()),
+            "past the end: no data and the size, as genuine"
+        );
+        assert!(matches!(
+            read_file(&w, path, u64::MAX, None),
+            Err(FilesError::BadRequest(m)) if m.contains("Offset")
+        ));
+        assert_eq!(
+            read_file(&w, "/etc/passwd", 0, None),
+            Err(FilesError::NotFound)
+        );
+        assert!(matches!(
+            read_file(&w, "", 0, None),
+            Err(FilesError::BadRequest(_))
+        ));
+        assert!(matches!(
+            read_file(&w, w.join("sandbox").to_str().unwrap(), 0, None),
+            Err(FilesError::BadRequest(m)) if m.contains("directory")
+        ));
+        let dotdot = format!("{}/sandbox/../../etc/passwd", w.display());
+        assert!(matches!(
+            read_file(&w, &dotdot, 0, None),
+            Err(FilesError::BadRequest(_))
+        ));
+        std::fs::remove_dir_all(&w).unwrap();
+    }
+
+    #[test]
+    fn negative_offsets_and_lengths_in_json_are_named() {
+        let body = br#"{"type":"READ_FILE","read_file":{"path":"/x","offset":0,"length":-1}}"#;
+        assert_eq!(
+            negative_range(body).as_deref(),
+            Some("Negative length provided: -1.")
+        );
+        let body = br#"{"type":"READ_FILE","read_file":{"path":"/x","offset":-5}}"#;
+        assert_eq!(
+            negative_range(body).as_deref(),
+            Some("Negative offset provided: -5.")
+        );
+        let body =
+            br#"{"type":"READ_FILE","read_file":{"path":"/x","offset":18446744073709551615}}"#;
+        assert_eq!(negative_range(body), None);
+    }
+
+    #[test]
+    fn list_files_lists_a_directory_with_modes_and_a_file_as_itself() {
+        let w = scratch("list");
+        std::fs::write(w.join("sandbox/stdout"), "12345").unwrap();
+        std::fs::create_dir(w.join("sandbox/sub")).unwrap();
+        let dir = w.join("sandbox");
+        let infos = list_files(&w, dir.to_str().unwrap()).unwrap();
+        let paths: Vec<&str> = infos.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            vec![
+                format!("{}/stdout", dir.display()).as_str(),
+                format!("{}/sub", dir.display()).as_str()
+            ]
+        );
+        assert_eq!(infos[0].size, Some(5));
+        assert_eq!(
+            infos[0].mode.map(|m| m & 0o170000),
+            Some(0o100000),
+            "a regular file"
+        );
+        assert_eq!(
+            infos[1].mode.map(|m| m & 0o170000),
+            Some(0o040000),
+            "a directory"
+        );
+        let one = list_files(&w, w.join("sandbox/stdout").to_str().unwrap()).unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(list_files(&w, "/etc"), Err(FilesError::NotFound));
+        std::fs::remove_dir_all(&w).unwrap();
+    }
+}
