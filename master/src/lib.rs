@@ -30,6 +30,8 @@
 //! - [`scheduler_v0`]: libprocess messages from the v0 scheduler driver.
 //! - [`scheduler_http`]: the v1 scheduler API (`/api/v1/scheduler`, RecordIO streams).
 //! - [`hostname`]: the hostname reported without `--hostname` (looked up, as genuine).
+//! - [`files`]: the master's log as `/master/log` (`--external_log_file`): LIST_FILES,
+//!   READ_FILE, `/files/browse`, `/files/read`.
 //! - [`http`]: `/state`, `/redirect`, `/health`, `/flags`, `/version`.
 //! - [`operator_api`]: the v1 operator API (`/api/v1`), answered from the `/state` snapshot.
 //! - [`operator_events`]: the operator event stream (SUBSCRIBE), derived from changes.
@@ -49,6 +51,7 @@ pub mod agent_validation;
 pub mod agents;
 pub mod allocation;
 pub mod event_stream;
+pub mod files;
 pub mod flags;
 pub mod framework_updates;
 pub mod frameworks;

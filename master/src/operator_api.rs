@@ -25,6 +25,7 @@ use crate::state::{AgentView, FrameworkView, Snapshot};
 
 pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
     ctx.route("/api/v1", |m, ctx, req| m.operator_api(ctx, req));
+    crate::files::install(ctx);
 }
 
 /// Why a call was refused before it was carried out.
@@ -45,6 +46,8 @@ pub fn decode_call(body: &[u8], json: bool) -> Result<v1::Call, CallError> {
         Some(T::GetMetrics) if call.get_metrics.is_none() => Some("get_metrics"),
         Some(T::SetLoggingLevel) if call.set_logging_level.is_none() => Some("set_logging_level"),
         Some(T::Teardown) if call.teardown.is_none() => Some("teardown"),
+        Some(T::ListFiles) if call.list_files.is_none() => Some("list_files"),
+        Some(T::ReadFile) if call.read_file.is_none() => Some("read_file"),
         _ => None,
     };
     match missing {
@@ -82,6 +85,12 @@ impl Master {
             T::Teardown => self.operator_teardown(ctx, call),
             T::Subscribe => self.operator_subscribe(ctx, accept).into(),
             T::SetLoggingLevel => set_logging_level(ctx, call),
+            T::ListFiles | T::ReadFile => {
+                if let Some(why) = json.then(|| negative_range(&req.body)).flatten() {
+                    return Response::bad_request(why).into();
+                }
+                files_call(self.attached_files(), call, accept)
+            }
             T::GetHealth
             | T::GetFlags
             | T::GetVersion
@@ -143,6 +152,42 @@ fn set_logging_level(ctx: &mut Ctx<'_, Master>, call: v1::Call) -> Reply {
         move |_, _| libprocess::logging::revert_after_a_while(token),
     );
     Response::ok(Bytes::new()).into()
+}
+
+/// A READ_FILE in JSON with a negative `offset` or `length`: the message refusing it
+/// (the JSON mapping, as stout's, would wrap a negative into a huge unsigned number).
+fn negative_range(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    ["offset", "length"].into_iter().find_map(|name| {
+        let n = v.get("read_file")?.get(name)?.as_i64()?;
+        (n < 0).then(|| format!("Negative {name} provided: {n}."))
+    })
+}
+
+/// LIST_FILES and READ_FILE over the master's attached files, on a blocking thread.
+fn files_call(files: crate::files::Attached, call: v1::Call, accept: ContentType) -> Reply {
+    crate::files::blocking(move || {
+        let mut r = V0Response::default();
+        let answer = if let Some(list) = call.list_files {
+            files.list(&list.path).map(|file_infos| {
+                r.set_type(response::Type::ListFiles);
+                r.list_files = Some(response::ListFiles { file_infos });
+            })
+        } else if let Some(read) = call.read_file {
+            files
+                .read(&read.path, read.offset, read.length)
+                .map(|(size, data)| {
+                    r.set_type(response::Type::ReadFile);
+                    r.read_file = Some(response::ReadFile { size, data });
+                })
+        } else {
+            return Response::bad_request("Expecting 'list_files' or 'read_file' to be present");
+        };
+        match answer {
+            Ok(()) => encode(&r, accept),
+            Err(e) => e.response(),
+        }
+    })
 }
 
 fn not_implemented(kind: v1::call::Type) -> Response {
