@@ -27,6 +27,7 @@ pub(crate) fn install_routes(ctx: &mut Ctx<'_, Slave>) {
         crate::files::read(me.config.work_dir.clone(), req)
     });
     ctx.route("/api/v1", |me, ctx, req| me.operator_api(ctx, req));
+    crate::metrics::install(ctx);
     let rt = ctx.runtime();
     if !rt.exists("version") {
         if let Err(e) = rt.spawn("version", VersionProcess) {
@@ -176,6 +177,7 @@ impl Slave {
                 R::GetVersion
             }
             T::GetMetrics => {
+                self.publish_gauges(ctx);
                 r.get_metrics = Some(response::GetMetrics {
                     metrics: ctx
                         .metrics()

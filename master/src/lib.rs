@@ -41,6 +41,7 @@
 //! - [`allocation`]: the allocator as the master sees it: the hierarchical DRF allocator
 //!   process of `mesos-allocator`, whose decisions come back to the master by dispatch.
 //! - [`resource_versions`]: agents' resource versions, echoed in launches.
+//! - [`metrics`]: `master/messages_*`, removal reasons and `event_queue_*`, with genuine's names.
 //! - [`resource_metrics`]: `master/cpus_total`, `_used`, `_percent` (and mem, disk, gpus).
 //! - [`resources`]: resource arithmetic the master needs (sums, containment), over the
 //!   allocator crate's `Resources`.
@@ -60,6 +61,7 @@ pub mod history;
 pub mod hostname;
 pub mod http;
 pub mod master;
+pub mod metrics;
 pub mod numbers;
 pub mod offers;
 pub mod operations;

@@ -142,6 +142,7 @@ impl Process for Master {
         crate::http::install(ctx);
         crate::operator_endpoints::install(ctx);
         crate::operator_api::install(ctx);
+        crate::metrics::install(ctx);
         crate::scheduler_http::install(ctx);
         self.start_registry_gc(ctx);
         crate::ha::start(self, ctx);

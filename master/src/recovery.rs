@@ -203,6 +203,7 @@ fn remove_next(m: &mut Master, ctx: &mut Ctx<'_, Master>, generation: u64) {
                 return;
             }
             counter(m, "slave_unreachable_completed").inc();
+            m.count_recovery_removal();
             tracing::info!(agent = %id, "marked unreachable: it did not re-register after the master failover");
             let frameworks: Vec<String> = m.frameworks.registered.keys().cloned().collect();
             for framework in frameworks {

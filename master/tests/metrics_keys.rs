@@ -1,0 +1,133 @@
+//! The master's `/metrics/snapshot` against GENUINE 1.11's key list
+//! (`tests/data/genuine_1_11_master_metrics_keys.txt`, captured from the genuine master):
+//! every genuine key is served except the documented exclusions, and the message counters
+//! count what the master handles.
+
+mod common;
+mod semantics;
+
+use std::collections::BTreeSet;
+
+use mesos_proto::mesos::internal::{StatusUpdate, StatusUpdateMessage};
+use mesos_proto::mesos::scheduler::call;
+use mesos_proto::mesos::{TaskId, TaskState, TaskStatus};
+use semantics::*;
+
+/// Genuine keys this master does not serve, with why.
+const NOT_SERVED: &[(&str, &str)] = &[
+    (
+        "master/frameworks/<name>/<id>/",
+        "per-framework call, event, offer and operation counters are not kept",
+    ),
+    (
+        "registrar/log/",
+        "the replicated log's ensemble: the registry is a file or ZooKeeper here",
+    ),
+    (
+        "allocator/mesos/allocation_run_latency_ms",
+        "the allocator does not time the delay before a run separately",
+    ),
+    (
+        "allocator/event_queue_dispatches",
+        "the allocator's mailbox depth is not reported",
+    ),
+    (
+        "allocator/mesos/event_queue_dispatches",
+        "the allocator's mailbox depth is not reported",
+    ),
+];
+
+fn genuine_keys() -> BTreeSet<String> {
+    include_str!("data/genuine_1_11_master_metrics_keys.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter(|k| !NOT_SERVED.iter().any(|(prefix, _)| k.starts_with(prefix)))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn every_metric_key_of_a_genuine_1_11_master_is_served_but_the_documented_ones() {
+    let work = std::env::temp_dir().join(format!("master-metrics-keys-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    let work_flag = format!("--work_dir={}", work.display());
+    // With a registry (as genuine always has one) and a task launched and acknowledged,
+    // so the registrar's timers have samples.
+    let l = launched(&["--registry=local", work_flag.as_str()], framework_info()).await;
+    let ours: BTreeSet<String> = l.m.runtime.metrics().snapshot().into_keys().collect();
+    let missing: Vec<String> = genuine_keys()
+        .into_iter()
+        .filter(|k| !ours.contains(k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "genuine keys we do not serve: {missing:#?}"
+    );
+    l.m.shutdown();
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+#[tokio::test]
+async fn message_counters_count_agent_messages_and_scheduler_calls_as_genuine_names_them() {
+    let l = launched(&[], framework_info()).await;
+    let m = l.m.clone();
+    let metric = |name: &str| common::metric(&m.runtime, name);
+    assert_eq!(metric("master/messages_register_slave"), 1.0);
+    assert_eq!(metric("master/messages_register_framework"), 1.0);
+    assert_eq!(metric("master/messages_reregister_framework"), 0.0);
+    assert_eq!(metric("master/messages_kill_task"), 0.0);
+
+    // A status update from the agent, a kill and a reconcile from the framework.
+    let status = TaskStatus {
+        task_id: TaskId { value: "t1".into() },
+        state: TaskState::TaskRunning as i32,
+        slave_id: Some(mesos_proto::mesos::SlaveId {
+            value: l.agent_id.clone(),
+        }),
+        uuid: Some(uuid::Uuid::new_v4().as_bytes().to_vec()),
+        ..Default::default()
+    };
+    l.agent.send(
+        m.upid(),
+        &StatusUpdateMessage {
+            update: StatusUpdate {
+                framework_id: mesos_proto::mesos::FrameworkId {
+                    value: l.fid.clone(),
+                },
+                slave_id: Some(mesos_proto::mesos::SlaveId {
+                    value: l.agent_id.clone(),
+                }),
+                uuid: status.uuid.clone(),
+                status,
+                timestamp: 1.0,
+                ..Default::default()
+            },
+            pid: Some(l.agent.upid().to_string()),
+        },
+    );
+    let mut kill = call_of(&l.fid, call::Type::Kill);
+    kill.kill = Some(call::Kill {
+        task_id: TaskId { value: "t1".into() },
+        slave_id: None,
+        kill_policy: None,
+    });
+    l.sched.send(m.upid(), &kill);
+    let mut reconcile = call_of(&l.fid, call::Type::Reconcile);
+    reconcile.reconcile = Some(call::Reconcile { tasks: Vec::new() });
+    l.sched.send(m.upid(), &reconcile);
+    m.runtime.clock().settle().await;
+    let counted = mesos_tests::poll_until(std::time::Duration::from_secs(10), || {
+        metric("master/messages_status_update") == 1.0
+            && metric("master/messages_kill_task") == 1.0
+            && metric("master/messages_reconcile_tasks") == 1.0
+    });
+    assert!(
+        counted,
+        "status update {}, kill {}, reconcile {}",
+        metric("master/messages_status_update"),
+        metric("master/messages_kill_task"),
+        metric("master/messages_reconcile_tasks")
+    );
+    m.shutdown();
+}
