@@ -129,5 +129,23 @@ async fn message_counters_count_agent_messages_and_scheduler_calls_as_genuine_na
         metric("master/messages_kill_task"),
         metric("master/messages_reconcile_tasks")
     );
+
+    // The Prometheus text carries them too.
+    let addr = m.address();
+    let prometheus = tokio::task::spawn_blocking(move || {
+        common::http(addr, "GET", "/metrics/prometheus", &[], b"")
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&prometheus.body).to_string();
+    for line in [
+        "master_messages_register_slave 1\n",
+        "master_messages_kill_task 1\n",
+        "master_event_queue_messages ",
+        "master_slave_removals_reason_unhealthy 0\n",
+        "system_cpus_total ",
+    ] {
+        assert!(text.contains(line), "{line:?} not in the Prometheus text");
+    }
     m.shutdown();
 }
