@@ -44,8 +44,8 @@ fn resolve(work_dir: &Path, path: &str) -> Result<std::path::PathBuf, FilesError
     crate::files::resolve_path(work_dir, path)
 }
 
-/// One directory entry (or the file itself) as a `FileInfo`.
-fn file_info(shown: &Path, md: &std::fs::Metadata) -> FileInfo {
+/// One directory entry as a `FileInfo`.
+fn file_info(shown: &Path, md: &std::fs::Metadata, owners: &crate::browse::Owners) -> FileInfo {
     FileInfo {
         path: shown.display().to_string(),
         nlink: i32::try_from(md.nlink()).ok(),
@@ -54,23 +54,21 @@ fn file_info(shown: &Path, md: &std::fs::Metadata) -> FileInfo {
             nanoseconds: md.mtime().saturating_mul(1_000_000_000),
         }),
         mode: Some(md.permissions().mode()),
-        uid: Some(md.uid().to_string()),
-        gid: Some(md.gid().to_string()),
+        uid: Some(owners.user(md.uid())),
+        gid: Some(owners.group(md.gid())),
     }
 }
 
-/// LIST_FILES: the directory's entries (capped as `/files/browse` is), or the file itself.
+/// LIST_FILES: the directory's entries (capped as `/files/browse` is); a file lists
+/// nothing, as genuine's.
 pub fn list_files(work_dir: &Path, path: &str) -> Result<Vec<FileInfo>, FilesError> {
     let real = resolve(work_dir, path)?;
-    let md = std::fs::metadata(&real).map_err(|_| FilesError::NotFound)?;
-    if !md.is_dir() {
-        return Ok(vec![file_info(Path::new(path), &md)]);
-    }
     let (entries, _total) =
         crate::browse::list_entries(&real, path, crate::browse::MAX_BROWSE_ENTRIES);
+    let owners = crate::browse::Owners::load();
     Ok(entries
         .iter()
-        .map(|(shown, md)| file_info(shown, md))
+        .map(|(shown, md)| file_info(shown, md, &owners))
         .collect())
 }
 
@@ -216,7 +214,7 @@ impl Slave {
         ctx.then(
             collected,
             move |_me, _ctx, found: Vec<(Entry, Option<ResourceStatistics>)>| {
-                let containers = found
+                let containers: Vec<response::get_containers::Container> = found
                     .into_iter()
                     .map(|(e, stats)| {
                         let container_id = ContainerId {
@@ -243,7 +241,9 @@ impl Slave {
                     .collect();
                 let mut r = V0Response::default();
                 r.set_type(response::Type::GetContainers);
-                r.get_containers = Some(response::GetContainers { containers });
+                // As genuine: no `get_containers` at all when there is no container.
+                r.get_containers =
+                    (!containers.is_empty()).then_some(response::GetContainers { containers });
                 let _ = tx.send(crate::operator_http::encode(&r, accept));
             },
         );
@@ -351,7 +351,7 @@ mod tests {
     }
 
     #[test]
-    fn list_files_lists_a_directory_with_modes_and_a_file_as_itself() {
+    fn list_files_lists_a_directory_with_modes_and_owner_names_and_a_file_as_nothing() {
         let w = scratch("list");
         std::fs::write(w.join("sandbox/stdout"), "12345").unwrap();
         std::fs::create_dir(w.join("sandbox/sub")).unwrap();
@@ -376,8 +376,13 @@ mod tests {
             Some(0o040000),
             "a directory"
         );
+        let me = std::fs::metadata(w.join("sandbox/stdout")).unwrap();
+        assert_eq!(
+            infos[0].uid.as_deref(),
+            Some(crate::browse::Owners::load().user(me.uid()).as_str())
+        );
         let one = list_files(&w, w.join("sandbox/stdout").to_str().unwrap()).unwrap();
-        assert_eq!(one.len(), 1);
+        assert!(one.is_empty(), "a file lists nothing, as genuine");
         assert_eq!(list_files(&w, "/etc"), Err(FilesError::NotFound));
         std::fs::remove_dir_all(&w).unwrap();
     }

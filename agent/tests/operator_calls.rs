@@ -262,6 +262,20 @@ async fn get_containers_list_files_and_read_file_show_a_running_executor_and_its
     for key in ["nlink", "mtime", "mode", "uid", "gid"] {
         assert!(!f[key].is_null(), "{key} missing in {f}");
     }
+    assert!(
+        f["uid"].as_str().is_some_and(|u| u.parse::<u32>().is_err()),
+        "the owner's name, as genuine: {f}"
+    );
+    let (status, body, _) = call(
+        addr,
+        json!({"type": "LIST_FILES", "list_files": {"path": stdout}}),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"type": "LIST_FILES", "list_files": {}})),
+        "a file lists nothing, as genuine"
+    );
 
     let (status, body, text) = call(
         addr,
@@ -365,7 +379,10 @@ async fn get_containers_answers_protobuf_with_the_genuine_response_type_number()
         Some(9),
         "GET_CONTAINERS is 10 in an agent Call, 9 in a Response"
     );
-    assert_eq!(resp.get_containers.map(|g| g.containers.len()), Some(0));
+    assert_eq!(
+        resp.get_containers, None,
+        "as genuine: no get_containers when there is no container"
+    );
     agent.runtime.shutdown();
     master_rt.shutdown();
     let _ = std::fs::remove_dir_all(&work);

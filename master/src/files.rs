@@ -8,11 +8,10 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 
 use libprocess::{Ctx, Reply, Request, Response};
-use mesos_proto::mesos::{FileInfo, TimeInfo};
+use mesos_proto::mesos::FileInfo;
 use serde_json::json;
 
 use crate::master::Master;
@@ -64,21 +63,12 @@ impl Attached {
         }
     }
 
-    /// LIST_FILES and `/files/browse`: the attached file itself.
+    /// LIST_FILES and `/files/browse`: the attached log is a file, and a file lists
+    /// nothing (as genuine's `files` process answers); other paths are not found.
     pub fn list(&self, path: &str) -> Result<Vec<FileInfo>, FilesError> {
         let real = self.resolve(path)?;
-        let md = std::fs::metadata(&real).map_err(|_| FilesError::NotFound(path.to_string()))?;
-        Ok(vec![FileInfo {
-            path: path.trim_end_matches('/').to_string(),
-            nlink: i32::try_from(md.nlink()).ok(),
-            size: Some(md.len()),
-            mtime: Some(TimeInfo {
-                nanoseconds: md.mtime().saturating_mul(1_000_000_000),
-            }),
-            mode: Some(md.permissions().mode()),
-            uid: Some(md.uid().to_string()),
-            gid: Some(md.gid().to_string()),
-        }])
+        std::fs::metadata(&real).map_err(|_| FilesError::NotFound(path.to_string()))?;
+        Ok(Vec::new())
     }
 
     /// READ_FILE and `/files/read`: `(size, data)`, at most [`MAX_READ`] bytes from
@@ -155,23 +145,8 @@ fn browse(files: Attached, req: Request) -> Reply {
             return Response::bad_request("Expecting 'path=value' in query.\n");
         };
         match files.list(path) {
-            Ok(infos) => {
-                let listing: Vec<serde_json::Value> = infos
-                    .iter()
-                    .map(|i| {
-                        json!({
-                            "path": i.path,
-                            "nlink": i.nlink.unwrap_or(0),
-                            "size": i.size.unwrap_or(0),
-                            "mtime": i.mtime.as_ref().map_or(0, |t| t.nanoseconds / 1_000_000_000),
-                            "mode": mode_string(i.mode.unwrap_or(0)),
-                            "uid": i.uid.clone().unwrap_or_default(),
-                            "gid": i.gid.clone().unwrap_or_default(),
-                        })
-                    })
-                    .collect();
-                libprocess::http::json_reply(&req, serde_json::Value::from(listing).to_string())
-            }
+            // The attached log is a file: nothing to list (genuine answers `[]` too).
+            Ok(_) => libprocess::http::json_reply(&req, "[]".to_string()),
             Err(e) => e.response(),
         }
     })
@@ -228,24 +203,6 @@ fn read(files: Attached, req: Request) -> Reply {
     })
 }
 
-/// `ls -l` style permissions of a `st_mode`.
-fn mode_string(mode: u32) -> String {
-    let kind = match mode & 0o170000 {
-        0o040000 => 'd',
-        0o120000 => 'l',
-        _ => '-',
-    };
-    let mut s = String::with_capacity(10);
-    s.push(kind);
-    for shift in [6, 3, 0] {
-        let bits = (mode >> shift) & 7;
-        s.push(if bits & 4 != 0 { 'r' } else { '-' });
-        s.push(if bits & 2 != 0 { 'w' } else { '-' });
-        s.push(if bits & 1 != 0 { 'x' } else { '-' });
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,10 +229,11 @@ mod tests {
         );
         assert_eq!(files.read(LOG_PATH, 100, None).unwrap(), (18, Vec::new()));
         assert_eq!(files.read(LOG_PATH, 0, Some(0)).unwrap(), (18, Vec::new()));
-        let listed = files.list(LOG_PATH).unwrap();
-        assert_eq!(listed.len(), 1);
-        assert_eq!(listed[0].path, LOG_PATH);
-        assert_eq!(listed[0].size, Some(18));
+        assert_eq!(
+            files.list(LOG_PATH),
+            Ok(Vec::new()),
+            "a file lists nothing, as genuine"
+        );
         let real = log.display().to_string();
         assert_eq!(
             files.read(&real, 0, None),
