@@ -7,7 +7,7 @@
 //! a bad path or a directory read is 400, a failed read 500; each with a message.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use libprocess::media::ContentType;
 use libprocess::{Ctx, Reply, Response};
@@ -34,14 +34,45 @@ fn refused(e: &FilesError, path: &str) -> Response {
     }
 }
 
-/// Resolves an operator call's `path` as `/files` resolves `path=`.
-fn resolve(work_dir: &Path, path: &str) -> Result<std::path::PathBuf, FilesError> {
-    if path.is_empty() {
-        return Err(FilesError::BadRequest(
-            "Expecting 'path' to be non-empty".into(),
-        ));
+/// What the files calls may reach: the executors' sandboxes, as genuine attaches them (each
+/// run's directory, and `/frameworks/<fid>/executors/<eid>/runs/<run|latest>` for it).
+#[derive(Debug, Clone)]
+pub struct Sandboxes {
+    pub work_dir: PathBuf,
+    /// `<work_dir>/slaves/<agent id>`, which the virtual `/frameworks/...` paths stand for.
+    pub agent_dir: Option<PathBuf>,
+    /// Every known executor run's directory (running or finished).
+    pub roots: Vec<PathBuf>,
+}
+
+impl Sandboxes {
+    /// The real file behind `path`: inside the work directory (symlinks followed) and
+    /// inside one of the sandboxes; anything else is not found, as an unattached path.
+    fn resolve(&self, path: &str) -> Result<PathBuf, FilesError> {
+        if path.is_empty() {
+            return Err(FilesError::BadRequest(
+                "Expecting 'path' to be non-empty".into(),
+            ));
+        }
+        let real_path;
+        let requested = match (&self.agent_dir, path.strip_prefix("/frameworks/")) {
+            (Some(agent_dir), Some(rest)) => {
+                real_path = agent_dir.join("frameworks").join(rest);
+                real_path.to_str().unwrap_or(path)
+            }
+            _ => path,
+        };
+        let real = crate::files::resolve_path(&self.work_dir, requested)?;
+        let inside = self
+            .roots
+            .iter()
+            .any(|root| root.canonicalize().is_ok_and(|root| real.starts_with(root)));
+        if inside {
+            Ok(real)
+        } else {
+            Err(FilesError::NotFound)
+        }
     }
-    crate::files::resolve_path(work_dir, path)
 }
 
 /// One directory entry as a `FileInfo`.
@@ -61,8 +92,8 @@ fn file_info(shown: &Path, md: &std::fs::Metadata, owners: &crate::browse::Owner
 
 /// LIST_FILES: the directory's entries (capped as `/files/browse` is); a file lists
 /// nothing, as genuine's.
-pub fn list_files(work_dir: &Path, path: &str) -> Result<Vec<FileInfo>, FilesError> {
-    let real = resolve(work_dir, path)?;
+pub fn list_files(sandboxes: &Sandboxes, path: &str) -> Result<Vec<FileInfo>, FilesError> {
+    let real = sandboxes.resolve(path)?;
     let (entries, _total) =
         crate::browse::list_entries(&real, path, crate::browse::MAX_BROWSE_ENTRIES);
     let owners = crate::browse::Owners::load();
@@ -74,7 +105,7 @@ pub fn list_files(work_dir: &Path, path: &str) -> Result<Vec<FileInfo>, FilesErr
 
 /// READ_FILE: `(size, data)`; at most [`MAX_READ`] bytes from `offset` (none past the end).
 pub fn read_file(
-    work_dir: &Path,
+    sandboxes: &Sandboxes,
     path: &str,
     offset: u64,
     length: Option<u64>,
@@ -84,7 +115,7 @@ pub fn read_file(
             "Offset {offset} is past the largest possible file offset"
         )));
     }
-    let real = resolve(work_dir, path)?;
+    let real = sandboxes.resolve(path)?;
     if length == Some(0) {
         // Genuine answers the size alone for a zero length.
         return read_range(
@@ -124,14 +155,32 @@ struct Entry {
 }
 
 impl Slave {
+    /// The sandboxes of every executor the agent knows, running or finished.
+    pub(crate) fn sandboxes(&self) -> Sandboxes {
+        let roots = self
+            .frameworks
+            .values()
+            .chain(&self.completed_frameworks)
+            .flat_map(|f| f.executors.values().chain(&f.completed_executors))
+            .map(|e| e.directory.clone())
+            .collect();
+        Sandboxes {
+            work_dir: self.config.work_dir.clone(),
+            agent_dir: self
+                .agent_id()
+                .map(|id| crate::paths::agent_dir(&self.config.work_dir, id)),
+            roots,
+        }
+    }
+
     pub(crate) fn list_files_call(&self, call: v1::Call, accept: ContentType) -> Reply {
         let Some(path) = call.list_files.map(|l| l.path) else {
             return Response::bad_request("Expecting 'list_files' to be present").into();
         };
-        let work_dir = self.config.work_dir.clone();
+        let sandboxes = self.sandboxes();
         blocking(move || {
             tracing::info!(%path, "processing LIST_FILES call");
-            match list_files(&work_dir, &path) {
+            match list_files(&sandboxes, &path) {
                 Ok(file_infos) => {
                     let mut r = V0Response::default();
                     r.set_type(response::Type::ListFiles);
@@ -147,10 +196,10 @@ impl Slave {
         let Some(read) = call.read_file else {
             return Response::bad_request("Expecting 'read_file' to be present").into();
         };
-        let work_dir = self.config.work_dir.clone();
+        let sandboxes = self.sandboxes();
         blocking(move || {
             tracing::info!(path = %read.path, offset = read.offset, "processing READ_FILE call");
-            match read_file(&work_dir, &read.path, read.offset, read.length) {
+            match read_file(&sandboxes, &read.path, read.offset, read.length) {
                 Ok((size, data)) => {
                     let mut r = V0Response::default();
                     r.set_type(response::Type::ReadFile);
@@ -289,6 +338,15 @@ mod tests {
         d.canonicalize().unwrap()
     }
 
+    /// `w` as the work directory with one sandbox, `w/sandbox`.
+    fn one_sandbox(w: &Path) -> Sandboxes {
+        Sandboxes {
+            work_dir: w.to_path_buf(),
+            agent_dir: None,
+            roots: vec![w.join("sandbox")],
+        }
+    }
+
     #[test]
     fn read_file_reads_a_range_and_refuses_paths_outside_the_work_dir_and_huge_offsets() {
         let w = scratch("read");
@@ -296,40 +354,90 @@ mod tests {
         std::fs::write(&file, "hello world").unwrap();
         let path = file.to_str().unwrap();
         assert_eq!(
-            read_file(&w, path, 6, Some(3)).unwrap(),
+            read_file(&one_sandbox(&w), path, 6, Some(3)).unwrap(),
             (11, b"wor".to_vec())
         );
         assert_eq!(
-            read_file(&w, path, 6, None).unwrap(),
+            read_file(&one_sandbox(&w), path, 6, None).unwrap(),
             (11, b"world".to_vec())
         );
-        assert_eq!(read_file(&w, path, 0, Some(0)).unwrap(), (11, Vec::new()));
         assert_eq!(
-            read_file(&w, path, 100, None).unwrap(),
+            read_file(&one_sandbox(&w), path, 0, Some(0)).unwrap(),
+            (11, Vec::new())
+        );
+        assert_eq!(
+            read_file(&one_sandbox(&w), path, 100, None).unwrap(),
             (11, Vec::new()),
             "past the end: no data and the size, as genuine"
         );
         assert!(matches!(
-            read_file(&w, path, u64::MAX, None),
+            read_file(&one_sandbox(&w), path, u64::MAX, None),
             Err(FilesError::BadRequest(m)) if m.contains("Offset")
         ));
         assert_eq!(
-            read_file(&w, "/etc/passwd", 0, None),
+            read_file(&one_sandbox(&w), "/etc/passwd", 0, None),
             Err(FilesError::NotFound)
         );
         assert!(matches!(
-            read_file(&w, "", 0, None),
+            read_file(&one_sandbox(&w), "", 0, None),
             Err(FilesError::BadRequest(_))
         ));
         assert!(matches!(
-            read_file(&w, w.join("sandbox").to_str().unwrap(), 0, None),
+            read_file(&one_sandbox(&w), w.join("sandbox").to_str().unwrap(), 0, None),
             Err(FilesError::BadRequest(m)) if m.contains("directory")
         ));
         let dotdot = format!("{}/sandbox/../../etc/passwd", w.display());
         assert!(matches!(
-            read_file(&w, &dotdot, 0, None),
+            read_file(&one_sandbox(&w), &dotdot, 0, None),
             Err(FilesError::BadRequest(_))
         ));
+        std::fs::remove_dir_all(&w).unwrap();
+    }
+
+    #[test]
+    fn only_sandboxes_are_reachable_by_their_real_or_virtual_paths() {
+        let w = scratch("virtual");
+        let run = w.join("slaves/A-S0/frameworks/F-1/executors/e1/runs/r1");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(run.join("stdout"), "out").unwrap();
+        std::os::unix::fs::symlink("r1", run.with_file_name("latest")).unwrap();
+        std::fs::write(w.join("slaves/A-S0/secret"), "no").unwrap();
+        let sandboxes = Sandboxes {
+            work_dir: w.clone(),
+            agent_dir: Some(w.join("slaves/A-S0")),
+            roots: vec![run.clone()],
+        };
+        let real = run.join("stdout").display().to_string();
+        assert_eq!(
+            read_file(&sandboxes, &real, 0, None).unwrap(),
+            (3, b"out".to_vec())
+        );
+        for virtual_path in [
+            "/frameworks/F-1/executors/e1/runs/latest/stdout",
+            "/frameworks/F-1/executors/e1/runs/r1/stdout",
+        ] {
+            assert_eq!(
+                read_file(&sandboxes, virtual_path, 0, None).unwrap(),
+                (3, b"out".to_vec()),
+                "{virtual_path}"
+            );
+        }
+        let listed = list_files(&sandboxes, "/frameworks/F-1/executors/e1/runs/latest").unwrap();
+        assert_eq!(
+            listed.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+            vec!["/frameworks/F-1/executors/e1/runs/latest/stdout"],
+            "listed under the requested (virtual) path, as genuine"
+        );
+        let secret = w.join("slaves/A-S0/secret").display().to_string();
+        assert_eq!(
+            read_file(&sandboxes, &secret, 0, None),
+            Err(FilesError::NotFound),
+            "in the work directory but in no sandbox"
+        );
+        assert_eq!(
+            list_files(&sandboxes, &w.join("slaves").display().to_string()),
+            Err(FilesError::NotFound)
+        );
         std::fs::remove_dir_all(&w).unwrap();
     }
 
@@ -356,7 +464,7 @@ mod tests {
         std::fs::write(w.join("sandbox/stdout"), "12345").unwrap();
         std::fs::create_dir(w.join("sandbox/sub")).unwrap();
         let dir = w.join("sandbox");
-        let infos = list_files(&w, dir.to_str().unwrap()).unwrap();
+        let infos = list_files(&one_sandbox(&w), dir.to_str().unwrap()).unwrap();
         let paths: Vec<&str> = infos.iter().map(|i| i.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -381,9 +489,12 @@ mod tests {
             infos[0].uid.as_deref(),
             Some(crate::browse::Owners::load().user(me.uid()).as_str())
         );
-        let one = list_files(&w, w.join("sandbox/stdout").to_str().unwrap()).unwrap();
+        let one = list_files(&one_sandbox(&w), w.join("sandbox/stdout").to_str().unwrap()).unwrap();
         assert!(one.is_empty(), "a file lists nothing, as genuine");
-        assert_eq!(list_files(&w, "/etc"), Err(FilesError::NotFound));
+        assert_eq!(
+            list_files(&one_sandbox(&w), "/etc"),
+            Err(FilesError::NotFound)
+        );
         std::fs::remove_dir_all(&w).unwrap();
     }
 }

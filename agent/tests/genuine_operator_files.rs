@@ -77,8 +77,9 @@ fn run_one_task(native_dir: &Path, master_port: u16) {
     );
 }
 
-/// The sandbox of the agent's first executor, finished or not, from its `/state`.
-fn sandbox(agent_port: u16) -> String {
+/// The sandbox of the agent's first executor, finished or not, from its `/state`, and its
+/// virtual path `/frameworks/<fid>/executors/<eid>/runs/latest`.
+fn sandbox(agent_port: u16) -> (String, String) {
     let (_, body) = native::http_get(agent_port, "/state").unwrap();
     let state: Value = serde_json::from_slice(&body).unwrap();
     let lists = |v: &Value, keys: [&str; 2]| -> Vec<Value> {
@@ -88,15 +89,35 @@ fn sandbox(agent_port: u16) -> String {
     };
     lists(&state, ["frameworks", "completed_frameworks"])
         .iter()
-        .flat_map(|f| lists(f, ["executors", "completed_executors"]))
-        .find_map(|e| e["directory"].as_str().map(String::from))
+        .flat_map(|f| {
+            let fid = f["id"].as_str().unwrap_or_default().to_string();
+            lists(f, ["executors", "completed_executors"])
+                .into_iter()
+                .map(move |e| (fid.clone(), e))
+        })
+        .find_map(|(fid, e)| {
+            let dir = e["directory"].as_str()?.to_string();
+            let eid = e["id"].as_str()?;
+            Some((
+                dir,
+                format!("/frameworks/{fid}/executors/{eid}/runs/latest"),
+            ))
+        })
         .expect("no executor sandbox in the agent's /state")
 }
 
 /// The calls both agents answer, with the sandbox substituted.
-fn calls(sandbox: &str) -> Vec<(&'static str, Value)> {
+fn calls((sandbox, virtual_path): &(String, String)) -> Vec<(&'static str, Value)> {
     let stdout = format!("{sandbox}/stdout");
     vec![
+        (
+            "list the virtual path",
+            json!({"type": "LIST_FILES", "list_files": {"path": virtual_path}}),
+        ),
+        (
+            "read by the virtual path",
+            json!({"type": "READ_FILE", "read_file": {"path": format!("{virtual_path}/stdout"), "offset": 0}}),
+        ),
         (
             "list sandbox",
             json!({"type": "LIST_FILES", "list_files": {"path": sandbox}}),
@@ -116,6 +137,10 @@ fn calls(sandbox: &str) -> Vec<(&'static str, Value)> {
         (
             "read a directory",
             json!({"type": "READ_FILE", "read_file": {"path": sandbox, "offset": 0}}),
+        ),
+        (
+            "list above the sandbox, in the work directory",
+            json!({"type": "LIST_FILES", "list_files": {"path": Path::new(sandbox).parent().map(|p| p.display().to_string())}}),
         ),
         (
             "read outside",
@@ -245,7 +270,8 @@ fn files_and_container_calls_answer_with_the_shapes_and_statuses_of_a_genuine_1_
                         ));
                     }
                 }
-                if what == "read stdout" && g["read_file"]["data"] != o["read_file"]["data"] {
+                let reads = ["read stdout", "read by the virtual path"];
+                if reads.contains(&what) && g["read_file"]["data"] != o["read_file"]["data"] {
                     differences.push(format!("{what}: genuine {g}, ours {o}"));
                 }
             }
