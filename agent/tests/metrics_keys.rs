@@ -1,5 +1,6 @@
 //! The agent's `/metrics/snapshot` against GENUINE 1.11's key list
-//! (`tests/data/genuine_1_11_agent_metrics_keys.txt`, captured from the genuine agent):
+//! (`tests/data/genuine_1_11_agent_metrics_keys.txt`, captured from the genuine agent, and a
+//! live genuine agent when `../shared/interop/native` is there):
 //! every genuine key is served except the documented exclusions, and the `slave/*` values
 //! follow a real executor's container through its life. Scripted master, paused clock.
 
@@ -40,9 +41,13 @@ fn genuine_keys() -> BTreeSet<String> {
     include_str!("data/genuine_1_11_agent_metrics_keys.txt")
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter(|k| !NOT_SERVED.iter().any(|(prefix, _)| k.starts_with(prefix)))
+        .filter(|k| served(k))
         .map(str::to_string)
         .collect()
+}
+
+fn served(key: &str) -> bool {
+    !NOT_SERVED.iter().any(|(prefix, _)| key.starts_with(prefix))
 }
 
 /// Tells the test when the agent asks to register.
@@ -237,6 +242,64 @@ async fn slave_gauges_and_counters_follow_an_executor_from_launch_to_exit() {
         "its task failed with the executor"
     );
     assert_eq!(s["slave/cpus_used"], 0.0);
+    agent.runtime.shutdown();
+    master_rt.shutdown();
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_metric_key_a_live_genuine_1_11_agent_serves_is_served_but_the_documented_ones() {
+    use mesos_tests::native::{self, ChildGuard};
+    let test =
+        "every_metric_key_a_live_genuine_1_11_agent_serves_is_served_but_the_documented_ones";
+    let Some(native_dir) = native::genuine(test) else {
+        return;
+    };
+    let live = tokio::task::spawn_blocking(move || {
+        let mport = native::free_port();
+        let _master = native::start_genuine_master(&native_dir, mport, 120);
+        native::wait_http_ok(mport, "/master/health", Duration::from_secs(60))
+            .expect("genuine master");
+        let dir = ChildGuard::new_dir("genuine-agent");
+        let aport = native::free_port();
+        let mut cmd = std::process::Command::new("bash");
+        cmd.arg(native_dir.join("run-agent.sh"))
+            .arg(format!("127.0.0.1:{mport}"))
+            .arg(aport.to_string())
+            .env("MESOS_WORK_DIR", dir.join("work"))
+            .env("MESOS_RESOURCES", "cpus:2;mem:1024;disk:1024")
+            .env_remove("LIBPROCESS_PORT")
+            .env_remove("LIBPROCESS_ADVERTISE_PORT")
+            .env_remove("LIBPROCESS_ADVERTISE_IP");
+        let _agent = ChildGuard::spawn_in("genuine-agent", dir, cmd);
+        let mut keys = BTreeSet::new();
+        let registered = mesos_tests::poll_until(Duration::from_secs(60), || {
+            let Ok((200, body)) = native::http_get(aport, "/metrics/snapshot?timeout=5secs") else {
+                return false;
+            };
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            keys = v
+                .as_object()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default();
+            v["slave/registered"] == 1.0
+        });
+        assert!(registered, "the genuine agent did not register: {keys:?}");
+        keys
+    })
+    .await
+    .unwrap();
+    let (agent, master_rt, _master, work) = registered_agent("live").await;
+    assert_eq!(refreshed(&agent, "slave/registered", 1.0).await, 1.0);
+    let ours: BTreeSet<String> = agent.runtime.metrics().snapshot().into_keys().collect();
+    let missing: Vec<&String> = live
+        .iter()
+        .filter(|k| served(k) && !ours.contains(*k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "keys a live genuine agent serves that we do not: {missing:#?}"
+    );
     agent.runtime.shutdown();
     master_rt.shutdown();
     let _ = std::fs::remove_dir_all(&work);
