@@ -46,6 +46,29 @@ pub struct Sandboxes {
 }
 
 impl Sandboxes {
+    /// `/files/debug`: what is attached, as genuine lists it: each sandbox under its own
+    /// path, and each executor's newest run under `/frameworks/<fid>/executors/<eid>/runs/
+    /// latest` and under the real `.../runs/latest`, mapped to the real directories.
+    pub fn debug_json(&self) -> serde_json::Value {
+        let mut out = serde_json::Map::new();
+        for root in &self.roots {
+            let real = root.display().to_string();
+            out.insert(real.clone(), serde_json::Value::from(real));
+            let Some(agent_dir) = &self.agent_dir else {
+                continue;
+            };
+            let Some(runs) = root.parent().and_then(|r| r.strip_prefix(agent_dir).ok()) else {
+                continue;
+            };
+            let latest = agent_dir.join(runs).join("latest");
+            let target = latest.canonicalize().unwrap_or_else(|_| root.clone());
+            let target = serde_json::Value::from(target.display().to_string());
+            out.insert(format!("/{}/latest", runs.display()), target.clone());
+            out.insert(latest.display().to_string(), target);
+        }
+        serde_json::Value::Object(out)
+    }
+
     /// The real file behind `path`: inside the work directory (symlinks followed) and
     /// inside one of the sandboxes; anything else is not found, as an unattached path.
     fn resolve(&self, path: &str) -> Result<PathBuf, FilesError> {
@@ -427,6 +450,16 @@ mod tests {
             listed.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
             vec!["/frameworks/F-1/executors/e1/runs/latest/stdout"],
             "listed under the requested (virtual) path, as genuine"
+        );
+        let debug = sandboxes.debug_json();
+        assert_eq!(
+            debug["/frameworks/F-1/executors/e1/runs/latest"],
+            run.display().to_string()
+        );
+        assert_eq!(debug[run.display().to_string()], run.display().to_string());
+        assert_eq!(
+            debug[run.with_file_name("latest").display().to_string()],
+            run.display().to_string()
         );
         let secret = w.join("slaves/A-S0/secret").display().to_string();
         assert_eq!(

@@ -26,6 +26,14 @@ pub(crate) fn install_routes(ctx: &mut Ctx<'_, Slave>) {
     ctx.route("/files/read.json", |me, _, req| {
         crate::files::read(me.config.work_dir.clone(), req)
     });
+    ctx.route("/files/download.json", |me, _, req| {
+        crate::files::download(me.config.work_dir.clone(), req)
+    });
+    for path in ["/files/debug", "/files/debug.json"] {
+        ctx.route(path, |me, _, req| {
+            json_reply(&req, me.sandboxes().debug_json().to_string()).into()
+        });
+    }
     ctx.route("/api/v1", |me, ctx, req| me.operator_api(ctx, req));
     crate::metrics::install(ctx);
     let rt = ctx.runtime();

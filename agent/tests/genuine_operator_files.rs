@@ -280,6 +280,34 @@ fn files_and_container_calls_answer_with_the_shapes_and_statuses_of_a_genuine_1_
             _ => differences.push(format!("{what}: genuine {gs} {gb:?}, ours {os} {ob:?}")),
         }
     }
+    // /files/debug: the attached paths, each sandbox by its real and its virtual path.
+    for (port, (dir, virtual_path), who) in [
+        (g_port, &g_sandbox, "genuine"),
+        (o_port, &o_sandbox, "ours"),
+    ] {
+        let (status, body) = native::http_get(port, "/files/debug").unwrap();
+        let debug: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let real = Path::new(dir)
+            .canonicalize()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let keys: BTreeSet<&String> = debug
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        let real_latest = Path::new(dir)
+            .with_file_name("latest")
+            .display()
+            .to_string();
+        if status != 200
+            || debug[virtual_path.as_str()] != real.as_str()
+            || debug[dir.as_str()] != dir.as_str()
+            || debug[real_latest.as_str()] != real.as_str()
+            || keys.len() != 3
+        {
+            differences.push(format!("/files/debug ({who}): {status} {debug}"));
+        }
+    }
     assert!(
         differences.is_empty(),
         "answers differ from a genuine agent's:\n{}",

@@ -277,6 +277,44 @@ async fn get_containers_list_files_and_read_file_show_a_running_executor_and_its
         "a file lists nothing, as genuine"
     );
 
+    // The .json alias of /files/download, which 0.2x-era tools request.
+    let download = format!("/files/download.json?path={stdout}");
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        mesos_tests::native::http_get(port, &download).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!((status, body.as_slice()), (200, &b"hello-sandbox\n"[..]));
+
+    // /files/debug lists the sandbox and its virtual path, as genuine's.
+    let debug = tokio::task::spawn_blocking(move || {
+        [
+            mesos_tests::native::http_get(port, "/files/debug").unwrap(),
+            mesos_tests::native::http_get(port, "/files/debug.json").unwrap(),
+        ]
+    })
+    .await
+    .unwrap();
+    for (status, body) in debug {
+        assert_eq!(status, 200);
+        let debug: Value = serde_json::from_slice(&body).unwrap();
+        let real = std::path::Path::new(&sandbox)
+            .canonicalize()
+            .unwrap()
+            .display()
+            .to_string();
+        assert_eq!(
+            debug["/frameworks/F-0000/executors/writer/runs/latest"], real,
+            "{debug}"
+        );
+        assert_eq!(debug[&sandbox], sandbox, "{debug}");
+        let real_latest = std::path::Path::new(&sandbox)
+            .with_file_name("latest")
+            .display()
+            .to_string();
+        assert_eq!(debug[&real_latest], real, "{debug}");
+    }
+
     let (status, body, text) = call(
         addr,
         json!({"type": "READ_FILE", "read_file": {"path": stdout, "offset": 6, "length": 7}}),

@@ -1,7 +1,7 @@
 //! The master's own files, as Mesos's master attaches them: its log at the virtual path
 //! `/master/log` when `--external_log_file` names one, nothing otherwise. Served through
-//! the operator API (LIST_FILES, READ_FILE) and `/files/browse`, `/files/read` (with their
-//! `.json` aliases), with the genuine `files` process's semantics: any other path is 404,
+//! the operator API (LIST_FILES, READ_FILE) and `/files/browse`, `/files/read`,
+//! `/files/debug` (with their `.json` aliases; no `/files/download` here), with the genuine `files` process's semantics: any other path is 404,
 //! reads are capped at 16 pages, an offset at or past the end answers no data.
 //!
 //! File I/O runs on blocking threads: a slow disk never delays the master's mailbox.
@@ -61,6 +61,15 @@ impl Attached {
             (Some(log), LOG_PATH) => Ok(log.clone()),
             _ => Err(FilesError::NotFound(path.to_string())),
         }
+    }
+
+    /// `/files/debug`: the attached paths and the files behind them.
+    pub fn debug_json(&self) -> serde_json::Value {
+        let mut out = serde_json::Map::new();
+        if let Some(log) = &self.log {
+            out.insert(LOG_PATH.into(), log.display().to_string().into());
+        }
+        serde_json::Value::Object(out)
     }
 
     /// LIST_FILES and `/files/browse`: the attached log is a file, and a file lists
@@ -128,6 +137,11 @@ pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
     }
     for path in ["/files/read", "/files/read.json"] {
         ctx.route(path, |m, _, req| read(m.attached_files(), req));
+    }
+    for path in ["/files/debug", "/files/debug.json"] {
+        ctx.route(path, |m, _, req| {
+            libprocess::http::json_reply(&req, m.attached_files().debug_json().to_string()).into()
+        });
     }
 }
 

@@ -313,6 +313,14 @@ async fn list_files_and_read_file_serve_the_external_log_as_master_log_and_refus
         serde_json::from_slice(&r.body).unwrap_or(Value::Null)
     };
     assert_eq!(as_json(&size), json!({"data": "", "offset": 44}));
+    let debug = tokio::task::spawn_blocking(move || http(addr, "GET", "/files/debug", &[], b""))
+        .await
+        .unwrap();
+    assert_eq!(
+        as_json(&debug),
+        json!({"/master/log": log.display().to_string()}),
+        "what is attached, as genuine's /files/debug"
+    );
     assert_eq!(as_json(&range), json!({"data": "master", "offset": 6}));
 
     let real = log.display().to_string();
