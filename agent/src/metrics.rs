@@ -1,4 +1,5 @@
-//! The agent's `slave/*` metrics with genuine 1.11's names.
+//! The agent's `slave/*` metrics with genuine 1.11's names (and
+//! `slave/executor_directory_max_allowed_age_secs` from the work directory's disk usage).
 //!
 //! Counters (`slave/tasks_finished`, `slave/valid_status_updates`, ...) are counted where
 //! the agent handles the event. Gauges of the agent's state (`slave/tasks_running`,
@@ -16,6 +17,39 @@ use crate::slave::{ExecState, RegState, Slave};
 
 /// How often the state gauges are recomputed.
 pub const REFRESH: Duration = Duration::from_secs(1);
+
+/// How often the work directory's disk usage is measured (Mesos's `--disk_watch_interval`).
+pub const DISK_WATCH_INTERVAL: Duration = Duration::from_secs(60);
+/// Mesos's default `--gc_delay` (one week) and `--gc_disk_headroom`, from which
+/// `slave/executor_directory_max_allowed_age_secs` follows. This agent deletes no sandbox:
+/// the gauge reports the age genuine's policy would allow at the current disk usage.
+pub const GC_DELAY_SECS: f64 = 7.0 * 24.0 * 3600.0;
+pub const GC_DISK_HEADROOM: f64 = 0.1;
+
+/// Genuine's `executor_directory_max_allowed_age`: the GC delay shrunk by disk usage.
+pub fn max_allowed_age_secs(disk_usage: f64) -> f64 {
+    GC_DELAY_SECS * (1.0 - GC_DISK_HEADROOM - disk_usage).max(0.0)
+}
+
+/// The used share of a filesystem from `df -Pk <path>`'s output (`Used / 1024-blocks`).
+pub fn df_usage(output: &str) -> Option<f64> {
+    let line = output.lines().nth(1)?;
+    let mut fields = line.split_whitespace().skip(1);
+    let total: f64 = fields.next()?.parse().ok()?;
+    let used: f64 = fields.next()?.parse().ok()?;
+    (total > 0.0).then(|| (used / total).clamp(0.0, 1.0))
+}
+
+/// Measures the work directory's filesystem (`df`, as the agent's resource detection
+/// does; no unsafe `statvfs`). `None` when it cannot be measured.
+fn disk_usage(work_dir: &std::path::Path) -> Option<f64> {
+    let out = std::process::Command::new("df")
+        .arg("-Pk")
+        .arg(work_dir)
+        .output()
+        .ok()?;
+    df_usage(&String::from_utf8_lossy(&out.stdout))
+}
 
 /// Counters genuine registers at start, all at 0.
 pub const COUNTERS: &[&str] = &[
@@ -193,6 +227,30 @@ pub(crate) fn install(ctx: &mut Ctx<'_, Slave>) {
     ctx.me()
         .dispatch("publish_metrics", |me, ctx| me.publish_gauges(ctx));
     refresh_later(ctx);
+    ctx.me().dispatch("watch_disk", watch_disk);
+}
+
+/// Measures the disk off the mailbox, sets the age gauge, and again after the interval.
+fn watch_disk(me: &mut Slave, ctx: &mut Ctx<'_, Slave>) {
+    let work_dir = me.config.work_dir.clone();
+    ctx.then(
+        async move {
+            tokio::task::spawn_blocking(move || disk_usage(&work_dir))
+                .await
+                .ok()
+                .flatten()
+        },
+        |_me, ctx, usage: Option<f64>| {
+            match usage {
+                Some(usage) => ctx
+                    .metrics()
+                    .gauge("slave/executor_directory_max_allowed_age_secs")
+                    .set(max_allowed_age_secs(usage)),
+                None => tracing::warn!("cannot measure the work directory's disk usage"),
+            }
+            ctx.delay(DISK_WATCH_INTERVAL, "watch_disk", watch_disk);
+        },
+    );
 }
 
 fn refresh_later(ctx: &mut Ctx<'_, Slave>) {
@@ -205,6 +263,23 @@ fn refresh_later(ctx: &mut Ctx<'_, Slave>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_allowed_directory_age_shrinks_with_disk_usage_as_genuine_computes_it() {
+        let df = "Filesystem     1024-blocks      Used Available Capacity Mounted on\n\
+                  /dev/vda        263174212 74000000 189174212      29% /\n";
+        let usage = df_usage(df).unwrap();
+        assert!((usage - 74_000_000.0 / 263_174_212.0).abs() < 1e-9);
+        assert_eq!(max_allowed_age_secs(0.0), GC_DELAY_SECS * 0.9);
+        assert_eq!(
+            max_allowed_age_secs(0.95),
+            0.0,
+            "past the headroom: no age at all"
+        );
+        assert!((max_allowed_age_secs(0.4) - GC_DELAY_SECS * 0.5).abs() < 1e-6);
+        assert_eq!(df_usage("Filesystem\n"), None);
+        assert_eq!(df_usage(""), None);
+    }
 
     #[test]
     fn resource_sums_keep_revocable_apart_and_percent_of_nothing_is_zero() {
