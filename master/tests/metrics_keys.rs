@@ -26,18 +26,6 @@ const NOT_SERVED: &[(&str, &str)] = &[
         "the replicated log's ensemble: the registry is a file or ZooKeeper here",
     ),
     (
-        "allocator/mesos/allocation_run_latency_ms",
-        "the allocator does not time the delay before a run separately",
-    ),
-    (
-        "allocator/event_queue_dispatches",
-        "the allocator's mailbox depth is not reported",
-    ),
-    (
-        "allocator/mesos/event_queue_dispatches",
-        "the allocator's mailbox depth is not reported",
-    ),
-    (
         "scheduler/",
         "the live genuine master's harness runs a scheduler driver in the same process",
     ),
