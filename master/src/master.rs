@@ -143,6 +143,7 @@ impl Process for Master {
         crate::operator_endpoints::install(ctx);
         crate::operator_api::install(ctx);
         crate::metrics::install(ctx);
+        crate::files::install(ctx);
         crate::scheduler_http::install(ctx);
         self.start_registry_gc(ctx);
         crate::ha::start(self, ctx);

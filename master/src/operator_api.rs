@@ -25,7 +25,6 @@ use crate::state::{AgentView, FrameworkView, Snapshot};
 
 pub(crate) fn install(ctx: &mut Ctx<'_, Master>) {
     ctx.route("/api/v1", |m, ctx, req| m.operator_api(ctx, req));
-    crate::files::install(ctx);
 }
 
 /// Why a call was refused before it was carried out.

@@ -202,8 +202,8 @@ fn remove_next(m: &mut Master, ctx: &mut Ctx<'_, Master>, generation: u64) {
                 tracing::error!(agent = %id, error = %e, "cannot mark the agent unreachable");
                 return;
             }
-            counter(m, "slave_unreachable_completed").inc();
             m.count_recovery_removal();
+            counter(m, "slave_unreachable_completed").inc();
             tracing::info!(agent = %id, "marked unreachable: it did not re-register after the master failover");
             let frameworks: Vec<String> = m.frameworks.registered.keys().cloned().collect();
             for framework in frameworks {
