@@ -2,14 +2,10 @@
 //! reading a master's JSON endpoints (`/master/state`, `/master/slaves`,
 //! `/master/frameworks`, `/master/tasks`), genuine Mesos's or ours.
 //!
-//! `--master` is `host:port` or `zk://…` (the leader is detected: `detect`).
-//!
 //! Exit codes: 0 success; 1 what was asked for does not exist (an unknown task id);
-//! 2 usage errors (a bad `zk://` URL too); 3 the master could not be reached (nor a leader
-//! detected) or answered an error.
+//! 2 usage errors; 3 the master could not be reached or answered an error.
 #![forbid(unsafe_code)]
 
-pub mod detect;
 pub mod http;
 pub mod sandbox;
 pub mod table;
@@ -23,7 +19,7 @@ pub const EXIT_NOT_FOUND: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_UNREACHABLE: i32 = 3;
 
-const USAGE: &str = "usage: mesos [--master=HOST:PORT|zk://HOST:PORT/PATH] <command> [args]
+const USAGE: &str = "usage: mesos [--master=HOST:PORT] <command> [args]
 
 commands:
   ps                    tasks that are not finished, with their framework and agent
@@ -38,27 +34,17 @@ commands:
                         the last N (10) lines of a sandbox file; -f: then follow it
   help                  this text
 
-The master is --master, else $MESOS_MASTER, else 127.0.0.1:5050; a zk:// URL (or
-file:// naming a file that holds one) is asked for its leading master, waiting at most
---zk_timeout=SECS (10).
-
-exit codes: 0 ok, 1 not found, 2 usage, 3 no master reachable or an error answer.
+The master is --master, else $MESOS_MASTER, else 127.0.0.1:5050.
 ";
 
 /// Runs the CLI with `args` (without the program name); returns the exit code.
 pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let mut master = std::env::var("MESOS_MASTER").unwrap_or_else(|_| "127.0.0.1:5050".into());
     let mut rest = Vec::new();
-    let mut zk_timeout = detect::DETECT_TIMEOUT;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         if let Some(m) = a.strip_prefix("--master=") {
             master = m.to_string();
-        } else if let Some(secs) = a.strip_prefix("--zk_timeout=") {
-            match secs.parse::<u64>() {
-                Ok(s) => zk_timeout = std::time::Duration::from_secs(s),
-                Err(_) => return usage(err, "--zk_timeout needs whole seconds"),
-            }
         } else if a == "--master" {
             match it.next() {
                 Some(m) => master = m.clone(),
@@ -68,21 +54,10 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             rest.push(a.as_str());
         }
     }
-    let master = if detect::is_zk(&master) {
-        match detect::leader(&master, zk_timeout) {
-            Ok(leader) => leader,
-            Err(e @ detect::DetectError::Url(_)) => return usage(err, &e.to_string()),
-            Err(e) => {
-                let _ = writeln!(err, "mesos: {e}");
-                return EXIT_UNREACHABLE;
-            }
-        }
-    } else {
-        master
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_string()
-    };
+    let master = master
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
     let width = table::terminal_width();
     let result = match rest.as_slice() {
         ["help"] | ["--help"] | ["-h"] => {
