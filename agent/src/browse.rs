@@ -2,7 +2,9 @@
 //! directory must not stall the agent's mailbox), with the genuine `files` process's shape:
 //! a JSON array of `{path, nlink, size, mtime, mode, uid, gid}` sorted by path, where
 //! `path` is the requested path joined with the entry's name and the other fields come
-//! from `stat` (symlinks followed; entries whose `stat` fails are left out).
+//! from `stat` (symlinks followed; entries whose `stat` fails are left out); `uid` and
+//! `gid` are the owner's user and group names, as genuine shows them (the number when the
+//! id has no name).
 //!
 //! Limit: at most [`MAX_BROWSE_ENTRIES`] entries, the first ones in sorted order (Mesos
 //! lists everything; a directory of millions of files would build a reply of hundreds of
@@ -14,7 +16,7 @@
 //! it). A path that exists but cannot be listed (a regular file, an unreadable directory)
 //! lists nothing, as Mesos's does.
 
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::ffi::OsString;
 use std::fs::Metadata;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
@@ -37,14 +39,25 @@ pub struct Listing {
 
 /// Lists `dir` (already resolved) showing paths under `shown`, at most `cap` entries.
 pub fn list_dir(dir: &Path, shown: &str, cap: usize) -> Listing {
+    let (entries, total) = list_entries(dir, shown, cap);
+    let owners = Owners::load();
+    Listing {
+        entries: entries
+            .iter()
+            .map(|(path, md)| entry_json(path, md, &owners))
+            .collect(),
+        total,
+    }
+}
+
+/// The first `cap` entries of `dir` in name order, as `(shown path, stat)`, and how many
+/// names the directory held.
+pub fn list_entries(dir: &Path, shown: &str, cap: usize) -> (Vec<(PathBuf, Metadata)>, usize) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
             tracing::debug!(dir = %dir.display(), error = %e, "cannot list; empty listing");
-            return Listing {
-                entries: Vec::new(),
-                total: 0,
-            };
+            return (Vec::new(), 0);
         }
     };
     // A max-heap of the `cap` smallest names: the largest is evicted first.
@@ -67,10 +80,10 @@ pub fn list_dir(dir: &Path, shown: &str, cap: usize) -> Listing {
                     tracing::debug!(entry = ?name, error = %e, "listed but stat failed; skipped")
                 })
                 .ok()?;
-            Some(entry_json(&shown.join(&name), &md))
+            Some((shown.join(&name), md))
         })
         .collect();
-    Listing { entries, total }
+    (entries, total)
 }
 
 /// The requested path without trailing slashes (the root stays `/`).
@@ -79,16 +92,64 @@ fn shown_base(requested: &str) -> PathBuf {
     PathBuf::from(if trimmed.is_empty() { "/" } else { trimmed })
 }
 
-fn entry_json(path: &Path, md: &Metadata) -> Json {
+fn entry_json(path: &Path, md: &Metadata, owners: &Owners) -> Json {
     json!({
         "path": path.display().to_string(),
         "nlink": md.nlink(),
         "size": md.len(),
-        "mtime": md.mtime(),
+        "mtime": md.mtime() as f64,
         "mode": mode_string(md),
-        "uid": md.uid().to_string(),
-        "gid": md.gid().to_string(),
+        "uid": owners.user(md.uid()),
+        "gid": owners.group(md.gid()),
     })
+}
+
+/// User and group names by id, from `/etc/passwd` and `/etc/group`, read once per listing.
+#[derive(Debug, Default)]
+pub struct Owners {
+    users: HashMap<u32, String>,
+    groups: HashMap<u32, String>,
+}
+
+impl Owners {
+    pub fn load() -> Owners {
+        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+        Owners {
+            users: names_by_id(&read("/etc/passwd")),
+            groups: names_by_id(&read("/etc/group")),
+        }
+    }
+
+    /// The user's name, or the id as text.
+    pub fn user(&self, uid: u32) -> String {
+        self.users
+            .get(&uid)
+            .cloned()
+            .unwrap_or_else(|| uid.to_string())
+    }
+
+    /// The group's name, or the id as text.
+    pub fn group(&self, gid: u32) -> String {
+        self.groups
+            .get(&gid)
+            .cloned()
+            .unwrap_or_else(|| gid.to_string())
+    }
+}
+
+/// `name:password:id:...` lines (the `passwd` and `group` formats): id → the first name.
+pub fn names_by_id(text: &str) -> HashMap<u32, String> {
+    let mut out = HashMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let mut fields = line.split(':');
+        let (Some(name), Some(_), Some(id)) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        if let Ok(id) = id.parse::<u32>() {
+            out.entry(id).or_insert_with(|| name.to_string());
+        }
+    }
+    out
 }
 
 /// `ls -l` style: the file type (`-`, `d`, `c`, `b`, `p`, `l`, `s`), then permissions.
@@ -231,7 +292,28 @@ mod tests {
         assert!(by_name("sub")["mode"].as_str().unwrap().starts_with('d'));
         assert!(by_name("pipe")["mode"].as_str().unwrap().starts_with('p'));
         assert_eq!(listing.entries.len(), 3);
+        // Owners by name, as genuine's listing shows them.
+        let owners = Owners::load();
+        let md = std::fs::metadata(d.join("file")).unwrap();
+        assert_eq!(file["uid"], owners.user(md.uid()));
+        assert_eq!(file["gid"], owners.group(md.gid()));
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn owner_names_come_from_passwd_and_group_lines_and_unknown_ids_stay_numbers() {
+        let users = names_by_id("root:x:0:0:root:/root:/bin/bash\n# comment\nbad line\nnobody:x:65534:65534::/:/bin/false\n");
+        assert_eq!(users.get(&0).map(String::as_str), Some("root"));
+        assert_eq!(users.get(&65534).map(String::as_str), Some("nobody"));
+        assert_eq!(users.len(), 2);
+        let owners = Owners {
+            users,
+            groups: names_by_id("wheel:x:10:alice,bob\n"),
+        };
+        assert_eq!(owners.user(0), "root");
+        assert_eq!(owners.user(4242), "4242");
+        assert_eq!(owners.group(10), "wheel");
+        assert_eq!(owners.group(11), "11");
     }
 
     #[tokio::test]

@@ -90,6 +90,11 @@ pub fn resolve(work_dir: &Path, req: &Request) -> Result<PathBuf, FilesError> {
         .query("path")
         .filter(|p| !p.is_empty())
         .ok_or_else(|| FilesError::BadRequest("Expecting 'path=value' in query.".into()))?;
+    resolve_path(work_dir, requested)
+}
+
+/// Resolves a requested path under the work directory (`/files` and the operator API).
+pub fn resolve_path(work_dir: &Path, requested: &str) -> Result<PathBuf, FilesError> {
     confine(work_dir, requested).map_err(|e| match e {
         ConfineError::NotFound => FilesError::NotFound,
         // Under the served directory but resolving outside it (a symlink).

@@ -17,6 +17,8 @@
 //! - `termination`: the terminal status of tasks whose executor ended.
 //! - `http`: `/state`, `/health`, and the `/files` routes.
 //! - `monitor`: `/monitor/statistics(.json)`, every executor's usage from the containerizer.
+//! - [`metrics`]: `slave/*` counters and state gauges with genuine's names.
+//! - [`operator_calls`]: LIST_FILES, READ_FILE, GET_CONTAINERS, SET_LOGGING_LEVEL.
 //! - [`operator_http`]: `/flags`, `/version`, `.json` aliases, the v1 operator API `/api/v1`.
 //! - `files`: `/files/read` and `/files/download` (off the mailbox, bounded memory).
 //! - `browse`: `/files/browse` (off the mailbox, at most `MAX_BROWSE_ENTRIES` entries).
@@ -32,7 +34,9 @@ pub mod flags;
 pub mod history;
 mod http;
 mod kill;
+pub mod metrics;
 mod monitor;
+pub mod operator_calls;
 pub mod operator_http;
 pub mod paths;
 mod reconciliation;

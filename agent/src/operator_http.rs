@@ -26,7 +26,16 @@ pub(crate) fn install_routes(ctx: &mut Ctx<'_, Slave>) {
     ctx.route("/files/read.json", |me, _, req| {
         crate::files::read(me.config.work_dir.clone(), req)
     });
+    ctx.route("/files/download.json", |me, _, req| {
+        crate::files::download(me.config.work_dir.clone(), req)
+    });
+    for path in ["/files/debug", "/files/debug.json"] {
+        ctx.route(path, |me, _, req| {
+            json_reply(&req, me.sandboxes().debug_json().to_string()).into()
+        });
+    }
     ctx.route("/api/v1", |me, ctx, req| me.operator_api(ctx, req));
+    crate::metrics::install(ctx);
     let rt = ctx.runtime();
     if !rt.exists("version") {
         if let Err(e) = rt.spawn("version", VersionProcess) {
@@ -68,6 +77,11 @@ pub fn decode_call(body: &[u8], json: bool) -> Result<v1::Call, CallError> {
     match call.r#type.map(|_| call.r#type()) {
         None | Some(T::Unknown) => Err(CallError::Missing("type")),
         Some(T::GetMetrics) if call.get_metrics.is_none() => Err(CallError::Missing("get_metrics")),
+        Some(T::SetLoggingLevel) if call.set_logging_level.is_none() => {
+            Err(CallError::Missing("set_logging_level"))
+        }
+        Some(T::ListFiles) if call.list_files.is_none() => Err(CallError::Missing("list_files")),
+        Some(T::ReadFile) if call.read_file.is_none() => Err(CallError::Missing("read_file")),
         _ => Ok(call),
     }
 }
@@ -104,6 +118,23 @@ impl Slave {
             Err(e) => return Response::bad_request(e.to_string()).into(),
         };
         let kind = call.r#type();
+        tracing::debug!(call = kind.as_str_name(), "operator API call");
+        use v1::call::Type as T;
+        match kind {
+            T::ListFiles => return self.list_files_call(call, accept),
+            T::ReadFile => {
+                if let Some(why) = json
+                    .then(|| crate::operator_calls::negative_range(&req.body))
+                    .flatten()
+                {
+                    return Response::bad_request(why).into();
+                }
+                return self.read_file_call(call, accept);
+            }
+            T::GetContainers => return self.get_containers_call(ctx, accept),
+            T::SetLoggingLevel => return crate::operator_calls::set_logging_level(ctx, call),
+            _ => {}
+        }
         match self.answer(ctx, kind) {
             Some(r) => encode(&r, accept).into(),
             None => Response::new(
@@ -154,6 +185,7 @@ impl Slave {
                 R::GetVersion
             }
             T::GetMetrics => {
+                self.publish_gauges(ctx);
                 r.get_metrics = Some(response::GetMetrics {
                     metrics: ctx
                         .metrics()
@@ -256,7 +288,8 @@ impl Slave {
     }
 }
 
-fn encode(r: &V0Response, accept: ContentType) -> Response {
+/// The response in the accepted encoding (v0 built, v1 sent).
+pub(crate) fn encode(r: &V0Response, accept: ContentType) -> Response {
     let v1_response: v1::Response = match mesos_proto::evolve(r) {
         Ok(r) => r,
         Err(e) => {

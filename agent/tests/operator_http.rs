@@ -204,9 +204,9 @@ async fn agent_operator_api_answers_read_calls_in_json_and_protobuf_and_501_for_
         Some(12),
         "GET_TASKS is 12 in an agent Response"
     );
-    let r = post(call("GET_CONTAINERS"), JSON).await.unwrap();
+    let r = post(call("PRUNE_IMAGES"), JSON).await.unwrap();
     assert_eq!(r.status, 501);
-    assert!(String::from_utf8_lossy(&r.body).contains("GET_CONTAINERS"));
+    assert!(String::from_utf8_lossy(&r.body).contains("PRUNE_IMAGES"));
     let r = post(b"{}".to_vec(), JSON).await.unwrap();
     assert_eq!(r.status, 400);
     let r = post(call("GET_METRICS"), JSON).await.unwrap();
@@ -215,5 +215,48 @@ async fn agent_operator_api_answers_read_calls_in_json_and_protobuf_and_501_for_
         .await
         .unwrap();
     assert_eq!(r.status, 405);
+    a.runtime.shutdown();
+}
+
+#[tokio::test]
+async fn agent_set_logging_level_holds_for_its_duration_then_reverts() {
+    let (a, _work) = agent("logging").await;
+    let addr = a.runtime.address();
+    let post = move |body: Value| {
+        tokio::task::spawn_blocking(move || {
+            request(addr, "POST", "/api/v1", JSON, body.to_string().as_bytes())
+        })
+    };
+    let level = || async {
+        json_of(&post(json!({"type": "GET_LOGGING_LEVEL"})).await.unwrap())["get_logging_level"]
+            ["level"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let r = post(json!({"type": "SET_LOGGING_LEVEL",
+        "set_logging_level": {"level": 2, "duration": {"nanoseconds": 60_000_000_000u64}}}))
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(level().await, 2);
+    a.runtime.clock().advance(Duration::from_secs(30));
+    assert_eq!(level().await, 2, "still within its duration");
+    a.runtime.clock().advance(Duration::from_secs(31));
+    let mut reverted = false;
+    for _ in 0..100 {
+        if level().await == 0 {
+            reverted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(reverted, "the level reverts to 0 after its duration");
+    let r = post(json!({"type": "SET_LOGGING_LEVEL"})).await.unwrap();
+    assert_eq!(r.status, 400);
+    let r = post(json!({"type": "SET_LOGGING_LEVEL",
+        "set_logging_level": {"level": 1, "duration": {"nanoseconds": -1}}}))
+    .await
+    .unwrap();
+    assert_eq!(r.status, 400);
     a.runtime.shutdown();
 }

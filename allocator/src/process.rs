@@ -35,6 +35,8 @@ pub struct AllocatorProcess {
     candidates: Candidates,
     /// An immediate run is queued in the mailbox.
     pending: bool,
+    /// When the run about to happen was asked for (`allocation_run_latency`).
+    requested: Option<Instant>,
 }
 
 impl AllocatorProcess {
@@ -44,6 +46,7 @@ impl AllocatorProcess {
             deliver,
             candidates: Candidates::None,
             pending: false,
+            requested: None,
         }
     }
 
@@ -58,6 +61,7 @@ impl AllocatorProcess {
             "allocator::batch",
             |me, ctx| {
                 me.candidates = Candidates::None;
+                me.requested.get_or_insert_with(Instant::now);
                 me.run(ctx, None);
                 me.schedule_batch(ctx);
             },
@@ -76,6 +80,7 @@ impl AllocatorProcess {
         };
         if !self.pending {
             self.pending = true;
+            self.requested.get_or_insert_with(Instant::now);
             ctx.me().dispatch("allocator::allocate_now", |me, ctx| {
                 me.pending = false;
                 match std::mem::take(&mut me.candidates) {
@@ -92,6 +97,13 @@ impl AllocatorProcess {
 
     fn run(&mut self, ctx: &mut Ctx<'_, Self>, only: Option<&[String]>) {
         let started = Instant::now();
+        // Mesos's `allocation_run_latency_ms`: from the request to the run's start (the
+        // wait behind the allocator's mailbox).
+        if let Some(requested) = self.requested.take() {
+            ctx.metrics()
+                .timer("allocator/mesos/allocation_run_latency")
+                .record(started.saturating_duration_since(requested));
+        }
         let allocations = self.core.allocate(ctx.clock().now(), only);
         ctx.metrics()
             .timer("allocator/mesos/allocation_run")
@@ -207,6 +219,18 @@ impl Process for AllocatorProcess {
         // Register the metrics at zero so they appear before the first run.
         ctx.metrics().counter("allocator/mesos/allocation_runs");
         ctx.metrics().timer("allocator/mesos/allocation_run");
+        ctx.metrics()
+            .timer("allocator/mesos/allocation_run_latency");
+        // What waits in this process's mailbox, under both names genuine reports it.
+        for name in [
+            "allocator/event_queue_dispatches",
+            "allocator/mesos/event_queue_dispatches",
+        ] {
+            let depth = ctx.queue_depth();
+            ctx.metrics().gauge_fn(name, move || {
+                depth.dispatches.load(std::sync::atomic::Ordering::Acquire) as f64
+            });
+        }
         self.schedule_batch(ctx);
     }
 }

@@ -46,8 +46,15 @@ fn mesos(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-#[tokio::test]
-async fn ls_cat_and_tail_read_the_task_sandbox_through_the_agent() {
+/// A master and an agent (each its own runtime here) and a task `w1` whose executor runs
+/// `command` in its sandbox (it never registers; its stdout is the sandbox's).
+struct Cluster {
+    m: mesos_master::MasterHandle,
+    agent: mesos_agent::Agent,
+    work: PathBuf,
+}
+
+async fn cluster_with_task(name: &str, command: &str) -> Cluster {
     let rt = Runtime::start(Config {
         delegate: Some("master".into()),
         ..Config::local()
@@ -57,7 +64,7 @@ async fn ls_cat_and_tail_read_the_task_sandbox_through_the_agent() {
         mesos_master::Flags::parse_from_args(["mesos-master", "--allocation_interval=50ms"])
             .unwrap();
     let m = mesos_master::master::spawn(&rt, flags).unwrap();
-    let work = std::env::temp_dir().join(format!("cli-sandbox-{}", std::process::id()));
+    let work = std::env::temp_dir().join(format!("cli-sandbox-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();
     let agent = mesos_agent::start(
@@ -110,9 +117,7 @@ async fn ls_cat_and_tail_read_the_task_sandbox_through_the_agent() {
         },
         framework_id: Some(fid.clone()),
         command: Some(CommandInfo {
-            value: Some(
-                "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo line$i; done; sleep 30".into(),
-            ),
+            value: Some(command.into()),
             ..Default::default()
         }),
         resources: Resources::parse("cpus:0.1;mem:32", "*")
@@ -148,6 +153,16 @@ async fn ls_cat_and_tail_read_the_task_sandbox_through_the_agent() {
         filters: None,
     });
     send(&rt, sched.upid(), m.upid(), &accept);
+    Cluster { m, agent, work }
+}
+
+#[tokio::test]
+async fn ls_cat_and_tail_read_the_task_sandbox_through_the_agent() {
+    let Cluster { m, agent, work } = cluster_with_task(
+        "read",
+        "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo line$i; done; sleep 30",
+    )
+    .await;
     let master = format!("--master={}", m.address());
     let (ls, cat, tail, missing) = tokio::task::spawn_blocking(move || {
         let mut cat = (0, String::new(), String::new());
@@ -173,6 +188,78 @@ async fn ls_cat_and_tail_read_the_task_sandbox_through_the_agent() {
     assert_eq!(tail, (0, "line11\nline12\n".to_string(), String::new()));
     assert_eq!(missing.0, mesos_cli::EXIT_NOT_FOUND);
     agent.runtime.shutdown();
+    m.shutdown();
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_f_follows_a_growing_sandbox_file_and_exits_3_when_its_agent_goes_away() {
+    use std::io::BufRead;
+    let Cluster { m, agent, work } = cluster_with_task(
+        "follow",
+        "i=0; while true; do i=$((i+1)); echo tick$i; sleep 0.2; done",
+    )
+    .await;
+    let master = format!("--master={}", m.address());
+    // The task has started writing.
+    let ready = {
+        let master = master.clone();
+        tokio::task::spawn_blocking(move || {
+            mesos_tests::poll_until(Duration::from_secs(20), || {
+                mesos(&[&master, "cat", "w1", "stdout"])
+                    .1
+                    .contains("tick2\n")
+            })
+        })
+        .await
+        .unwrap()
+    };
+    assert!(ready, "the task never wrote");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mesos"))
+        .args([master.as_str(), "tail", "-f", "-n", "1", "w1", "stdout"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let tick = |l: &str| l.strip_prefix("tick").and_then(|n| n.parse::<u32>().ok());
+    let first = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("tail printed nothing");
+    let first_n = tick(&first).unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    // Lines written after tail started arrive, in order, with nothing skipped.
+    let mut last = first_n;
+    while last < first_n + 10 {
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("tail -f stopped following the file");
+        let n = tick(&line).unwrap_or_else(|| panic!("unexpected line {line:?}"));
+        assert_eq!(n, last + 1, "followed lines are contiguous");
+        last = n;
+    }
+    // The agent goes away: following fails, and the exit code says it was unreachable.
+    agent.runtime.shutdown();
+    let code = tokio::task::spawn_blocking(move || {
+        let ok = mesos_tests::poll_until(Duration::from_secs(20), || {
+            matches!(child.try_wait(), Ok(Some(_)))
+        });
+        if !ok {
+            let _ = child.kill();
+        }
+        child.wait().ok().and_then(|s| s.code())
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(mesos_cli::EXIT_UNREACHABLE));
     m.shutdown();
     let _ = std::fs::remove_dir_all(&work);
 }

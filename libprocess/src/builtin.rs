@@ -70,6 +70,7 @@ pub fn render_flat_json(values: &std::collections::BTreeMap<String, f64>) -> Str
 
 pub(crate) fn spawn_builtins(rt: &Runtime) -> Result<(), Error> {
     rt.spawn("metrics", MetricsProcess)?;
+    crate::system::register(rt.metrics());
     Ok(())
 }
 

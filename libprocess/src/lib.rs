@@ -19,6 +19,7 @@
 //! - [`clock`]: pausable, advanceable time for every timer (tests never sleep).
 //! - [`filter`]: drop/hold/observe messages and dispatches (fault injection in tests).
 //! - [`metrics`]: counters, gauges, timers; `/metrics/snapshot`.
+//! - [`system`]: the `system/*` gauges (CPUs, load, memory) every runtime serves.
 //! - [`logging`]: structured logs to stderr, one setup for every binary.
 //! - [`config`]: bind/advertise addresses from flags and `LIBPROCESS_*`; connection limits.
 //!
@@ -49,6 +50,7 @@ pub mod process;
 pub mod recordio;
 pub mod runtime;
 pub mod server;
+pub mod system;
 mod timeout;
 
 pub use clock::{Clock, TimerId};
@@ -57,5 +59,5 @@ pub use encoder::Message;
 pub use filter::{Event, Matcher};
 pub use http::{Reply, Request, Response};
 pub use pid::{Upid, UpidError};
-pub use process::{Ctx, Pid, Process};
+pub use process::{Ctx, Pid, Process, QueueDepth};
 pub use runtime::{DecodeError, Error, Runtime, Validator};

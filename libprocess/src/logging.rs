@@ -2,7 +2,7 @@
 //! and the process-wide verbosity operators change at run time (`SET_LOGGING_LEVEL`), as
 //! glog's `--v` is process-wide in Mesos.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use tracing_subscriber::layer::SubscriberExt;
@@ -62,12 +62,35 @@ pub fn set_verbosity(level: u32) {
     tracing::info!(level, "logging verbosity set");
 }
 
+/// Bumped by every [`set_verbosity_for_a_while`]: a revert applies only if no newer level
+/// was set since.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the verbosity for a while, as Mesos's `SET_LOGGING_LEVEL` with a duration does;
+/// returns the token that [`revert_after_a_while`] takes once the duration has passed.
+pub fn set_verbosity_for_a_while(level: u32) -> u64 {
+    let token = GENERATION.fetch_add(1, Ordering::AcqRel) + 1;
+    set_verbosity(level);
+    token
+}
+
+/// Back to verbosity 0, unless another level was set after the one `token` stands for.
+pub fn revert_after_a_while(token: u64) {
+    if GENERATION.load(Ordering::Acquire) == token {
+        set_verbosity(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The verbosity is process-wide: tests that change it take turns.
+    static TURN: Mutex<()> = Mutex::new(());
+
     #[test]
     fn verbosity_maps_to_filters_and_is_remembered() {
+        let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
         assert_eq!(
             filter_for(0, "warn,libprocess=info"),
             "warn,libprocess=info"
@@ -77,6 +100,21 @@ mod tests {
         set_verbosity(2);
         assert_eq!(verbosity(), 2);
         set_verbosity(0);
+        assert_eq!(verbosity(), 0);
+    }
+
+    #[test]
+    fn a_revert_is_ignored_once_a_newer_level_was_set() {
+        let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+        let first = set_verbosity_for_a_while(1);
+        let second = set_verbosity_for_a_while(3);
+        revert_after_a_while(first);
+        assert_eq!(
+            verbosity(),
+            3,
+            "the older level's revert must not undo the newer one"
+        );
+        revert_after_a_while(second);
         assert_eq!(verbosity(), 0);
     }
 }

@@ -38,6 +38,33 @@ type MessageHandler<P> = Rc<dyn Fn(&mut P, &mut Ctx<'_, P>, Upid, Bytes)>;
 type RouteHandler<P> = Rc<dyn Fn(&mut P, &mut Ctx<'_, P>, Request) -> Reply>;
 type DispatchFn<P> = Box<dyn FnOnce(&mut P, &mut Ctx<'_, P>) + Send>;
 
+/// How many events of each kind wait in a process's mailbox, read as Mesos's
+/// `<process>/event_queue_messages`, `_dispatches` and `_http_requests` gauges.
+#[derive(Debug, Default)]
+pub struct QueueDepth {
+    pub messages: AtomicUsize,
+    pub dispatches: AtomicUsize,
+    pub http_requests: AtomicUsize,
+}
+
+impl QueueDepth {
+    /// Counts an event before it is queued (the handler may run at once), uncounts it if
+    /// the mailbox refused it.
+    pub(crate) fn queue(counter: &AtomicUsize, send: impl FnOnce() -> bool) -> bool {
+        counter.fetch_add(1, Ordering::AcqRel);
+        if send() {
+            return true;
+        }
+        counter.fetch_sub(1, Ordering::AcqRel);
+        false
+    }
+
+    /// An event left the mailbox (never below zero).
+    fn handled(counter: &AtomicUsize) {
+        let _ = counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    }
+}
+
 /// What the runtime keeps for a process besides its state.
 pub(crate) struct Core<P: Process> {
     pid: Upid,
@@ -46,6 +73,7 @@ pub(crate) struct Core<P: Process> {
     /// Route path (e.g. `/api/v1/scheduler`) to handler; longest prefix wins.
     routes: Vec<(String, RouteHandler<P>)>,
     pending: Arc<AtomicUsize>,
+    depth: Arc<QueueDepth>,
 }
 
 /// The actix actor that hosts a [`Process`].
@@ -55,7 +83,7 @@ pub struct ProcessActor<P: Process> {
 }
 
 impl<P: Process> ProcessActor<P> {
-    pub(crate) fn new(process: P, pid: Upid, runtime: Runtime) -> Self {
+    pub(crate) fn new(process: P, pid: Upid, runtime: Runtime, depth: Arc<QueueDepth>) -> Self {
         let pending = runtime.clock().pending_counter();
         ProcessActor {
             process,
@@ -65,6 +93,7 @@ impl<P: Process> ProcessActor<P> {
                 handlers: HashMap::new(),
                 routes: Vec::new(),
                 pending,
+                depth,
             },
         }
     }
@@ -119,6 +148,7 @@ impl actix::Message for Deliver {
 impl<P: Process> Handler<Deliver> for ProcessActor<P> {
     type Result = ();
     fn handle(&mut self, Deliver(msg): Deliver, actx: &mut Context<Self>) {
+        QueueDepth::handled(&self.core.depth.messages);
         match self.core.handlers.get(&msg.name).cloned() {
             Some(handler) => self.with_ctx(actx, |p, ctx| handler(p, ctx, msg.from, msg.body)),
             None => {
@@ -144,6 +174,7 @@ impl<P: Process> actix::Message for Dispatch<P> {
 impl<P: Process> Handler<Dispatch<P>> for ProcessActor<P> {
     type Result = ();
     fn handle(&mut self, Dispatch(f): Dispatch<P>, actx: &mut Context<Self>) {
+        QueueDepth::handled(&self.core.depth.dispatches);
         self.with_ctx(actx, f);
         self.done();
     }
@@ -163,6 +194,7 @@ impl actix::Message for HttpCall {
 impl<P: Process> Handler<HttpCall> for ProcessActor<P> {
     type Result = ();
     fn handle(&mut self, call: HttpCall, actx: &mut Context<Self>) {
+        QueueDepth::handled(&self.core.depth.http_requests);
         let HttpCall {
             mut request,
             endpoint,
@@ -255,7 +287,13 @@ impl<P: Process> Ctx<'_, P> {
             upid: self.core.pid.clone(),
             addr: self.actx.address(),
             runtime: self.core.runtime.clone(),
+            depth: self.core.depth.clone(),
         }
+    }
+
+    /// What waits in this process's mailbox now (for `event_queue_*` gauges).
+    pub fn queue_depth(&self) -> Arc<QueueDepth> {
+        self.core.depth.clone()
     }
 
     /// Sends a protobuf message, named by its full protobuf name.
@@ -371,6 +409,7 @@ pub struct Pid<P: Process> {
     upid: Upid,
     addr: Addr<ProcessActor<P>>,
     runtime: Runtime,
+    depth: Arc<QueueDepth>,
 }
 
 impl<P: Process> Clone for Pid<P> {
@@ -379,16 +418,23 @@ impl<P: Process> Clone for Pid<P> {
             upid: self.upid.clone(),
             addr: self.addr.clone(),
             runtime: self.runtime.clone(),
+            depth: self.depth.clone(),
         }
     }
 }
 
 impl<P: Process> Pid<P> {
-    pub(crate) fn new(upid: Upid, addr: Addr<ProcessActor<P>>, runtime: Runtime) -> Self {
+    pub(crate) fn new(
+        upid: Upid,
+        addr: Addr<ProcessActor<P>>,
+        runtime: Runtime,
+        depth: Arc<QueueDepth>,
+    ) -> Self {
         Pid {
             upid,
             addr,
             runtime,
+            depth,
         }
     }
 
@@ -405,8 +451,13 @@ impl<P: Process> Pid<P> {
     ) {
         let addr = self.addr.clone();
         let pending = self.runtime.clock().pending_counter();
+        let depth = self.depth.clone();
         let deliver = move || {
-            post(&pending, || addr.try_send(Dispatch(Box::new(f))).is_ok());
+            post(&pending, || {
+                QueueDepth::queue(&depth.dispatches, || {
+                    addr.try_send(Dispatch(Box::new(f))).is_ok()
+                })
+            });
         };
         let filters = self.runtime.filters();
         if filters.is_active() {

@@ -22,7 +22,9 @@ use crate::http::{Reply, Request, Response};
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
 use crate::pid::Upid;
-use crate::process::{post, Deliver, Exited, HttpCall, Pid, Process, ProcessActor, Terminate};
+use crate::process::{
+    post, Deliver, Exited, HttpCall, Pid, Process, ProcessActor, QueueDepth, Terminate,
+};
 
 /// Checks a message body before it is decoded (e.g. proto2 required fields). Given the
 /// message's full name and body; an error means the message is dropped.
@@ -213,25 +215,34 @@ impl Runtime {
         }
         let rt = self.clone();
         let actor_pid = upid.clone();
+        let depth = Arc::new(QueueDepth::default());
+        let actor_depth = depth.clone();
         let addr = ProcessActor::start_in_arbiter(&self.0.arbiter, move |actx| {
             // 0 = unbounded: deliveries never fail for a full mailbox (only for a closed one).
             actx.set_mailbox_capacity(0);
-            ProcessActor::new(process, actor_pid, rt)
+            ProcessActor::new(process, actor_pid, rt, actor_depth)
         });
         let pending = self.clock().pending_counter();
         let (a1, a2, a3, a4) = (addr.clone(), addr.clone(), addr.clone(), addr.clone());
         let (p1, p2) = (pending.clone(), pending);
+        let (d1, d2) = (depth.clone(), depth.clone());
         registry.insert(
             id,
             Entry {
-                deliver: Box::new(move |m| post(&p1, || a1.try_send(Deliver(m)).is_ok())),
-                http: Box::new(move |call| a2.try_send(call).is_ok()),
+                deliver: Box::new(move |m| {
+                    post(&p1, || {
+                        QueueDepth::queue(&d1.messages, || a1.try_send(Deliver(m)).is_ok())
+                    })
+                }),
+                http: Box::new(move |call| {
+                    QueueDepth::queue(&d2.http_requests, || a2.try_send(call).is_ok())
+                }),
                 exited: Box::new(move |pid| post(&p2, || a3.try_send(Exited(pid)).is_ok())),
                 terminate: Box::new(move || a4.do_send(Terminate)),
                 linkers: Vec::new(),
             },
         );
-        Ok(Pid::new(upid, addr, self.clone()))
+        Ok(Pid::new(upid, addr, self.clone(), depth))
     }
 
     /// Asks the process with this id to stop.

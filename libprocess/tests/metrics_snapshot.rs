@@ -63,3 +63,58 @@ async fn metrics_prometheus_serves_the_snapshot_in_text_format() {
     assert!(text.contains("\nmaster_cpus_total 4.5\n"), "{text}");
     rt.shutdown();
 }
+
+/// Queues events on itself from inside a handler (so none can run yet) and reports what
+/// its mailbox holds then.
+struct Busy {
+    seen: Option<tokio::sync::oneshot::Sender<(usize, usize)>>,
+}
+
+impl libprocess::Process for Busy {
+    fn initialize(&mut self, ctx: &mut libprocess::Ctx<'_, Self>) {
+        ctx.install_raw("noop", |_, _, _, _| {});
+        ctx.install_raw("go", |me, ctx, _, _| {
+            let me_pid = ctx.pid().clone();
+            for _ in 0..3 {
+                ctx.runtime()
+                    .send(&me_pid, &me_pid, "noop", bytes::Bytes::new());
+            }
+            for _ in 0..2 {
+                ctx.me().dispatch("noop", |_, _| {});
+            }
+            let depth = ctx.queue_depth();
+            let counts = (
+                depth.messages.load(std::sync::atomic::Ordering::Acquire),
+                depth.dispatches.load(std::sync::atomic::Ordering::Acquire),
+            );
+            if let Some(tx) = me.seen.take() {
+                let _ = tx.send(counts);
+            }
+        });
+    }
+}
+
+#[tokio::test]
+async fn queue_depth_counts_messages_and_dispatches_waiting_in_a_mailbox() {
+    let rt = Runtime::start(Config::local()).unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let pid = rt.spawn("busy", Busy { seen: Some(tx) }).unwrap();
+    rt.send(pid.upid(), pid.upid(), "go", bytes::Bytes::new());
+    let (messages, dispatches) = tokio::time::timeout(std::time::Duration::from_secs(10), rx)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (messages, dispatches),
+        (3, 2),
+        "queued behind the running handler"
+    );
+    // Once they ran, nothing waits.
+    let depth = pid.call("depth", |_, ctx| ctx.queue_depth()).await.unwrap();
+    assert_eq!(depth.messages.load(std::sync::atomic::Ordering::Acquire), 0);
+    assert_eq!(
+        depth.dispatches.load(std::sync::atomic::Ordering::Acquire),
+        0
+    );
+    rt.shutdown();
+}

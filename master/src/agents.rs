@@ -381,6 +381,7 @@ impl Master {
         }
         self.allocator().remove_agent(id);
         self.metrics.slave_removals.inc();
+        self.count_agent_removal_reason(unreachable);
         for (framework_id, task_id) in &agent.tasks {
             let aware = self
                 .frameworks

@@ -139,6 +139,11 @@ pub struct Flags {
     #[arg(long, env = "MESOS_LOGGING_LEVEL", default_value = "INFO")]
     pub logging_level: String,
 
+    /// A log file managed outside the master (e.g. its redirected stderr), served to
+    /// operators as `/master/log` (LIST_FILES, READ_FILE, `/files/read`), as in Mesos.
+    #[arg(long, env = "MESOS_EXTERNAL_LOG_FILE")]
+    pub external_log_file: Option<String>,
+
     /// Without `--hostname`: look the IP up for a name (true), or report the IP (false).
     #[arg(
         long,
@@ -265,6 +270,7 @@ impl Flags {
             ("advertise_port", self.advertise_port.map(|v| v.to_string())),
             ("work_dir", self.work_dir.clone()),
             ("hostname", self.hostname.clone()),
+            ("external_log_file", self.external_log_file.clone()),
             ("cluster", self.cluster.clone()),
             ("offer_timeout", self.offer_timeout.map(|v| v.to_string())),
             ("roles", self.roles.clone()),

@@ -237,6 +237,7 @@ impl Master {
         suppressed_roles: Vec<String>,
         conn: Conn,
     ) -> Result<Subscribed, String> {
+        self.count_subscribe(&info);
         validate_framework_info(&info)?;
         let now = ctx.clock().now_secs();
         let requested = info

@@ -212,6 +212,7 @@ pub(crate) fn install_leading<M>(
             m.metrics.dropped_messages.inc();
             return;
         }
+        m.count_message(&M::full_name());
         handler(m, ctx, from, message)
     });
 }

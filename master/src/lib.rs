@@ -36,6 +36,8 @@
 //! - [`scheduler_v0`]: libprocess messages from the v0 scheduler driver.
 //! - [`scheduler_http`]: the v1 scheduler API (`/api/v1/scheduler`, RecordIO streams).
 //! - [`hostname`]: the hostname reported without `--hostname` (looked up, as genuine).
+//! - [`files`]: the master's log as `/master/log` (`--external_log_file`): LIST_FILES,
+//!   READ_FILE, `/files/browse`, `/files/read`.
 //! - [`http`]: `/state`, `/redirect`, `/health`, `/flags`, `/version`.
 //! - [`operator_api`]: the v1 operator API (`/api/v1`), answered from the `/state` snapshot.
 //! - [`operator_events`]: the operator event stream (SUBSCRIBE), derived from changes.
@@ -48,6 +50,7 @@
 //! - [`allocation`]: the allocator as the master sees it: the hierarchical DRF allocator
 //!   process of `mesos-allocator`, whose decisions come back to the master by dispatch.
 //! - [`resource_versions`]: agents' resource versions, echoed in launches.
+//! - [`metrics`]: `master/messages_*`, removal reasons and `event_queue_*`, with genuine's names.
 //! - [`resource_metrics`]: `master/cpus_total`, `_used`, `_percent` (and mem, disk, gpus).
 //! - [`resources`]: resource arithmetic the master needs (sums, containment), over the
 //!   allocator crate's `Resources`.
@@ -62,6 +65,7 @@ pub mod allocation;
 pub mod allocation_explain;
 pub mod demotion;
 pub mod event_stream;
+pub mod files;
 pub mod flags;
 pub mod framework_failover;
 pub mod framework_updates;
@@ -71,6 +75,7 @@ pub mod history;
 pub mod hostname;
 pub mod http;
 pub mod master;
+pub mod metrics;
 pub mod numbers;
 pub mod offers;
 pub mod operations;

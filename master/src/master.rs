@@ -142,6 +142,8 @@ impl Process for Master {
         crate::http::install(ctx);
         crate::operator_endpoints::install(ctx);
         crate::operator_api::install(ctx);
+        crate::metrics::install(ctx);
+        crate::files::install(ctx);
         crate::scheduler_http::install(ctx);
         crate::webui::install(ctx);
         crate::allocation_explain::install(ctx);

@@ -49,6 +49,8 @@ pub fn decode_call(body: &[u8], json: bool) -> Result<v1::Call, CallError> {
         Some(T::GetMetrics) if call.get_metrics.is_none() => Some("get_metrics"),
         Some(T::SetLoggingLevel) if call.set_logging_level.is_none() => Some("set_logging_level"),
         Some(T::Teardown) if call.teardown.is_none() => Some("teardown"),
+        Some(T::ListFiles) if call.list_files.is_none() => Some("list_files"),
+        Some(T::ReadFile) if call.read_file.is_none() => Some("read_file"),
         _ => None,
     };
     match missing {
@@ -86,6 +88,12 @@ impl Master {
             T::Teardown => self.operator_teardown(ctx, call),
             T::Subscribe => self.operator_subscribe(ctx, accept).into(),
             T::SetLoggingLevel => set_logging_level(ctx, call),
+            T::ListFiles | T::ReadFile => {
+                if let Some(why) = json.then(|| negative_range(&req.body)).flatten() {
+                    return Response::bad_request(why).into();
+                }
+                files_call(self.attached_files(), call, accept)
+            }
             T::GetHealth
             | T::GetFlags
             | T::GetVersion
@@ -132,30 +140,57 @@ impl Master {
     }
 }
 
-/// Bumped by every SET_LOGGING_LEVEL: a revert only applies if no newer level was set.
-static LOGGING_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
 /// SET_LOGGING_LEVEL: the verbosity for `duration`, then back to 0 (as genuine).
 fn set_logging_level(ctx: &mut Ctx<'_, Master>, call: v1::Call) -> Reply {
-    use std::sync::atomic::Ordering;
     let Some(set) = call.set_logging_level else {
         return Response::bad_request("Expecting 'set_logging_level' to be present").into();
     };
     let Ok(nanos) = u64::try_from(set.duration.nanoseconds) else {
         return Response::bad_request("'set_logging_level.duration' must not be negative").into();
     };
-    let generation = LOGGING_GENERATION.fetch_add(1, Ordering::AcqRel) + 1;
-    libprocess::logging::set_verbosity(set.level);
+    let token = libprocess::logging::set_verbosity_for_a_while(set.level);
     ctx.delay(
         std::time::Duration::from_nanos(nanos),
         "revert_logging_level",
-        move |_, _| {
-            if LOGGING_GENERATION.load(Ordering::Acquire) == generation {
-                libprocess::logging::set_verbosity(0);
-            }
-        },
+        move |_, _| libprocess::logging::revert_after_a_while(token),
     );
     Response::ok(Bytes::new()).into()
+}
+
+/// A READ_FILE in JSON with a negative `offset` or `length`: the message refusing it
+/// (the JSON mapping, as stout's, would wrap a negative into a huge unsigned number).
+fn negative_range(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    ["offset", "length"].into_iter().find_map(|name| {
+        let n = v.get("read_file")?.get(name)?.as_i64()?;
+        (n < 0).then(|| format!("Negative {name} provided: {n}."))
+    })
+}
+
+/// LIST_FILES and READ_FILE over the master's attached files, on a blocking thread.
+fn files_call(files: crate::files::Attached, call: v1::Call, accept: ContentType) -> Reply {
+    crate::files::blocking(move || {
+        let mut r = V0Response::default();
+        let answer = if let Some(list) = call.list_files {
+            files.list(&list.path).map(|file_infos| {
+                r.set_type(response::Type::ListFiles);
+                r.list_files = Some(response::ListFiles { file_infos });
+            })
+        } else if let Some(read) = call.read_file {
+            files
+                .read(&read.path, read.offset, read.length)
+                .map(|(size, data)| {
+                    r.set_type(response::Type::ReadFile);
+                    r.read_file = Some(response::ReadFile { size, data });
+                })
+        } else {
+            return Response::bad_request("Expecting 'list_files' or 'read_file' to be present");
+        };
+        match answer {
+            Ok(()) => encode(&r, accept),
+            Err(e) => e.response(),
+        }
+    })
 }
 
 fn not_implemented(kind: v1::call::Type) -> Response {

@@ -286,6 +286,7 @@ fn remove_next(m: &mut Master, ctx: &mut Ctx<'_, Master>, generation: u64) {
                 tracing::error!(agent = %id, error = %e, "cannot mark the agent unreachable");
                 return;
             }
+            m.count_recovery_removal();
             counter(m, "slave_unreachable_completed").inc();
             m.mark_agent_unreachable(&id, ctx.clock().now_secs());
             m.changed();

@@ -205,6 +205,7 @@ impl Master {
         framework_id: &str,
         call: Call,
     ) -> Result<(), String> {
+        self.count_call(&call);
         let t = call.r#type();
         macro_rules! need {
             ($field:ident) => {

@@ -259,3 +259,104 @@ async fn set_logging_level_changes_the_verbosity_until_its_duration_ends() {
     assert_eq!(status, 400);
     m.shutdown();
 }
+
+#[tokio::test]
+async fn list_files_and_read_file_serve_the_external_log_as_master_log_and_refuse_the_rest() {
+    let log = std::env::temp_dir().join(format!("master-oplog-{}", std::process::id()));
+    std::fs::write(&log, "I1129 master started\nI1129 agent registered\n").unwrap();
+    let flag = format!("--external_log_file={}", log.display());
+    let m = common::master(&[flag.as_str()]);
+    let (status, v) = call(
+        &m,
+        json!({"type": "LIST_FILES", "list_files": {"path": "/master/log"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v,
+        json!({"type": "LIST_FILES", "list_files": {}}),
+        "the log is a file: it lists nothing, as genuine"
+    );
+    let (status, v) = call(
+        &m,
+        json!({"type": "READ_FILE", "read_file": {"path": "/master/log", "offset": 6, "length": 6}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["type"], "READ_FILE");
+    assert_eq!(v["read_file"]["size"], 44);
+    assert_eq!(v["read_file"]["data"], "bWFzdGVy", "\"master\" in base64");
+
+    // The web UI's pailer: the size first, then a range.
+    let addr = m.address();
+    let (size, range) = tokio::task::spawn_blocking(move || {
+        (
+            http(
+                addr,
+                "GET",
+                "/files/read?path=/master/log&offset=-1",
+                &[],
+                b"",
+            ),
+            http(
+                addr,
+                "GET",
+                "/files/read.json?path=/master/log&offset=6&length=6",
+                &[],
+                b"",
+            ),
+        )
+    })
+    .await
+    .unwrap();
+    let as_json = |r: &mesos_tests::wire::HttpMessage| -> Value {
+        serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+    };
+    assert_eq!(as_json(&size), json!({"data": "", "offset": 44}));
+    let debug = tokio::task::spawn_blocking(move || http(addr, "GET", "/files/debug", &[], b""))
+        .await
+        .unwrap();
+    assert_eq!(
+        as_json(&debug),
+        json!({"/master/log": log.display().to_string()}),
+        "what is attached, as genuine's /files/debug"
+    );
+    assert_eq!(as_json(&range), json!({"data": "master", "offset": 6}));
+
+    let real = log.display().to_string();
+    for (body, want) in [
+        (
+            json!({"type": "READ_FILE", "read_file": {"path": real, "offset": 0}}),
+            404,
+        ),
+        (
+            json!({"type": "READ_FILE", "read_file": {"path": "/etc/passwd", "offset": 0}}),
+            404,
+        ),
+        (
+            json!({"type": "LIST_FILES", "list_files": {"path": "/"}}),
+            404,
+        ),
+        (
+            json!({"type": "READ_FILE", "read_file": {"path": "/master/log", "offset": 0, "length": -1}}),
+            400,
+        ),
+        (
+            json!({"type": "READ_FILE", "read_file": {"path": "/master/log", "offset": u64::MAX}}),
+            400,
+        ),
+        (
+            json!({"type": "READ_FILE", "read_file": {"path": "/master/log"}}),
+            400,
+        ),
+        (json!({"type": "READ_FILE"}), 400),
+        (json!({"type": "LIST_FILES"}), 400),
+    ] {
+        let r = post(&m, body.to_string().into_bytes(), JSON).await;
+        let text = String::from_utf8_lossy(&r.body).to_string();
+        assert_eq!(r.status, want, "{body}: {text}");
+        assert!(!text.trim().is_empty(), "{body}: a refusal says why");
+    }
+    m.shutdown();
+    let _ = std::fs::remove_file(&log);
+}

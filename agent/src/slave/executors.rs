@@ -458,6 +458,7 @@ impl Slave {
         };
         tracing::info!(executor = %ex_key, status = %described, "executor exited");
         ex.state = ExecState::Terminated;
+        ctx.metrics().counter("slave/executors_terminated").inc();
         ex.os_pid = None;
         ex.stream = None;
         let ex_id = ex.info.executor_id.clone();

@@ -84,13 +84,19 @@ impl Slave {
         msg: FrameworkToExecutorMessage,
     ) {
         let Some(ex) = self.executor_mut(&msg.framework_id.value, &msg.executor_id.value) else {
+            self.count_framework_message(ctx, false);
             return;
         };
-        if let Some(pid) = ex.pid.clone() {
+        let delivered = if let Some(pid) = ex.pid.clone() {
             ctx.send(&pid, &msg);
+            true
         } else if let Some(stream) = &ex.stream {
             crate::executor_api::send_message(stream, &msg.data);
-        }
+            true
+        } else {
+            false
+        };
+        self.count_framework_message(ctx, delivered);
     }
 
     /// An executor's message for its framework: straight to a v0 framework's pid, else via

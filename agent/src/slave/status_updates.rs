@@ -28,11 +28,13 @@ impl Slave {
     ) -> bool {
         if update.uuid.as_ref().is_none_or(|u| u.is_empty()) {
             tracing::warn!(task = %update.status.task_id.value, "dropping status update without uuid");
+            self.count_status_update(ctx, false);
             return false;
         }
         if let (Some(ours), Some(theirs)) = (&self.id, &update.slave_id) {
             if ours != theirs {
                 tracing::warn!(task = %update.status.task_id.value, "dropping status update for another agent");
+                self.count_status_update(ctx, false);
                 return false;
             }
         }
@@ -104,8 +106,10 @@ impl Slave {
         if self.framework_terminating(&update.framework_id.value) {
             // Nobody would acknowledge it (genuine agents drop these too).
             tracing::warn!(task = %task_key, ?state, framework = %update.framework_id.value, "ignoring status update for a terminating framework");
+            self.count_status_update(ctx, false);
             return false;
         }
+        self.count_status_update(ctx, true);
         let mut left: Option<String> = None;
         if let Some(fw) = self.frameworks.get_mut(&update.framework_id.value) {
             let ex_key = update.executor_id.as_ref().map(|e| e.value.clone());
@@ -139,7 +143,12 @@ impl Slave {
             let fw_key = update.framework_id.value.clone();
             self.update_container(ctx, &fw_key, &ex_key);
         }
-        match self.sum.update(update) {
+        let result = self.sum.update(update);
+        if result.is_ok() && is_terminal(state) {
+            // A new terminal update: the task ended (launched or still queued).
+            self.count_terminal_task(ctx, state);
+        }
+        match result {
             Ok(Some(head)) => {
                 self.forward(ctx, head);
                 true

@@ -177,3 +177,33 @@ async fn revive_clears_filters_and_offers_at_once() {
     assert_eq!(h.delivered().await.into_iter().flatten().count(), 1);
     h.rt.shutdown();
 }
+
+#[tokio::test]
+async fn each_run_records_its_latency_and_the_mailbox_depth_is_reported() {
+    let h = Harness::start();
+    h.handle.add_framework("f1", &roles(&["r"]), &[], true);
+    h.delivered().await;
+    let count = |h: &Harness| {
+        h.rt.metrics()
+            .snapshot()
+            .get("allocator/mesos/allocation_run_latency_ms/count")
+            .copied()
+            .unwrap_or(-1.0)
+    };
+    let before = count(&h);
+    // A triggered run and a batch run each record how long they waited.
+    h.handle.add_agent("a1", res(AGENT), Vec::new());
+    h.delivered().await;
+    assert_eq!(count(&h) - before, 1.0);
+    h.advance(AllocatorConfig::default().allocation_interval)
+        .await;
+    assert_eq!(count(&h) - before, 2.0);
+    let s = h.rt.metrics().snapshot();
+    assert!(s["allocator/mesos/allocation_run_latency_ms/p99"] >= 0.0);
+    assert_eq!(
+        s["allocator/mesos/event_queue_dispatches"], 0.0,
+        "nothing waits now"
+    );
+    assert_eq!(s["allocator/event_queue_dispatches"], 0.0);
+    h.rt.shutdown();
+}
