@@ -14,6 +14,7 @@
 //! isolator cleaned up.
 
 pub mod launcher;
+pub mod spawn;
 
 use std::collections::HashMap;
 
