@@ -73,6 +73,19 @@ pub fn parse_isolation(flag: &str) -> Result<Vec<IsolatorSpec>, RegistryError> {
     Ok(specs)
 }
 
+/// The isolators the Mesos containerizer actually runs for `specs`: exactly one filesystem
+/// isolator is required, so `filesystem/posix` is appended when `--isolation` names none
+/// (as Mesos does when it creates its containerizer).
+pub fn with_filesystem_isolator(mut specs: Vec<IsolatorSpec>) -> Vec<IsolatorSpec> {
+    let has_filesystem = specs
+        .iter()
+        .any(|s| matches!(s, IsolatorSpec::Builtin(n) if n.starts_with("filesystem/")));
+    if !has_filesystem {
+        specs.push(IsolatorSpec::Builtin("filesystem/posix"));
+    }
+    specs
+}
+
 fn unknown(name: &str) -> RegistryError {
     RegistryError::Unknown {
         name: name.to_string(),
@@ -235,6 +248,21 @@ mod tests {
             parse_isolation("x@notanaddress"),
             Err(RegistryError::Unknown { .. })
         ));
+    }
+
+    #[test]
+    fn filesystem_posix_is_appended_only_when_no_filesystem_isolator_is_listed() {
+        let specs = with_filesystem_isolator(parse_isolation(DEFAULT_ISOLATION).unwrap());
+        assert_eq!(
+            specs,
+            [
+                IsolatorSpec::Builtin("posix/cpu"),
+                IsolatorSpec::Builtin("posix/mem"),
+                IsolatorSpec::Builtin("filesystem/posix"),
+            ]
+        );
+        let listed = parse_isolation("filesystem/posix,cgroups/mem").unwrap();
+        assert_eq!(with_filesystem_isolator(listed.clone()), listed);
     }
 
     #[test]
