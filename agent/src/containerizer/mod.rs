@@ -3,9 +3,10 @@
 //!
 //! It is the only owner of container lifetime: the agent asks it to launch, update and
 //! destroy, and learns of every termination from it; nothing else signals container
-//! processes. It composes the posix [`launcher`] (process group, namespaces through
-//! `namespaces::wrap_command`, a kill over the process tree) with the isolators selected by
-//! `--isolation` (their `cleanup` kills whatever is left in the container's cgroups).
+//! processes. It composes the posix [`launcher`] (session and process group through the
+//! [`spawn`] helper, namespaces through `unshare`, a kill over the process tree) with the
+//! isolators selected by `--isolation` (their `cleanup` kills whatever is left in the
+//! container's cgroups). Its calls are typed messages ([`Call`], handled by `handle_*`).
 //!
 //! Launch follows the isolators' contract: prepare every isolator → start the executor held
 //! → isolate(pid) on every isolator → release → watch. A limitation from a watch destroys
