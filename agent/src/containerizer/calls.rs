@@ -17,7 +17,7 @@ pub enum Call {
     /// Start a container for an executor; answered once it runs isolated, or why not.
     Launch {
         container_id: String,
-        spec: LaunchSpec,
+        spec: Box<LaunchSpec>,
         reply: Answer<Result<Launched, ContainerizerError>>,
     },
     /// Give a container new total resources (tasks joined or left its executor).
@@ -55,7 +55,7 @@ impl Call {
         (
             Call::Launch {
                 container_id,
-                spec,
+                spec: Box::new(spec),
                 reply,
             },
             rx,
@@ -150,7 +150,7 @@ impl Containerizer {
                 container_id,
                 spec,
                 reply,
-            } => self.handle_launch(ctx, container_id, spec, reply),
+            } => self.handle_launch(ctx, container_id, *spec, reply),
             Call::Update {
                 container_id,
                 resources,
