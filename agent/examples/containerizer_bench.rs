@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use libprocess::{Config, Pid, Runtime};
-use mesos_agent::containerizer::{Containerizer, LaunchSpec};
+use mesos_agent::containerizer::{send, Call, Containerizer, LaunchSpec};
 use mesos_isolators::cgroups::CgroupsConfig;
 use mesos_isolators::isolator::scalar_resource;
 use mesos_isolators::parse_isolation;
@@ -59,16 +59,14 @@ async fn run(
         let id = format!("bench-{tag}-{}-{i}", std::process::id());
         let s = spec(dir);
         let t = Instant::now();
-        let lid = id.clone();
-        let launched = cz
-            .call("launch", move |c, ctx| c.launch(ctx, lid, s))
-            .await?
+        let (call, answer) = Call::launch(id.clone(), s);
+        send(cz, call);
+        let launched = answer
             .await?
             .map_err(|e| anyhow::anyhow!("launch {id}: {e}"))?;
         up.push(t.elapsed());
         let t = Instant::now();
-        let did = id.clone();
-        cz.dispatch("destroy", move |c, ctx| c.destroy(ctx, &did));
+        send(cz, Call::destroy(id));
         launched.termination.await?;
         down.push(t.elapsed());
     }

@@ -95,6 +95,16 @@ pub struct Flags {
           value_parser = clap::builder::BoolishValueParser::new())]
     pub switch_user: bool,
 
+    /// `disk/du`: a container whose sandbox outgrows its `disk` resource is destroyed and
+    /// its tasks fail with REASON_CONTAINER_LIMITATION_DISK (otherwise usage is only reported).
+    #[arg(long, env = "MESOS_ENFORCE_CONTAINER_DISK_QUOTA", default_value = "false", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub enforce_container_disk_quota: bool,
+
+    /// `disk/du`: how often each sandbox is measured.
+    #[arg(long, env = "MESOS_CONTAINER_DISK_WATCH_INTERVAL", default_value = "15secs", value_parser = parse_duration)]
+    pub container_disk_watch_interval: Duration,
+
     /// Time between asking an executor to shut down and killing it.
     #[arg(long, env = "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", default_value = "5secs", value_parser = parse_duration)]
     pub executor_shutdown_grace_period: Duration,
@@ -128,6 +138,8 @@ pub enum FlagError {
     Resolve(String),
     #[error(transparent)]
     Isolation(#[from] mesos_isolators::RegistryError),
+    #[error("--container_disk_watch_interval must be greater than zero")]
+    DiskWatchInterval,
 }
 
 impl Flags {
@@ -148,6 +160,14 @@ impl Flags {
             (
                 "cgroups_enable_cfs".into(),
                 self.cgroups_enable_cfs.to_string(),
+            ),
+            (
+                "enforce_container_disk_quota".into(),
+                self.enforce_container_disk_quota.to_string(),
+            ),
+            (
+                "container_disk_watch_interval".into(),
+                libprocess::duration::format(self.container_disk_watch_interval),
             ),
             (
                 "registration_backoff_factor".into(),
@@ -196,9 +216,13 @@ impl Flags {
         v
     }
 
-    /// Checks `--isolation` (an unknown name is an error listing the valid ones).
+    /// Checks `--isolation` (an unknown name is an error listing the valid ones) and the
+    /// `disk/du` watch interval.
     pub fn validate(&self) -> Result<(), FlagError> {
         mesos_isolators::parse_isolation(&self.isolation)?;
+        if self.container_disk_watch_interval.is_zero() {
+            return Err(FlagError::DiskWatchInterval);
+        }
         Ok(())
     }
 
@@ -213,6 +237,8 @@ impl Flags {
                     enable_cfs: self.cgroups_enable_cfs,
                 },
                 switch_user: self.switch_user,
+                enforce_container_disk_quota: self.enforce_container_disk_quota,
+                poll_interval: self.container_disk_watch_interval,
                 ..Default::default()
             },
         }
@@ -320,5 +346,35 @@ mod tests {
         let err = bad.validate().unwrap_err().to_string();
         assert!(err.contains("unknown isolator 'cgroups/memory'"), "{err}");
         assert!(err.contains("cgroups/mem, cgroups/pids"), "{err}");
+    }
+
+    #[test]
+    fn disk_quota_flags_reach_the_disk_du_isolator_like_mesos() {
+        let f = Flags::try_parse_from(["mesos-agent", "--master=m:1", "--work_dir=/x"]).unwrap();
+        let iso = f.isolation_config().flags;
+        assert!(!iso.enforce_container_disk_quota);
+        assert_eq!(iso.poll_interval, Duration::from_secs(15));
+        let f = Flags::try_parse_from([
+            "mesos-agent",
+            "--master=m:1",
+            "--work_dir=/x",
+            "--enforce_container_disk_quota=true",
+            "--container_disk_watch_interval=2secs",
+        ])
+        .unwrap();
+        let iso = f.isolation_config().flags;
+        assert!(iso.enforce_container_disk_quota);
+        assert_eq!(iso.poll_interval, Duration::from_secs(2));
+        assert!(f
+            .to_map()
+            .contains(&("enforce_container_disk_quota".into(), "true".into())));
+        let zero = Flags::try_parse_from([
+            "mesos-agent",
+            "--master=m:1",
+            "--work_dir=/x",
+            "--container_disk_watch_interval=0secs",
+        ])
+        .unwrap();
+        assert!(matches!(zero.validate(), Err(FlagError::DiskWatchInterval)));
     }
 }

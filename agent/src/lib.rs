@@ -180,7 +180,9 @@ pub fn start_isolated(
     config: SlaveConfig,
     isolation: IsolationConfig,
 ) -> Result<Agent, StartError> {
-    let specs = mesos_isolators::parse_isolation(&isolation.isolation)?;
+    let specs = mesos_isolators::registry::with_filesystem_isolator(
+        mesos_isolators::parse_isolation(&isolation.isolation)?,
+    );
     rt_config.delegate = Some("slave(1)".into());
     let runtime = Runtime::start(rt_config)?;
     runtime.set_validator(|n, b| mesos_proto::check(n, b).map_err(|e| e.to_string()));

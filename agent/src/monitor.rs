@@ -52,10 +52,8 @@ impl Slave {
                 return out;
             };
             for e in entries {
-                let id = e.container_id.clone();
-                let Ok(answer) = cz.call("usage", move |c, ctx| c.usage(ctx, &id)).await else {
-                    break;
-                };
+                let (call, answer) = crate::containerizer::Call::usage(e.container_id.clone());
+                crate::containerizer::send(&cz, call);
                 match answer.await {
                     Ok(Ok(stats)) => out.push(json!({
                         "framework_id": e.framework_id,

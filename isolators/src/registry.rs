@@ -42,16 +42,43 @@ pub enum RegistryError {
     Duplicate(String),
     #[error("--isolation is empty")]
     Empty,
+    #[error("using 'posix/disk' and 'disk/du' together in --isolation is not allowed ('posix/disk' is the old name of 'disk/du')")]
+    PosixDiskAndDiskDu,
     #[error(transparent)]
     Cgroups(#[from] CgroupsError),
     #[error("cannot start isolator '{name}': {source}")]
     Start { name: String, source: HandleError },
 }
 
-/// Parses `--isolation` (comma separated; blanks ignored).
+/// Parses `--isolation` (comma separated; blanks ignored). Mesos's deprecated spellings are
+/// accepted with a warning, as Mesos does: `process` (= `posix/cpu,posix/mem`), `cgroups`
+/// (= `cgroups/cpu,cgroups/mem`) and `posix/disk` (= `disk/du`, not both).
 pub fn parse_isolation(flag: &str) -> Result<Vec<IsolatorSpec>, RegistryError> {
+    let flag = match flag.trim() {
+        "process" => {
+            tracing::warn!("--isolation=process is deprecated; use posix/cpu,posix/mem");
+            "posix/cpu,posix/mem"
+        }
+        "cgroups" => {
+            tracing::warn!("--isolation=cgroups is deprecated; use cgroups/cpu,cgroups/mem");
+            "cgroups/cpu,cgroups/mem"
+        }
+        other => other,
+    };
+    let entries: Vec<&str> = flag
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if entries.contains(&"posix/disk") {
+        if entries.contains(&"disk/du") {
+            return Err(RegistryError::PosixDiskAndDiskDu);
+        }
+        tracing::warn!("'posix/disk' has been renamed 'disk/du'; update --isolation");
+    }
     let mut specs = Vec::new();
-    for raw in flag.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for raw in entries {
+        let raw = if raw == "posix/disk" { "disk/du" } else { raw };
         let spec = if let Some(name) = BUILTIN.iter().find(|n| **n == raw) {
             IsolatorSpec::Builtin(name)
         } else if raw.contains('@') {
@@ -71,6 +98,19 @@ pub fn parse_isolation(flag: &str) -> Result<Vec<IsolatorSpec>, RegistryError> {
         return Err(RegistryError::Empty);
     }
     Ok(specs)
+}
+
+/// The isolators the Mesos containerizer actually runs for `specs`: exactly one filesystem
+/// isolator is required, so `filesystem/posix` is appended when `--isolation` names none
+/// (as Mesos does when it creates its containerizer).
+pub fn with_filesystem_isolator(mut specs: Vec<IsolatorSpec>) -> Vec<IsolatorSpec> {
+    let has_filesystem = specs
+        .iter()
+        .any(|s| matches!(s, IsolatorSpec::Builtin(n) if n.starts_with("filesystem/")));
+    if !has_filesystem {
+        specs.push(IsolatorSpec::Builtin("filesystem/posix"));
+    }
+    specs
 }
 
 fn unknown(name: &str) -> RegistryError {
@@ -234,6 +274,42 @@ mod tests {
         assert!(matches!(
             parse_isolation("x@notanaddress"),
             Err(RegistryError::Unknown { .. })
+        ));
+    }
+
+    #[test]
+    fn filesystem_posix_is_appended_only_when_no_filesystem_isolator_is_listed() {
+        let specs = with_filesystem_isolator(parse_isolation(DEFAULT_ISOLATION).unwrap());
+        assert_eq!(
+            specs,
+            [
+                IsolatorSpec::Builtin("posix/cpu"),
+                IsolatorSpec::Builtin("posix/mem"),
+                IsolatorSpec::Builtin("filesystem/posix"),
+            ]
+        );
+        let listed = parse_isolation("filesystem/posix,cgroups/mem").unwrap();
+        assert_eq!(with_filesystem_isolator(listed.clone()), listed);
+    }
+
+    #[test]
+    fn mesos_deprecated_isolation_spellings_map_to_their_isolators() {
+        let b = IsolatorSpec::Builtin;
+        assert_eq!(
+            parse_isolation("process").unwrap(),
+            [b("posix/cpu"), b("posix/mem")]
+        );
+        assert_eq!(
+            parse_isolation("cgroups").unwrap(),
+            [b("cgroups/cpu"), b("cgroups/mem")]
+        );
+        assert_eq!(
+            parse_isolation("posix/cpu,posix/disk").unwrap(),
+            [b("posix/cpu"), b("disk/du")]
+        );
+        assert!(matches!(
+            parse_isolation("posix/disk,disk/du"),
+            Err(RegistryError::PosixDiskAndDiskDu)
         ));
     }
 

@@ -3,11 +3,11 @@
 //! the namespaces its isolators ask for; started held until it is isolated, as the leader
 //! of its own session and process group.
 
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{ChildStdin, Command, Stdio};
 use std::time::Duration;
 
 use libprocess::Upid;
@@ -16,6 +16,8 @@ use mesos_isolators::namespaces;
 use mesos_isolators::procs::{self, ProcessTracker};
 use mesos_isolators::LaunchInfo;
 use mesos_proto::mesos::ExecutorInfo;
+
+use super::spawn;
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid as NixPid;
 
@@ -34,7 +36,7 @@ pub enum LaunchError {
     #[error("cannot start '{command}': {source}")]
     Spawn {
         command: String,
-        source: std::io::Error,
+        source: super::spawn::SpawnError,
     },
 }
 
@@ -102,7 +104,7 @@ pub fn executor_environment(l: &Launch<'_>) -> Vec<(String, String)> {
     env
 }
 
-/// The posix launcher's child before it runs the executor: it waits on its stdin for the
+/// The posix launcher's child before it runs the executor: it waits on a pipe for the
 /// go-ahead, so isolators can put it in their cgroups before it can fork (the isolators'
 /// launcher contract).
 pub struct Held {
@@ -113,67 +115,90 @@ pub struct Held {
 
 /// What releases a held child. Dropped without [`Gate::release`], the child exits 1
 /// without running anything.
-pub struct Gate(Option<ChildStdin>);
+pub struct Gate(Option<std::io::PipeWriter>);
 
 impl Gate {
     /// Lets the held child exec the executor.
     pub fn release(&mut self) -> std::io::Result<()> {
         match self.0.take() {
-            // The pipe then closes: the executor's stdin reads end-of-file, as /dev/null.
-            Some(mut stdin) => stdin.write_all(b"go\n"),
+            Some(mut gate) => gate.write_all(b"g"),
             None => Ok(()),
         }
     }
 }
 
-/// The helper that starts the executor in a new session.
-pub const SETSID: &str = "setsid";
+/// What the executor's process runs: its command (`/bin/sh -c <value>`, or the value with
+/// its arguments as argv), under the isolators' command prefix, inside the namespaces they
+/// asked for (through util-linux `unshare`).
+fn executor_argv(
+    command: &mesos_proto::mesos::CommandInfo,
+    info: &LaunchInfo,
+) -> (OsString, Vec<OsString>) {
+    let (mut program, mut argv): (OsString, Vec<OsString>) = if command.shell() {
+        (
+            "/bin/sh".into(),
+            vec!["sh".into(), "-c".into(), command.value().into()],
+        )
+    } else {
+        let argv = if command.arguments.is_empty() {
+            vec![command.value().into()]
+        } else {
+            command.arguments.iter().map(OsString::from).collect()
+        };
+        (command.value().into(), argv)
+    };
+    // A prefix or `unshare` runs the program by name: argv[0] becomes the program.
+    let wrap = |prefix: Vec<OsString>, program: OsString, argv: Vec<OsString>| {
+        let mut out = prefix;
+        out.push(program);
+        out.extend(argv.into_iter().skip(1));
+        out
+    };
+    if let Some((first, rest)) = info.command_prefix.split_first() {
+        let mut prefix: Vec<OsString> = vec![first.into()];
+        prefix.extend(rest.iter().map(OsString::from));
+        argv = wrap(prefix, program, argv);
+        program = first.into();
+    }
+    if !info.namespaces.is_empty() {
+        let mut prefix: Vec<OsString> = vec![namespaces::UNSHARE.into()];
+        prefix.extend(
+            namespaces::unshare_args(&info.namespaces)
+                .into_iter()
+                .map(OsString::from),
+        );
+        prefix.push("--".into());
+        argv = wrap(prefix, program, argv);
+        program = namespaces::UNSHARE.into();
+    }
+    (program, argv)
+}
 
-/// The wrapper that holds the child: one line from stdin, then exec the real command.
-const HOLD_SCRIPT: &str = "read _go || exit 1; exec \"$0\" \"$@\"";
+/// The executor's whole environment: the agent's, minus its own Mesos configuration, plus
+/// the executor's variables and the isolators'.
+fn full_environment(l: &Launch<'_>, info: &LaunchInfo) -> Vec<(OsString, OsString)> {
+    let mut env: BTreeMap<OsString, OsString> = std::env::vars_os()
+        .filter(|(k, _)| {
+            k.to_str()
+                .is_none_or(|k| !k.starts_with("MESOS_") && !k.starts_with("LIBPROCESS_"))
+        })
+        .collect();
+    for (k, v) in executor_environment(l) {
+        env.insert(k.into(), v.into());
+    }
+    for (k, v) in &info.environment {
+        env.insert(k.into(), v.into());
+    }
+    env.into_iter().collect()
+}
 
-/// Starts the executor held (see [`Held`]) as the leader of its own process group, inside
-/// the namespaces `info` asks for, under its command prefix and with its environment;
-/// stdout/stderr go to `<sandbox>/stdout` and `<sandbox>/stderr`.
+/// Starts the executor held (see [`Held`]) as the leader of its own session and process
+/// group, inside the namespaces `info` asks for, under its command prefix and with its
+/// environment; stdout/stderr go to `<sandbox>/stdout` and `<sandbox>/stderr`. Released, the
+/// held process execs the executor (or `unshare`/the prefix) itself ([`spawn`]).
 pub fn spawn_held(l: &Launch<'_>, info: &LaunchInfo) -> Result<Held, LaunchError> {
     let command = l.executor.command.as_ref().ok_or(LaunchError::NoCommand)?;
-    let base =
-        mesos_executors::child::command_for(command.value(), command.shell(), &command.arguments);
-    let mut cmd = match info.command_prefix.split_first() {
-        Some((program, rest)) => {
-            let mut c = Command::new(program);
-            c.args(rest).arg(base.get_program()).args(base.get_args());
-            c
-        }
-        None => base,
-    };
-    // The agent's own configuration must not leak into the executor's runtime.
-    for (k, _) in std::env::vars_os() {
-        if let Some(k) = k.to_str() {
-            if k.starts_with("MESOS_") || k.starts_with("LIBPROCESS_") {
-                cmd.env_remove(k);
-            }
-        }
-    }
-    cmd.envs(executor_environment(l));
-    cmd.envs(&info.environment);
-    cmd.current_dir(l.directory);
-    let inner = namespaces::wrap_command(&cmd, &info.namespaces);
-    // util-linux `setsid` (not a group leader, so it does not fork) makes the child the
-    // leader of a new session and process group, as Mesos's posix launcher does; without
-    // `unsafe` in this crate, a `pre_exec(setsid)` is not an option.
-    let mut held = Command::new(SETSID);
-    held.arg("/bin/sh")
-        .arg("-c")
-        .arg(HOLD_SCRIPT)
-        .arg(inner.get_program())
-        .args(inner.get_args());
-    for (key, value) in inner.get_envs() {
-        match value {
-            Some(v) => held.env(key, v),
-            None => held.env_remove(key),
-        };
-    }
+    let (program, argv) = executor_argv(command, info);
     let open = |name: &str| {
         let path = l.directory.join(name);
         File::create(&path).map_err(|source| LaunchError::Sandbox {
@@ -181,24 +206,23 @@ pub fn spawn_held(l: &Launch<'_>, info: &LaunchInfo) -> Result<Held, LaunchError
             source,
         })
     };
-    if let Some((uid, gid)) = switch_to(l.user)? {
-        // Safe std API: the child sets its gid, drops supplementary groups, then its uid.
-        held.uid(uid).gid(gid);
-    }
-    held.current_dir(l.directory)
-        .stdin(Stdio::piped())
-        .stdout(open("stdout")?)
-        .stderr(open("stderr")?);
-    let mut child = held.spawn().map_err(|source| LaunchError::Spawn {
+    let exec = spawn::Exec {
+        program,
+        argv,
+        env: full_environment(l, info),
+        cwd: l.directory.to_path_buf(),
+        stdout: open("stdout")?,
+        stderr: open("stderr")?,
+        ids: switch_to(l.user)?,
+    };
+    let child = spawn::spawn(exec).map_err(|source| LaunchError::Spawn {
         command: command.value().to_string(),
         source,
     })?;
-    let gate = Gate(child.stdin.take());
-    let spawned = child::watch(child);
     Ok(Held {
-        pid: spawned.pid,
-        gate,
-        exit: spawned.exit,
+        pid: child.pid,
+        gate: Gate(Some(child.gate)),
+        exit: child.exit,
     })
 }
 
@@ -221,7 +245,7 @@ fn switch_to(user: Option<&str>) -> Result<Option<(u32, u32)>, LaunchError> {
         .map_err(|e| error(format!("cannot look the user up: {e}")))?
         .ok_or_else(|| error("no such user".into()))?;
     if found.uid == nix::unistd::geteuid() && found.gid == nix::unistd::getegid() {
-        // Already that user: setting ids would only force std's slower fork path.
+        // Already that user: nothing to switch.
         return Ok(None);
     }
     Ok(Some((found.uid.as_raw(), found.gid.as_raw())))
@@ -328,8 +352,7 @@ mod tests {
             "",
             "nothing runs before release"
         );
-        // pgrp and session (fields 5 and 6 of stat) become the executor's own pid once
-        // `setsid` has run (it execs the held shell right after).
+        // pgrp and session (fields 5 and 6 of stat) are the executor's own pid.
         let ids = |pid: u32| {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
             let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
@@ -360,6 +383,42 @@ mod tests {
             "err\n"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_executor_argv_nests_the_command_in_its_prefix_then_in_unshare_with_no_shell_between() {
+        let shell = CommandInfo {
+            value: Some("echo hi".into()),
+            ..Default::default()
+        };
+        let (program, argv) = executor_argv(&shell, &LaunchInfo::default());
+        assert_eq!(program, "/bin/sh");
+        assert_eq!(argv, ["sh", "-c", "echo hi"]);
+        let plain = CommandInfo {
+            value: Some("/bin/echo".into()),
+            shell: Some(false),
+            arguments: vec!["my-echo".into(), "a".into()],
+            ..Default::default()
+        };
+        let (program, argv) = executor_argv(&plain, &LaunchInfo::default());
+        assert_eq!(
+            (program.as_os_str(), argv.as_slice()),
+            ("/bin/echo".as_ref(), &["my-echo".into(), "a".into()][..])
+        );
+        let info = LaunchInfo {
+            command_prefix: vec!["nice".into(), "-n1".into()],
+            namespaces: vec![mesos_isolators::Namespace::Pid],
+            ..Default::default()
+        };
+        let (program, argv) = executor_argv(&plain, &info);
+        assert_eq!(program, namespaces::UNSHARE);
+        let tail: Vec<&str> = argv
+            .iter()
+            .skip_while(|a| *a != "--")
+            .filter_map(|a| a.to_str())
+            .collect();
+        assert_eq!(tail, ["--", "nice", "-n1", "/bin/echo", "a"]);
+        assert!(argv.iter().any(|a| a == "--mount-proc"));
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //!
 //! It is the only owner of container lifetime: the agent asks it to launch, update and
 //! destroy, and learns of every termination from it; nothing else signals container
-//! processes. It composes the posix [`launcher`] (process group, namespaces through
-//! `namespaces::wrap_command`, a kill over the process tree) with the isolators selected by
-//! `--isolation` (their `cleanup` kills whatever is left in the container's cgroups).
+//! processes. It composes the posix [`launcher`] (session and process group through the
+//! [`spawn`] helper, namespaces through `unshare`, a kill over the process tree) with the
+//! isolators selected by `--isolation` (their `cleanup` kills whatever is left in the
+//! container's cgroups). Its calls are typed messages ([`Call`], handled by `handle_*`).
 //!
 //! Launch follows the isolators' contract: prepare every isolator → start the executor held
 //! → isolate(pid) on every isolator → release → watch. A limitation from a watch destroys
@@ -13,7 +14,9 @@
 //! container is gone (and its waiters answered) only once its executor was reaped and every
 //! isolator cleaned up.
 
+mod calls;
 pub mod launcher;
+pub mod spawn;
 
 use std::collections::HashMap;
 
@@ -21,9 +24,10 @@ use futures::future::{AbortHandle, Abortable};
 use libprocess::{Ctx, Process};
 use mesos_executors::child::Exit;
 use mesos_isolators::{ContainerId, HandleError, IsolatorHandle, LaunchInfo, Limitation};
-use mesos_proto::mesos::{task_status, Resource, ResourceStatistics, TaskState};
+use mesos_proto::mesos::{task_status, Resource, TaskState};
 use tokio::sync::oneshot;
 
+pub use calls::{send, Call};
 pub use launcher::{executor_environment, Launch, LaunchError, LaunchSpec};
 
 /// Why a containerizer call failed.
@@ -185,7 +189,7 @@ impl Containerizer {
         self
     }
 
-    /// The ids of every container (launching, running or being destroyed).
+    /// The ids of every container (launching, running or being destroyed): `Call::Containers`.
     pub fn containers(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.containers.keys().map(|c| c.to_string()).collect();
         ids.sort();
@@ -200,14 +204,14 @@ impl Containerizer {
             .collect()
     }
 
-    /// Launches a container; the answer comes once the executor runs isolated (or why not).
-    pub fn launch(
+    /// `Call::Launch`: answers once the executor runs isolated (or why not).
+    pub(super) fn handle_launch(
         &mut self,
         ctx: &mut Ctx<'_, Self>,
         container_id: String,
         mut spec: LaunchSpec,
-    ) -> oneshot::Receiver<Result<Launched, ContainerizerError>> {
-        let (reply, rx) = oneshot::channel();
+        reply: Reply,
+    ) {
         if !self.switch_user {
             spec.user = None;
         }
@@ -215,12 +219,12 @@ impl Containerizer {
             Ok(id) => id,
             Err(e) => {
                 let _ = reply.send(Err(e.into()));
-                return rx;
+                return;
             }
         };
         if self.containers.contains_key(&id) {
             let _ = reply.send(Err(ContainerizerError::Exists(id.to_string())));
-            return rx;
+            return;
         }
         let (tx, termination) = oneshot::channel();
         self.containers.insert(
@@ -247,7 +251,6 @@ impl Containerizer {
                 termination,
             });
         }
-        rx
     }
 
     fn prepare(
@@ -388,7 +391,7 @@ impl Containerizer {
         }
         if reply.send(Ok(Launched { pid, termination })).is_err() {
             // Nobody waits for this container any more.
-            self.destroy(ctx, &id.to_string());
+            self.handle_destroy(ctx, &id.to_string());
         }
     }
 
@@ -458,9 +461,9 @@ impl Containerizer {
         self.start_destroy(ctx, id);
     }
 
-    /// Destroys a container: every process in it is killed and every isolator cleans up;
-    /// its waiters then get its termination. Unknown containers are ignored.
-    pub fn destroy(&mut self, ctx: &mut Ctx<'_, Self>, container_id: &str) {
+    /// `Call::Destroy`: every process in the container is killed and every isolator cleans
+    /// up; its waiters then get its termination. Unknown containers are ignored.
+    pub(super) fn handle_destroy(&mut self, ctx: &mut Ctx<'_, Self>, container_id: &str) {
         let Ok(id) = ContainerId::new(container_id) else {
             return;
         };
@@ -544,105 +547,6 @@ impl Containerizer {
         for w in c.waiters {
             let _ = w.send(termination.clone());
         }
-    }
-
-    /// Waits for a container's termination (`None`: unknown container).
-    pub fn wait(&mut self, container_id: &str) -> Option<oneshot::Receiver<Termination>> {
-        let id = ContainerId::new(container_id).ok()?;
-        let c = self.containers.get_mut(&id)?;
-        let (tx, rx) = oneshot::channel();
-        c.waiters.push(tx);
-        Some(rx)
-    }
-
-    /// Applies a container's new total resources (tasks joined or left its executor).
-    pub fn update(
-        &mut self,
-        ctx: &mut Ctx<'_, Self>,
-        container_id: &str,
-        resources: Vec<Resource>,
-    ) -> oneshot::Receiver<Result<(), ContainerizerError>> {
-        let (tx, rx) = oneshot::channel();
-        let known = ContainerId::new(container_id).ok().filter(|id| {
-            self.containers
-                .get(id)
-                .is_some_and(|c| c.phase != Phase::Destroying)
-        });
-        let Some(id) = known else {
-            let _ = tx.send(Err(ContainerizerError::Unknown(container_id.to_string())));
-            return rx;
-        };
-        if let Some(c) = self.containers.get_mut(&id) {
-            c.resources = resources.clone();
-        }
-        let handles = self.isolators.clone();
-        ctx.then(
-            async move {
-                for h in &handles {
-                    h.update(&id, &resources).await.map_err(|source| {
-                        ContainerizerError::Update {
-                            isolator: h.name().to_string(),
-                            source,
-                        }
-                    })?;
-                }
-                Ok(())
-            },
-            move |_me, _ctx, result: Result<(), ContainerizerError>| {
-                if let Err(e) = &result {
-                    tracing::warn!(error = %e, "container update failed");
-                }
-                let _ = tx.send(result);
-            },
-        );
-        rx
-    }
-
-    /// A container's statistics: every isolator's fields merged, with the limits of the
-    /// container's resources where no isolator reports them (as Mesos does).
-    pub fn usage(
-        &mut self,
-        ctx: &mut Ctx<'_, Self>,
-        container_id: &str,
-    ) -> oneshot::Receiver<Result<ResourceStatistics, ContainerizerError>> {
-        let (tx, rx) = oneshot::channel();
-        let known = ContainerId::new(container_id)
-            .ok()
-            .and_then(|id| self.containers.get(&id).map(|c| (id, c.resources.clone())));
-        let Some((id, resources)) = known else {
-            let _ = tx.send(Err(ContainerizerError::Unknown(container_id.to_string())));
-            return rx;
-        };
-        let handles = self.isolators.clone();
-        ctx.then(
-            async move {
-                let mut parts = Vec::new();
-                for h in &handles {
-                    match h.usage(&id).await {
-                        Ok(stats) => parts.push(stats),
-                        Err(e) => {
-                            tracing::debug!(container = %id, isolator = h.name(), error = %e, "no usage")
-                        }
-                    }
-                }
-                let mut stats = mesos_isolators::isolator::merge_statistics(&parts);
-                if stats.cpus_limit.is_none() {
-                    stats.cpus_limit = mesos_isolators::isolator::scalar(&resources, "cpus");
-                }
-                if stats.mem_limit_bytes.is_none() {
-                    stats.mem_limit_bytes = mesos_isolators::isolator::scalar(&resources, "mem")
-                        .map(mesos_isolators::isolator::mb_to_bytes);
-                }
-                if stats.timestamp == 0.0 {
-                    stats.timestamp = mesos_isolators::isolator::now_secs();
-                }
-                stats
-            },
-            move |_me, _ctx, stats| {
-                let _ = tx.send(Ok(stats));
-            },
-        );
-        rx
     }
 }
 

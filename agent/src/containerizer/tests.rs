@@ -9,7 +9,7 @@ use mesos_isolators::example::{ExampleIsolator, ENV_VAR};
 use mesos_isolators::isolator::scalar_resource;
 use mesos_isolators::registry::{start_isolators, IsolationFlags};
 use mesos_isolators::{parse_isolation, IsolatorHandle, IsolatorProcess};
-use mesos_proto::mesos::{CommandInfo, ExecutorId, ExecutorInfo};
+use mesos_proto::mesos::{CommandInfo, ExecutorId, ExecutorInfo, ResourceStatistics};
 
 use super::*;
 
@@ -56,12 +56,21 @@ async fn launch(
     id: &str,
     spec: LaunchSpec,
 ) -> Result<Launched, ContainerizerError> {
-    let id = id.to_string();
-    cz.call("launch", move |c, ctx| c.launch(ctx, id, spec))
-        .await
-        .unwrap()
-        .await
-        .unwrap()
+    let (call, answer) = Call::launch(id, spec);
+    send(cz, call);
+    answer.await.unwrap()
+}
+
+async fn containers(cz: &Pid<Containerizer>) -> Vec<String> {
+    let (call, answer) = Call::containers();
+    send(cz, call);
+    answer.await.unwrap()
+}
+
+async fn usage(cz: &Pid<Containerizer>, id: &str) -> ResourceStatistics {
+    let (call, answer) = Call::usage(id);
+    send(cz, call);
+    answer.await.unwrap().unwrap()
 }
 
 fn alive(pid: i32) -> bool {
@@ -95,7 +104,7 @@ async fn a_container_that_exits_reports_its_status_and_is_forgotten() {
     assert_eq!(t.status.and_then(|s| s.code), Some(7));
     assert_eq!(t.state, None, "no cause: the agent reports the default");
     assert!(t.reasons.is_empty());
-    let left = cz.call("containers", |c, _| c.containers()).await.unwrap();
+    let left = containers(&cz).await;
     assert!(left.is_empty(), "{left:?}");
     rt.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
@@ -120,8 +129,10 @@ async fn destroy_kills_every_process_of_the_tree_even_one_that_left_the_group() 
         .parse()
         .unwrap();
     assert!(alive(escaped));
-    let waited = cz.call("wait", |c, _| c.wait("c2")).await.unwrap().unwrap();
-    cz.dispatch("destroy", |c, ctx| c.destroy(ctx, "c2"));
+    let (call, waited) = Call::wait("c2");
+    send(&cz, call);
+    let waited = waited.await.unwrap().unwrap();
+    send(&cz, Call::destroy("c2"));
     let t = tokio::time::timeout(Duration::from_secs(10), launched.termination)
         .await
         .unwrap()
@@ -201,7 +212,7 @@ async fn an_isolator_that_does_not_answer_isolate_fails_the_launch_and_nothing_r
     );
     let mut left = vec!["c4".to_string()];
     for _ in 0..100 {
-        left = cz.call("containers", |c, _| c.containers()).await.unwrap();
+        left = containers(&cz).await;
         if left.is_empty() {
             break;
         }
@@ -242,41 +253,23 @@ async fn isolators_launch_info_reaches_the_executor_and_usage_merges_every_isola
         .is_ok_and(|s| !s.trim().is_empty()))
         .await
     );
-    let stats = cz
-        .call("usage", |c, ctx| c.usage(ctx, "c5"))
-        .await
-        .unwrap()
-        .await
-        .unwrap()
-        .unwrap();
+    let stats = usage(&cz, "c5").await;
     assert_eq!(stats.cpus_limit, Some(0.5));
     assert_eq!(stats.mem_limit_bytes, Some(64 * 1024 * 1024));
     assert!(
         stats.mem_rss_bytes.is_some() && stats.processes.is_some(),
         "{stats:?}"
     );
-    let updated = cz
-        .call("update", |c, ctx| {
-            c.update(
-                ctx,
-                "c5",
-                vec![scalar_resource("cpus", 1.5), scalar_resource("mem", 128.0)],
-            )
-        })
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    let (call, updated) = Call::update(
+        "c5",
+        vec![scalar_resource("cpus", 1.5), scalar_resource("mem", 128.0)],
+    );
+    send(&cz, call);
+    let updated = updated.await.unwrap();
     assert!(updated.is_ok(), "{updated:?}");
-    let stats = cz
-        .call("usage", |c, ctx| c.usage(ctx, "c5"))
-        .await
-        .unwrap()
-        .await
-        .unwrap()
-        .unwrap();
+    let stats = usage(&cz, "c5").await;
     assert_eq!(stats.cpus_limit, Some(1.5), "update changed the limits");
-    cz.dispatch("destroy", |c, ctx| c.destroy(ctx, "c5"));
+    send(&cz, Call::destroy("c5"));
     tokio::time::timeout(Duration::from_secs(10), launched.termination)
         .await
         .unwrap()
@@ -352,13 +345,13 @@ async fn launching_and_destroying_many_containers_leaves_no_entry_in_handles_or_
             }
             assert_eq!((seen.0.len(), seen.1), (1, 1), "{:?}", seen.0);
         }
-        cz.dispatch("destroy", move |c, ctx| c.destroy(ctx, &id));
+        send(&cz, Call::destroy(id));
         tokio::time::timeout(Duration::from_secs(10), launched.termination)
             .await
             .unwrap()
             .unwrap();
     }
-    let left = cz.call("containers", |c, _| c.containers()).await.unwrap();
+    let left = containers(&cz).await;
     assert!(left.is_empty(), "{left:?}");
     for (h, t) in handles.iter().zip(&tables) {
         assert_eq!(h.outstanding().await.unwrap(), 0, "{} client", h.name());

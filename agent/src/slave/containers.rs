@@ -13,8 +13,7 @@ impl Slave {
     /// the launch's termination future (`executor_exited`).
     pub(crate) fn destroy_container(&self, container_id: &str) {
         if let Some(cz) = &self.containerizer {
-            let id = container_id.to_string();
-            cz.dispatch("destroy", move |c, ctx| c.destroy(ctx, &id));
+            crate::containerizer::send(cz, crate::containerizer::Call::destroy(container_id));
         }
     }
 
@@ -62,9 +61,9 @@ impl Slave {
             return;
         };
         tracing::debug!(container = %container, "updating container resources");
-        cz.dispatch("update", move |c, ctx| {
-            drop(c.update(ctx, &container, total));
-        });
+        // The containerizer logs a failed update; nothing here depends on it.
+        let (call, _answer) = crate::containerizer::Call::update(container, total);
+        crate::containerizer::send(cz, call);
     }
 }
 

@@ -192,10 +192,8 @@ impl Slave {
         }
         let cid = container_id.clone();
         let launched = async move {
-            let answer = containerizer
-                .call("launch", move |c, ctx| c.launch(ctx, cid, spec))
-                .await
-                .map_err(|e| e.to_string())?;
+            let (call, answer) = containerizer::Call::launch(cid, spec);
+            containerizer::send(&containerizer, call);
             answer
                 .await
                 .map_err(|_| "the containerizer dropped the launch".to_string())?

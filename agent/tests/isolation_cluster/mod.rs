@@ -401,7 +401,11 @@ impl Cluster {
                 .await
                 .unwrap();
             let left = match left {
-                Some(cz) => cz.call("containers", |c, _| c.containers()).await.unwrap(),
+                Some(cz) => {
+                    let (call, answer) = mesos_agent::containerizer::Call::containers();
+                    mesos_agent::containerizer::send(&cz, call);
+                    answer.await.unwrap()
+                }
                 None => Vec::new(),
             };
             if left.is_empty() {
