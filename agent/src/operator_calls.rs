@@ -264,16 +264,15 @@ impl Slave {
             for e in entries {
                 let stats: Option<ResourceStatistics> = match &containerizer {
                     Some(cz) => {
-                        let id = e.container_id.clone();
-                        match cz.call("usage", move |c, ctx| c.usage(ctx, &id)).await {
-                            Ok(answer) => match answer.await {
-                                Ok(Ok(stats)) => Some(stats),
-                                Ok(Err(error)) => {
-                                    tracing::debug!(executor = %e.executor_id, %error, "no statistics for container");
-                                    None
-                                }
-                                Err(_) => None,
-                            },
+                        let (call, answer) =
+                            crate::containerizer::Call::usage(e.container_id.clone());
+                        crate::containerizer::send(cz, call);
+                        match answer.await {
+                            Ok(Ok(stats)) => Some(stats),
+                            Ok(Err(error)) => {
+                                tracing::debug!(executor = %e.executor_id, %error, "no statistics for container");
+                                None
+                            }
                             Err(_) => None,
                         }
                     }
