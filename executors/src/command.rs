@@ -27,6 +27,8 @@ use crate::env::ExecutorEnv;
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(3);
 /// How long an unacknowledged update waits before it is sent again.
 pub const UPDATE_RETRY: Duration = Duration::from_secs(10);
+/// How long a task's unexplained SIGKILL goes unreported (see `command_exited`).
+const UNEXPLAINED_KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// Why the executor could not run.
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +210,21 @@ impl CommandExecutor {
         };
         let message = format!("Command {}", exit.describe());
         tracing::info!(task = %info.task_id.value, %message, "task command ended");
+        if state == TaskState::TaskFailed && exit.signal == Some(libc::SIGKILL) {
+            // Nobody here asked for this SIGKILL: it is most likely the kernel's OOM killer,
+            // and the agent is about to destroy this container for a memory limitation. Its
+            // update names the cause (REASON_CONTAINER_LIMITATION_MEMORY); ours could not, and
+            // would win the race if sent at once. So wait a little: if the container is
+            // destroyed meanwhile, the agent's update is the one the framework gets.
+            ctx.delay(
+                UNEXPLAINED_KILL_GRACE,
+                "report_unexplained_kill",
+                move |me, ctx| {
+                    me.update(ctx, &info, state, Some(message), reason);
+                },
+            );
+            return;
+        }
         self.update(ctx, &info, state, Some(message), reason);
     }
 

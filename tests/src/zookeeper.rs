@@ -52,12 +52,14 @@ impl ZooKeeperServer {
     }
 
     /// Expires a client's session the way ZooKeeper's own tests do: a second client attaches
-    /// to it and closes it. Retried, since a loaded machine's JVM may be slow to answer the
-    /// attach; a session the server already calls expired counts as done (under load it may
-    /// have expired, and been replaced by its owner, before we got to it).
+    /// to it and closes it; repeated until the server calls the session expired, so when this
+    /// returns the owner has lost it (a slow JVM may time an attach out after moving the
+    /// session, leaving it alive). A session already expired at the first try was lost by
+    /// its owner on its own; that is reported, and counts as done.
     pub async fn expire_session(&self, session: zookeeper_client::SessionInfo) {
+        let mut closed_once = false;
         let mut last = None;
-        for _ in 0..10 {
+        for _ in 0..20 {
             match zookeeper_client::Client::connector()
                 .with_session(session.clone())
                 .with_connection_timeout(Duration::from_secs(5))
@@ -65,14 +67,24 @@ impl ZooKeeperServer {
                 .await
             {
                 Ok(other) => {
+                    // Dropping the client sends CloseSession from its session task.
                     drop(other);
+                    closed_once = true;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(zookeeper_client::Error::SessionExpired) => {
+                    if !closed_once {
+                        eprintln!("zookeeper: session {session:?} had already expired");
+                    }
                     return;
                 }
-                Err(zookeeper_client::Error::SessionExpired) => return,
-                Err(e) => last = Some(e),
+                Err(e) => {
+                    eprintln!("zookeeper: cannot attach to session {session:?} yet: {e}");
+                    last = Some(e)
+                }
             }
         }
-        panic!("cannot attach to session {session:?} to expire it: {last:?}");
+        panic!("session {session:?} did not expire (closed by us: {closed_once}): {last:?}");
     }
 
     /// Kills the server (SIGKILL: a crash, no clean shutdown).
