@@ -211,6 +211,7 @@ impl Drop for ChildGuard {
             );
             eprintln!("--- {} stdout ---\n{}", self.name, self.stdout.join("\n"));
         }
+        kill_processes_of(&self.dir);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -311,4 +312,40 @@ pub fn established_to(port: u16) -> bool {
         };
         port_of(f[2]) == Some(port) && port_of(f[1]) != Some(port)
     })
+}
+
+/// SIGKILL to every process whose environment names a path under `dir`: executors (and their
+/// tasks) launched from a work dir there live in sessions of their own, so killing the
+/// child's process group does not reach them, and an executor whose agent died may never
+/// exit on its own (pymesos's does not).
+fn kill_processes_of(dir: &Path) {
+    let needle = dir.as_os_str().as_encoded_bytes();
+    if needle.len() < 8 {
+        return; // never match on something as short as "/" or "/tmp"
+    }
+    let me = std::process::id();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in procs.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ.windows(needle.len()).any(|w| w == needle) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
 }
