@@ -1,0 +1,178 @@
+//! A cluster simulator: thousands of simulated agents and a few simulated frameworks in one
+//! process, speaking the genuine Mesos 1.11 libprocess protocol to any master (ours or the
+//! genuine one), so that both are measured at scale in the same run.
+//!
+//! - [`agent`]: `slave(N)` processes that register (`RegisterSlaveMessage`), answer pings,
+//!   "run" the tasks they are given by reporting status updates (reliably, until
+//!   acknowledged) and re-register with their tasks when a new master leads.
+//! - [`framework`]: `scheduler-<uuid>` processes (the v0 driver's messages) that accept
+//!   offers, launch tasks up to a target and re-subscribe with their framework id on failover.
+//! - [`stats`]: shared counters and the failover timings the binary prints.
+//! - [`detect`]: the master to talk to: a fixed UPID, or the leader a `zk://` URL names.
+//!
+//! All simulated processes share one libprocess runtime (one port, one connection per peer
+//! address), exactly like the agents of genuine `mesos-local`, which are `slave(N)` of one
+//! process.
+#![forbid(unsafe_code)]
+
+pub mod agent;
+pub mod detect;
+pub mod framework;
+pub mod stats;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use libprocess::{Config, Pid, Runtime, Upid};
+use mesos_proto::mesos::Resource;
+
+pub use stats::{FailoverReport, Stats};
+
+/// The Mesos version the simulated agents announce (a genuine master checks it).
+pub const VERSION: &str = "1.11.0";
+
+/// Why a simulation could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Runtime(#[from] libprocess::Error),
+    #[error("invalid --agent_resources '{text}': {reason}")]
+    Resources { text: String, reason: String },
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+}
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub agents: usize,
+    pub frameworks: usize,
+    /// Tasks each framework launches in total (the cluster target is `frameworks ×` this).
+    pub tasks_per_framework: usize,
+    /// Most tasks a framework puts on one offer (one agent).
+    pub tasks_per_offer: usize,
+    /// Each agent's total resources (Mesos text form).
+    pub agent_resources: String,
+    pub task_cpus: f64,
+    pub task_mem: f64,
+    /// Tasks report TASK_FINISHED this long after TASK_RUNNING; `None`: they run forever.
+    pub task_duration: Option<Duration>,
+    /// First registrations per second (a ramp, so a master is not hit by all at once).
+    pub registration_rate: f64,
+    /// Decline filter frameworks send once their target is reached (offers keep flowing
+    /// when it is short).
+    pub refuse_seconds: f64,
+    /// `FrameworkInfo.failover_timeout` (seconds).
+    pub failover_timeout: f64,
+    /// The agents' hostname (genuine agents send the machine's).
+    pub hostname: String,
+    /// The role frameworks subscribe with.
+    pub role: String,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            agents: 100,
+            frameworks: 1,
+            tasks_per_framework: 100,
+            tasks_per_offer: 10,
+            agent_resources: "cpus:16;mem:65536;disk:100000;ports:[31000-32000]".into(),
+            task_cpus: 0.1,
+            task_mem: 32.0,
+            task_duration: None,
+            registration_rate: 2000.0,
+            refuse_seconds: 5.0,
+            failover_timeout: 7.0 * 24.0 * 3600.0,
+            hostname: libprocess::config::hostname(),
+            role: "*".into(),
+        }
+    }
+}
+
+/// What every simulated process shares.
+pub(crate) struct Shared {
+    pub config: SimConfig,
+    pub resources: Vec<Resource>,
+    pub stats: Arc<Stats>,
+}
+
+/// A running simulation.
+pub struct Simulation {
+    pub runtime: Runtime,
+    pub stats: Arc<Stats>,
+    agents: Vec<Pid<agent::SimAgent>>,
+    frameworks: Vec<Pid<framework::SimFramework>>,
+}
+
+impl Simulation {
+    /// Starts a runtime (from `runtime`), the agents and the frameworks. Nobody talks to a
+    /// master until [`Simulation::master_detected`] names one.
+    pub fn start(runtime: Config, config: SimConfig) -> Result<Simulation, SimError> {
+        if !(config.registration_rate.is_finite() && config.registration_rate > 0.0) {
+            return Err(SimError::Invalid(
+                "--registration_rate must be a positive number".into(),
+            ));
+        }
+        if !(config.refuse_seconds.is_finite() && config.refuse_seconds >= 0.0) {
+            return Err(SimError::Invalid(
+                "--refuse_seconds must be a non-negative number".into(),
+            ));
+        }
+        let resources = mesos_allocator::Resources::parse(&config.agent_resources, "*")
+            .map_err(|e| SimError::Resources {
+                text: config.agent_resources.clone(),
+                reason: e.to_string(),
+            })?
+            .to_protos();
+        let rt = Runtime::start(runtime)?;
+        rt.set_validator(|name, body| mesos_proto::check(name, body).map_err(|e| e.to_string()));
+        let stats = Arc::new(Stats::new(config.agents, config.frameworks));
+        let shared = Arc::new(Shared {
+            config: config.clone(),
+            resources,
+            stats: stats.clone(),
+        });
+        let mut agents = Vec::with_capacity(config.agents);
+        for index in 0..config.agents {
+            // `slave(N)` as genuine agents are named; N from 1.
+            let id = rt.generate_id("slave");
+            agents.push(rt.spawn(id, agent::SimAgent::new(index, shared.clone()))?);
+        }
+        let mut frameworks = Vec::with_capacity(config.frameworks);
+        for index in 0..config.frameworks {
+            let id = format!("scheduler-{}", uuid::Uuid::new_v4());
+            frameworks.push(rt.spawn(id, framework::SimFramework::new(index, shared.clone()))?);
+        }
+        Ok(Simulation {
+            runtime: rt,
+            stats,
+            agents,
+            frameworks,
+        })
+    }
+
+    /// A (new) leading master: every agent (re-)registers with it, every framework
+    /// (re-)subscribes. Starts a new failover epoch in [`Stats`] unless it is the first.
+    pub fn master_detected(&self, master: Upid) {
+        let epoch = self.stats.leader_changed(&master);
+        tracing::info!(%master, epoch, "leading master detected");
+        for agent in &self.agents {
+            let m = master.clone();
+            agent.dispatch("master_detected", move |a, ctx| {
+                a.master_detected(ctx, m, epoch)
+            });
+        }
+        for fw in &self.frameworks {
+            let m = master.clone();
+            fw.dispatch("master_detected", move |f, ctx| {
+                f.master_detected(ctx, m, epoch)
+            });
+        }
+    }
+
+    /// Stops every simulated process and the runtime.
+    pub fn shutdown(&self) {
+        self.runtime.shutdown();
+    }
+}
