@@ -198,7 +198,9 @@ impl SimFramework {
         let config = &self.shared.config;
         let mut remaining = offer.resources.clone();
         let mut tasks = Vec::new();
-        while self.launched < config.tasks_per_framework && tasks.len() < config.tasks_per_offer {
+        let mut placed = self.shared.placed.lock().unwrap_or_else(|e| e.into_inner());
+        let on_agent = placed.entry(offer.slave_id.value.clone()).or_insert(0);
+        while self.launched < config.tasks_per_framework && *on_agent < config.tasks_per_agent {
             let mut probe = remaining.clone();
             let (Some(cpus), Some(mem)) = (
                 Self::take(&mut probe, "cpus", config.task_cpus),
@@ -207,6 +209,7 @@ impl SimFramework {
                 break;
             };
             remaining = probe;
+            *on_agent += 1;
             let id = format!("sim-{}-{}", self.index, self.launched);
             self.launched += 1;
             tasks.push(TaskInfo {

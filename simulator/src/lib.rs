@@ -49,8 +49,9 @@ pub struct SimConfig {
     pub frameworks: usize,
     /// Tasks each framework launches in total (the cluster target is `frameworks ×` this).
     pub tasks_per_framework: usize,
-    /// Most tasks a framework puts on one offer (one agent).
-    pub tasks_per_offer: usize,
+    /// Most tasks on one agent, all frameworks together (so a cluster of `agents ×` this
+    /// tasks has exactly this many on each agent once full).
+    pub tasks_per_agent: usize,
     /// Each agent's total resources (Mesos text form).
     pub agent_resources: String,
     pub task_cpus: f64,
@@ -76,7 +77,7 @@ impl Default for SimConfig {
             agents: 100,
             frameworks: 1,
             tasks_per_framework: 100,
-            tasks_per_offer: 10,
+            tasks_per_agent: 10,
             agent_resources: "cpus:16;mem:65536;disk:100000;ports:[31000-32000]".into(),
             task_cpus: 0.1,
             task_mem: 32.0,
@@ -90,11 +91,33 @@ impl Default for SimConfig {
     }
 }
 
+/// Checks the settings; returns the agents' resources.
+fn validate(config: &SimConfig) -> Result<Vec<Resource>, SimError> {
+    if !(config.registration_rate.is_finite() && config.registration_rate > 0.0) {
+        return Err(SimError::Invalid(
+            "--registration_rate must be a positive number".into(),
+        ));
+    }
+    if !(config.refuse_seconds.is_finite() && config.refuse_seconds >= 0.0) {
+        return Err(SimError::Invalid(
+            "--refuse_seconds must be a non-negative number".into(),
+        ));
+    }
+    mesos_allocator::Resources::parse(&config.agent_resources, "*")
+        .map(|r| r.to_protos())
+        .map_err(|e| SimError::Resources {
+            text: config.agent_resources.clone(),
+            reason: e.to_string(),
+        })
+}
+
 /// What every simulated process shares.
 pub(crate) struct Shared {
     pub config: SimConfig,
     pub resources: Vec<Resource>,
     pub stats: Arc<Stats>,
+    /// Tasks placed per agent id by all frameworks (for `tasks_per_agent`).
+    pub placed: std::sync::Mutex<std::collections::HashMap<String, usize>>,
 }
 
 /// A running simulation.
@@ -109,29 +132,29 @@ impl Simulation {
     /// Starts a runtime (from `runtime`), the agents and the frameworks. Nobody talks to a
     /// master until [`Simulation::master_detected`] names one.
     pub fn start(runtime: Config, config: SimConfig) -> Result<Simulation, SimError> {
-        if !(config.registration_rate.is_finite() && config.registration_rate > 0.0) {
-            return Err(SimError::Invalid(
-                "--registration_rate must be a positive number".into(),
-            ));
-        }
-        if !(config.refuse_seconds.is_finite() && config.refuse_seconds >= 0.0) {
-            return Err(SimError::Invalid(
-                "--refuse_seconds must be a non-negative number".into(),
-            ));
-        }
-        let resources = mesos_allocator::Resources::parse(&config.agent_resources, "*")
-            .map_err(|e| SimError::Resources {
-                text: config.agent_resources.clone(),
-                reason: e.to_string(),
-            })?
-            .to_protos();
+        let resources = validate(&config)?;
         let rt = Runtime::start(runtime)?;
         rt.set_validator(|name, body| mesos_proto::check(name, body).map_err(|e| e.to_string()));
+        Self::start_on(rt, config, resources)
+    }
+
+    /// Like [`Simulation::start`] on an existing runtime (tests pause its clock first).
+    pub fn start_in(rt: Runtime, config: SimConfig) -> Result<Simulation, SimError> {
+        let resources = validate(&config)?;
+        Self::start_on(rt, config, resources)
+    }
+
+    fn start_on(
+        rt: Runtime,
+        config: SimConfig,
+        resources: Vec<Resource>,
+    ) -> Result<Simulation, SimError> {
         let stats = Arc::new(Stats::new(config.agents, config.frameworks));
         let shared = Arc::new(Shared {
             config: config.clone(),
             resources,
             stats: stats.clone(),
+            placed: Default::default(),
         });
         let mut agents = Vec::with_capacity(config.agents);
         for index in 0..config.agents {

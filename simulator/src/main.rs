@@ -31,9 +31,9 @@ struct Args {
     /// Tasks each framework launches in total.
     #[arg(long, default_value_t = 100)]
     tasks_per_framework: usize,
-    /// Most tasks per offer (one offer is one agent).
+    /// Most tasks on one agent, all frameworks together.
     #[arg(long, default_value_t = 10)]
-    tasks_per_offer: usize,
+    tasks_per_agent: usize,
     /// Each agent's resources, in Mesos's text form.
     #[arg(
         long,
@@ -96,7 +96,7 @@ fn main() -> anyhow::Result<()> {
         agents: args.agents,
         frameworks: args.frameworks,
         tasks_per_framework: args.tasks_per_framework,
-        tasks_per_offer: args.tasks_per_offer,
+        tasks_per_agent: args.tasks_per_agent,
         agent_resources: args.agent_resources.clone(),
         task_cpus: args.task_cpus,
         task_mem: args.task_mem,

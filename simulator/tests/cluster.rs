@@ -20,7 +20,7 @@ fn sim_config() -> SimConfig {
         agents: AGENTS,
         frameworks: FRAMEWORKS,
         tasks_per_framework: TASKS_PER_FRAMEWORK,
-        tasks_per_offer: 5,
+        tasks_per_agent: 5,
         registration_rate: 1000.0,
         ..SimConfig::default()
     }
