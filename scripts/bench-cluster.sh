@@ -18,7 +18,7 @@
 #   - (a) kill -9 of the leader; the simulator reports the time from its detection of the
 #     new leader (so the ZooKeeper session timeout before it is excluded) to the last agent
 #     re-registered and to the last framework re-subscribed.
-# Environment: READY_TIMEOUT (s, default 1800), SAMPLES (default 20), ZK_SESSION (default 2secs),
+# Environment: READY_TIMEOUT (s, default 1800), SAMPLES (default 20), ZK_SESSION (default 10secs, as Mesos),
 # SETTLE (s after READY before measuring, default 15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +30,7 @@ TASKS=$((AGENTS * TPA))
 TPF=$((TASKS / FRAMEWORKS))
 READY_TIMEOUT="${READY_TIMEOUT:-1800}"
 SAMPLES="${SAMPLES:-20}"
-ZK_SESSION="${ZK_SESSION:-2secs}"
+ZK_SESSION="${ZK_SESSION:-10secs}"
 SETTLE="${SETTLE:-15}"
 native="$(pwd)/../shared/interop/native"
 ZK_JAR=/usr/share/java/zookeeper.jar
@@ -42,6 +42,7 @@ cleanup() {
   return 0
 }
 trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
 
 [ "$((TPF * FRAMEWORKS))" -eq "$TASKS" ] || { echo "AGENTS x TASKS_PER_AGENT must be a multiple of FRAMEWORKS" >&2; exit 2; }
 [ -f "$ZK_JAR" ] || { echo "ZooKeeper not installed ($ZK_JAR; apt-get install zookeeper)" >&2; exit 1; }
@@ -67,10 +68,11 @@ try: v = json.load(sys.stdin)
 except Exception: v = {}
 print(" ".join(("%.1f" % v[k]) if isinstance(v.get(k), (int, float)) else "-" for k in sys.argv[1:]))' "${@:3}"
 }
-wait_line() { # file pattern timeout_s -> the first matching line
+wait_line() { # file pattern timeout_s [pid] -> the first matching line; fails early if pid exits
   local deadline=$(( $(date +%s) + $3 ))
   while [ "$(date +%s)" -lt "$deadline" ]; do
     if grep -q "$2" "$1" 2>/dev/null; then grep -m1 "$2" "$1"; return 0; fi
+    if [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null; then return 1; fi
     sleep 0.05
   done
   return 1
@@ -95,7 +97,8 @@ pids+=($!)
 for _ in $(seq 1 300); do ruok "$zk_port" && break; sleep 0.1; done
 ruok "$zk_port" || { echo "ZooKeeper did not start" >&2; tail -20 "$work/zk/log" >&2; exit 1; }
 
-start_master() { # kind port zk_url -> pid
+started_pid=
+start_master() { # kind port zk_url -> sets started_pid (not in a subshell: pids must be kept)
   local kind=$1 port=$2 zk=$3 dir="$work/$1-$2"
   mkdir -p "$dir/work"
   if [ "$kind" = ours ]; then
@@ -105,9 +108,8 @@ start_master() { # kind port zk_url -> pid
     MESOS_ZK="$zk" MESOS_QUORUM=1 MESOS_ZK_SESSION_TIMEOUT="$ZK_SESSION" MESOS_WORK_DIR="$dir/work" \
       bash "$native/run-local-cluster.sh" "$port" 0 7200 > "$dir/out" 2> "$dir/err" &
   fi
-  local pid=$!
-  pids+=("$pid")
-  echo "$pid"
+  started_pid=$!
+  pids+=("$started_pid")
 }
 wait_leading() { # port: ours reports master/elected 1; genuine serves (always elected)
   for _ in $(seq 1 600); do
@@ -123,9 +125,9 @@ run_case() {
   echo "==> $kind: two masters in ZooKeeper, $AGENTS simulated agents, $FRAMEWORKS frameworks, $TASKS tasks"
   local p1 p2 m1 m2
   p1=$(free_port); p2=$(free_port)
-  m1=$(start_master "$kind" "$p1" "$zk")
+  start_master "$kind" "$p1" "$zk"; m1=$started_pid
   wait_leading "$p1" || { echo "$kind master on $p1 did not lead" >&2; tail -20 "$work/$kind-$p1/err" >&2; return 1; }
-  m2=$(start_master "$kind" "$p2" "$zk")
+  start_master "$kind" "$p2" "$zk"; m2=$started_pid
   sleep 2
   local log="$work/$kind-sim.out"
   "$bin/mesos-simulator" --master="$zk" --agents="$AGENTS" --frameworks="$FRAMEWORKS" \
@@ -136,7 +138,7 @@ run_case() {
   local sim=$!
   pids+=("$sim")
   local ready
-  if ! ready=$(wait_line "$log" '^READY' "$READY_TIMEOUT"); then
+  if ! ready=$(wait_line "$log" '^READY' "$READY_TIMEOUT" "$sim"); then
     echo "$kind: cluster not ready after ${READY_TIMEOUT}s:" >&2; tail -3 "$log" >&2
     R[$kind,ready]="not ready in ${READY_TIMEOUT}s ($(tail -1 "$log" | cut -c1-160))"
     kill -9 "$sim" "$m1" "$m2" 2>/dev/null || true
@@ -161,7 +163,7 @@ run_case() {
   killed=$(now)
   kill -9 "$m1"
   local fo
-  if fo=$(wait_line "$log" '^FAILOVER' 900); then
+  if fo=$(wait_line "$log" '^FAILOVER' 900 "$sim"); then
     echo "$fo"
     R[$kind,fo_agents]=$(sed -n 's/.*agents_ms=\([0-9.]*\).*/\1/p' <<< "$fo")
     R[$kind,fo_fw]=$(sed -n 's/.*frameworks_ms=\([0-9.]*\).*/\1/p' <<< "$fo")

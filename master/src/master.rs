@@ -176,14 +176,17 @@ impl Master {
         &mut self.allocator
     }
 
-    /// Records that state changed: invalidates the `/state` snapshot and queues a refresh of
-    /// the gauges and operator events. The refresh walks every agent and task, so running it
+    /// Records that state changed: invalidates the `/state` snapshot, publishes operator
+    /// events and queues a refresh of the gauges. The refresh walks every agent and task, so running it
     /// after each message was quadratic (9 s of CPU for 1,000 agents registering and 10,000
     /// tasks starting; BENCHMARKS.md "Cluster"): it runs at most every
     /// [`GAUGE_REFRESH_INTERVAL`], and at once (behind queued messages) when the clock is
     /// paused, so tests that settle the clock see exact gauges.
     pub(crate) fn changed(&mut self) {
         self.generation += 1;
+        // Operator events are a diff of the state: each change must be seen on its own (a
+        // framework disconnecting then removed is two events). A no-op without subscribers.
+        self.publish_operator_events();
         let Some((me, clock)) = &self.me else {
             self.refresh_gauges();
             return;
@@ -213,7 +216,7 @@ impl Master {
         }
     }
 
-    /// Recomputes the gauges (O(agents + tasks)) and publishes operator events.
+    /// Recomputes the gauges (O(agents + tasks)).
     fn refresh_gauges(&mut self) {
         let m = &self.metrics;
         let agents = self.agents.registered.values();
@@ -257,7 +260,6 @@ impl Master {
             .set((counts[S::TaskUnreachable as usize] + unreachable_tasks) as f64);
         m.outstanding_offers.set(self.offers.len() as f64);
         self.refresh_resource_metrics();
-        self.publish_operator_events();
     }
 }
 

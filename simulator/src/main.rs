@@ -14,6 +14,7 @@ use mesos_simulator::{SimConfig, Simulation};
 #[derive(Parser, Debug)]
 #[command(
     name = "mesos-simulator",
+    rename_all = "snake_case",
     about = "Simulates thousands of Mesos agents and some frameworks in one process against a \
              master (ours or genuine Mesos 1.11), to measure registration, failover and scale."
 )]
