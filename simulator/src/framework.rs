@@ -26,6 +26,8 @@ use crate::Shared;
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Decline filter for an agent already holding `tasks_per_agent` tasks.
+const FULL_AGENT_REFUSE_SECONDS: f64 = 600.0;
 
 /// One simulated framework (`scheduler-<uuid>`).
 pub struct SimFramework {
@@ -240,13 +242,22 @@ impl SimFramework {
             stats.offers_received.fetch_add(1, Ordering::Relaxed);
             let tasks = self.tasks_for(&offer);
             if tasks.is_empty() {
+                // Still short of tasks but this agent is full: do not see it again soon, so
+                // the agents with room come round (the tail of the fill is otherwise slow).
+                let filters = if self.launched < self.shared.config.tasks_per_framework {
+                    Some(Filters {
+                        refuse_seconds: Some(FULL_AGENT_REFUSE_SECONDS),
+                    })
+                } else {
+                    filters.clone()
+                };
                 self.call(
                     ctx,
                     Call {
                         r#type: Some(call::Type::Decline as i32),
                         decline: Some(call::Decline {
                             offer_ids: vec![offer.id],
-                            filters: filters.clone(),
+                            filters,
                         }),
                         ..Default::default()
                     },
