@@ -19,7 +19,9 @@
 #     new leader (so the ZooKeeper session timeout before it is excluded) to the last agent
 #     re-registered and to the last framework re-subscribed.
 # Environment: READY_TIMEOUT (s, default 1800), SAMPLES (default 20), ZK_SESSION (default 10secs, as Mesos),
-# SETTLE (s after READY before measuring, default 15).
+# SETTLE (s after READY before measuring, default 15), OURS_REGISTRY (our masters' --registry,
+# default replicated_log: the registry in ZooKeeper; in_memory matches the genuine pair here,
+# whose masters share no registry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 AGENTS="${1:-10000}"
@@ -32,6 +34,7 @@ READY_TIMEOUT="${READY_TIMEOUT:-1800}"
 SAMPLES="${SAMPLES:-20}"
 ZK_SESSION="${ZK_SESSION:-10secs}"
 SETTLE="${SETTLE:-15}"
+OURS_REGISTRY="${OURS_REGISTRY:-replicated_log}"
 native="$(pwd)/../shared/interop/native"
 ZK_JAR=/usr/share/java/zookeeper.jar
 work=$(mktemp -d /tmp/bench-cluster-XXXXXX)
@@ -62,7 +65,7 @@ except Exception:
 EOF
 }
 json_get() { # port path key... -> values (or "-") from a JSON object endpoint
-  curl -s --max-time 30 "http://127.0.0.1:$1$2" | python3 -c '
+  { curl -s --max-time 300 "http://127.0.0.1:$1$2" || true; } | python3 -c '
 import json, sys
 try: v = json.load(sys.stdin)
 except Exception: v = {}
@@ -102,7 +105,7 @@ start_master() { # kind port zk_url -> sets started_pid (not in a subshell: pids
   local kind=$1 port=$2 zk=$3 dir="$work/$1-$2"
   mkdir -p "$dir/work"
   if [ "$kind" = ours ]; then
-    "$bin/mesos-master" --port="$port" --zk="$zk" --quorum=1 --registry=replicated_log \
+    "$bin/mesos-master" --port="$port" --zk="$zk" --quorum=1 --registry="$OURS_REGISTRY" \
       --work_dir="$dir/work" --zk_session_timeout="$ZK_SESSION" > "$dir/out" 2> "$dir/err" &
   else
     MESOS_ZK="$zk" MESOS_QUORUM=1 MESOS_ZK_SESSION_TIMEOUT="$ZK_SESSION" MESOS_WORK_DIR="$dir/work" \
@@ -154,7 +157,7 @@ run_case() {
     allocator/mesos/allocation_run_ms/p99 allocator/mesos/allocation_run_ms/max allocator/mesos/allocation_run_ms/count)
   local lat=()
   for _ in $(seq 1 "$SAMPLES"); do
-    lat+=("$(curl -s -o "$work/state.json" -w '%{time_total}' --max-time 120 "http://127.0.0.1:$p1/master/state")")
+    lat+=("$(curl -s -o "$work/state.json" -w '%{time_total}' --max-time 300 "http://127.0.0.1:$p1/master/state" || echo 300)")
   done
   R[$kind,state]=$(printf '%s\n' "${lat[@]}" | sort -g | awk '{a[NR]=$1*1000} END {
     i=int(NR*0.99+0.5); if (i<1) i=1; if (i>NR) i=NR; printf "%.0f / %.0f", a[int((NR+1)/2)], a[i]}')
@@ -173,7 +176,7 @@ run_case() {
     R[$kind,fo_tasks]=$(sed -n 's/.*tasks_running=\([0-9]*\).*/\1/p' <<< "$fo")
     R[$kind,fo_wall]=$(awk -v a="$killed" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}')
     # The new leader's view: tasks RUNNING there once every agent is back.
-    R[$kind,fo_state]=$(curl -s --max-time 300 "http://127.0.0.1:$p2/master/state" | python3 -c '
+    R[$kind,fo_state]=$({ curl -s --max-time 300 "http://127.0.0.1:$p2/master/state" || true; } | python3 -c '
 import json, sys
 try:
     v = json.load(sys.stdin)
@@ -203,6 +206,7 @@ kinds=()
 [ "$run_ours" = 1 ] && kinds+=(ours)
 [ "$run_genuine" = 1 ] && [ -d "$native" ] && kinds+=(genuine)
 echo
+echo "ours: --registry=$OURS_REGISTRY"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $AGENTS agents, $FRAMEWORKS frameworks, $TASKS tasks"
 echo
 echo "| master | all registered + $TASKS tasks running | (a) failover: agents re-registered | frameworks re-subscribed | RUNNING on the new leader | kill -9 → done (incl. ZK session $ZK_SESSION) |"

@@ -65,6 +65,8 @@ pub struct SimAgent {
     master: Option<Upid>,
     /// The leader epoch the current master belongs to (see `Stats`).
     epoch: u64,
+    /// The epoch whose re-registration this agent already reported.
+    counted_epoch: u64,
     id: Option<SlaveId>,
     registered: bool,
     /// The ramp delay has passed: the agent may talk to a master.
@@ -93,6 +95,7 @@ impl SimAgent {
             shared,
             master: None,
             epoch: 0,
+            counted_epoch: 0,
             id: None,
             registered: false,
             started: false,
@@ -259,7 +262,12 @@ impl SimAgent {
             return;
         }
         if !self.registered {
-            self.shared.stats.agent_reregistered(self.epoch);
+            // Counted once per leader: a master that asks again (ping `connected: false`)
+            // does not make this agent count twice.
+            if self.counted_epoch != self.epoch {
+                self.counted_epoch = self.epoch;
+                self.shared.stats.agent_reregistered(self.epoch);
+            }
             self.on_registered(ctx);
         }
         for reconcile in msg.reconciliations {
