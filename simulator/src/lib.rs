@@ -10,9 +10,11 @@
 //! - [`stats`]: shared counters and the failover timings the binary prints.
 //! - [`detect`]: the master to talk to: a fixed UPID, or the leader a `zk://` URL names.
 //!
-//! All simulated processes share one libprocess runtime (one port, one connection per peer
-//! address), exactly like the agents of genuine `mesos-local`, which are `slave(N)` of one
-//! process.
+//! Simulated processes share libprocess runtimes (one port and one thread each; one
+//! connection per peer address), like the agents of genuine `mesos-local`, which are
+//! `slave(N)` of one process. Agents are spread over runtimes of `agents_per_runtime` each:
+//! a master keeps one outbound queue per address, so 10,000 agents behind one address share
+//! one queue (and its cap), and one thread would read all their messages.
 #![forbid(unsafe_code)]
 
 pub mod agent;
@@ -69,6 +71,8 @@ pub struct SimConfig {
     pub hostname: String,
     /// The role frameworks subscribe with.
     pub role: String,
+    /// Agents per runtime (port); frameworks live on the first runtime.
+    pub agents_per_runtime: usize,
 }
 
 impl Default for SimConfig {
@@ -87,6 +91,7 @@ impl Default for SimConfig {
             failover_timeout: 7.0 * 24.0 * 3600.0,
             hostname: libprocess::config::hostname(),
             role: "*".into(),
+            agents_per_runtime: 1000,
         }
     }
 }
@@ -122,7 +127,10 @@ pub(crate) struct Shared {
 
 /// A running simulation.
 pub struct Simulation {
+    /// The first runtime (the frameworks' and the first agents').
     pub runtime: Runtime,
+    /// Further runtimes hosting agents (see `agents_per_runtime`).
+    extra: Vec<Runtime>,
     pub stats: Arc<Stats>,
     agents: Vec<Pid<agent::SimAgent>>,
     frameworks: Vec<Pid<framework::SimFramework>>,
@@ -133,22 +141,42 @@ impl Simulation {
     /// master until [`Simulation::master_detected`] names one.
     pub fn start(runtime: Config, config: SimConfig) -> Result<Simulation, SimError> {
         let resources = validate(&config)?;
-        let rt = Runtime::start(runtime)?;
-        rt.set_validator(|name, body| mesos_proto::check(name, body).map_err(|e| e.to_string()));
-        Self::start_on(rt, config, resources)
+        let per = config.agents_per_runtime.max(1);
+        let count = config.agents.div_ceil(per).max(1);
+        let mut runtimes = Vec::with_capacity(count);
+        for i in 0..count {
+            let mut c = runtime.clone();
+            if i > 0 {
+                // Further runtimes on free ports of the same IP.
+                c.port = 0;
+                c.advertise_port = None;
+            }
+            let rt = Runtime::start(c)?;
+            rt.set_validator(|name, body| {
+                mesos_proto::check(name, body).map_err(|e| e.to_string())
+            });
+            runtimes.push(rt);
+        }
+        Self::start_on(runtimes, config, resources)
     }
 
     /// Like [`Simulation::start`] on an existing runtime (tests pause its clock first).
     pub fn start_in(rt: Runtime, config: SimConfig) -> Result<Simulation, SimError> {
         let resources = validate(&config)?;
-        Self::start_on(rt, config, resources)
+        Self::start_on(vec![rt], config, resources)
     }
 
     fn start_on(
-        rt: Runtime,
+        runtimes: Vec<Runtime>,
         config: SimConfig,
         resources: Vec<Resource>,
     ) -> Result<Simulation, SimError> {
+        let mut runtimes = runtimes.into_iter();
+        let rt = runtimes
+            .next()
+            .ok_or_else(|| SimError::Invalid("no runtime".into()))?;
+        let extra: Vec<Runtime> = runtimes.collect();
+        let per = config.agents_per_runtime.max(1);
         let stats = Arc::new(Stats::new(config.agents, config.frameworks));
         let shared = Arc::new(Shared {
             config: config.clone(),
@@ -159,8 +187,12 @@ impl Simulation {
         let mut agents = Vec::with_capacity(config.agents);
         for index in 0..config.agents {
             // `slave(N)` as genuine agents are named; N from 1.
-            let id = rt.generate_id("slave");
-            agents.push(rt.spawn(id, agent::SimAgent::new(index, shared.clone()))?);
+            let host = match index / per {
+                0 => &rt,
+                n => extra.get(n - 1).unwrap_or(&rt),
+            };
+            let id = host.generate_id("slave");
+            agents.push(host.spawn(id, agent::SimAgent::new(index, shared.clone()))?);
         }
         let mut frameworks = Vec::with_capacity(config.frameworks);
         for index in 0..config.frameworks {
@@ -169,6 +201,7 @@ impl Simulation {
         }
         Ok(Simulation {
             runtime: rt,
+            extra,
             stats,
             agents,
             frameworks,
@@ -197,5 +230,8 @@ impl Simulation {
     /// Stops every simulated process and the runtime.
     pub fn shutdown(&self) {
         self.runtime.shutdown();
+        for rt in &self.extra {
+            rt.shutdown();
+        }
     }
 }

@@ -61,6 +61,9 @@ struct Args {
     /// The frameworks' role (`*`: no role, the default role).
     #[arg(long, default_value = "*")]
     role: String,
+    /// Agents per libprocess runtime (each its own port and thread).
+    #[arg(long, default_value_t = 1000)]
+    agents_per_runtime: usize,
     /// Seconds between progress lines.
     #[arg(long, default_value_t = 5.0)]
     progress_interval: f64,
@@ -105,6 +108,7 @@ fn main() -> anyhow::Result<()> {
         registration_rate: args.registration_rate,
         refuse_seconds: args.refuse_seconds,
         role: args.role.clone(),
+        agents_per_runtime: args.agents_per_runtime,
         ..SimConfig::default()
     };
     if args.task_duration > 0.0 {
@@ -121,8 +125,9 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let sim = Arc::new(Simulation::start(runtime, config)?);
     println!(
-        "mesos-simulator: {} agents at {}, {} frameworks x {} tasks, master {}",
+        "mesos-simulator: {} agents ({} per runtime) from {}, {} frameworks x {} tasks, master {}",
         args.agents,
+        args.agents_per_runtime,
         sim.runtime.address(),
         args.frameworks,
         args.tasks_per_framework,

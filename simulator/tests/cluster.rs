@@ -22,6 +22,8 @@ fn sim_config() -> SimConfig {
         tasks_per_framework: TASKS_PER_FRAMEWORK,
         tasks_per_agent: 5,
         registration_rate: 1000.0,
+        // Four runtimes (ports): masters see four agent addresses.
+        agents_per_runtime: 50,
         ..SimConfig::default()
     }
 }
