@@ -17,7 +17,7 @@ use mesos_proto::mesos::internal::{
     KillTaskMessage, PingSlaveMessage, PongSlaveMessage, ReconcileTasksMessage,
     RegisterSlaveMessage, ReregisterSlaveMessage, RunTaskMessage, ShutdownFrameworkMessage,
     ShutdownMessage, SlaveRegisteredMessage, SlaveReregisteredMessage, StatusUpdate,
-    StatusUpdateAcknowledgementMessage, StatusUpdateMessage,
+    StatusUpdateAcknowledgementMessage, StatusUpdateMessage, UpdateFrameworkMessage,
 };
 use mesos_proto::mesos::{
     slave_info, task_status, ExecutorId, FrameworkId, FrameworkInfo, SlaveId, SlaveInfo, Task,
@@ -424,6 +424,26 @@ impl SimAgent {
         self.frameworks.remove(&fw);
     }
 
+    /// The master's current FrameworkInfo for a framework with tasks here (sent to every
+    /// agent after each (re-)subscription): kept for the next re-registration.
+    fn update_framework(
+        &mut self,
+        _ctx: &mut Ctx<'_, Self>,
+        from: Upid,
+        msg: UpdateFrameworkMessage,
+    ) {
+        if !self.from_master(&from) {
+            return;
+        }
+        if let (Some(known), Some(mut info)) = (
+            self.frameworks.get_mut(&msg.framework_id.value),
+            msg.framework_info,
+        ) {
+            info.id = Some(msg.framework_id);
+            *known = info;
+        }
+    }
+
     fn shutdown(&mut self, _ctx: &mut Ctx<'_, Self>, from: Upid, msg: ShutdownMessage) {
         if !self.from_master(&from) {
             return;
@@ -584,6 +604,7 @@ impl Process for SimAgent {
         ctx.install(Self::shutdown_framework);
         ctx.install(Self::shutdown);
         ctx.install(Self::acknowledged);
+        ctx.install(Self::update_framework);
         ctx.delay(self.ramp_delay(), "start", |me, ctx| me.start(ctx));
     }
 }
