@@ -21,7 +21,7 @@
 # Environment: READY_TIMEOUT (s, default 1800), SAMPLES (default 20), ZK_SESSION (default 10secs, as Mesos),
 # SETTLE (s after READY before measuring, default 15), OURS_REGISTRY (our masters' --registry,
 # default replicated_log: the registry in ZooKeeper; in_memory matches the genuine pair here,
-# whose masters share no registry).
+# whose masters share no registry), KEEP=1 (keep the work dir with every log).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 AGENTS="${1:-10000}"
@@ -42,6 +42,8 @@ pids=()
 cleanup() {
   for p in "${pids[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # The ZooKeeper data and the masters' logs reach gigabytes at 10,000 agents.
+  if [ "${KEEP:-0}" = 1 ]; then echo "logs kept in $work" >&2; else rm -rf "$work"; fi
   return 0
 }
 trap cleanup EXIT
