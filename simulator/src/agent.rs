@@ -225,12 +225,12 @@ impl SimAgent {
         }
     }
 
-    fn from_master(&self, from: &Upid) -> bool {
+    fn is_master(&self, from: &Upid) -> bool {
         self.master.as_ref() == Some(from)
     }
 
     fn registered_msg(&mut self, ctx: &mut Ctx<'_, Self>, from: Upid, msg: SlaveRegisteredMessage) {
-        if !self.from_master(&from) || self.registered {
+        if !self.is_master(&from) || self.registered {
             return;
         }
         match &self.id {
@@ -258,7 +258,7 @@ impl SimAgent {
         from: Upid,
         msg: SlaveReregisteredMessage,
     ) {
-        if !self.from_master(&from) || self.id.as_ref() != Some(&msg.slave_id) {
+        if !self.is_master(&from) || self.id.as_ref() != Some(&msg.slave_id) {
             return;
         }
         if !self.registered {
@@ -336,7 +336,7 @@ impl SimAgent {
     }
 
     fn run_task(&mut self, ctx: &mut Ctx<'_, Self>, from: Upid, msg: RunTaskMessage) {
-        if !self.from_master(&from) || !self.registered {
+        if !self.is_master(&from) || !self.registered {
             tracing::warn!(%from, "dropping RunTaskMessage while not registered with it");
             return;
         }
@@ -391,7 +391,7 @@ impl SimAgent {
     }
 
     fn kill_task(&mut self, ctx: &mut Ctx<'_, Self>, from: Upid, msg: KillTaskMessage) {
-        if !self.from_master(&from) {
+        if !self.is_master(&from) {
             return;
         }
         let key = (msg.framework_id.value.clone(), msg.task_id.value.clone());
@@ -416,7 +416,7 @@ impl SimAgent {
         from: Upid,
         msg: ShutdownFrameworkMessage,
     ) {
-        if !self.from_master(&from) {
+        if !self.is_master(&from) {
             return;
         }
         let fw = msg.framework_id.value;
@@ -432,7 +432,7 @@ impl SimAgent {
         from: Upid,
         msg: UpdateFrameworkMessage,
     ) {
-        if !self.from_master(&from) {
+        if !self.is_master(&from) {
             return;
         }
         if let (Some(known), Some(mut info)) = (
@@ -445,7 +445,7 @@ impl SimAgent {
     }
 
     fn shutdown(&mut self, _ctx: &mut Ctx<'_, Self>, from: Upid, msg: ShutdownMessage) {
-        if !self.from_master(&from) {
+        if !self.is_master(&from) {
             return;
         }
         // A genuine agent exits and its supervisor starts it afresh; so do we, in place.
@@ -570,7 +570,7 @@ impl SimAgent {
         from: Upid,
         msg: StatusUpdateAcknowledgementMessage,
     ) {
-        if !self.from_master(&from) {
+        if !self.is_master(&from) {
             return;
         }
         let key = (msg.framework_id.value.clone(), msg.task_id.value.clone());

@@ -130,7 +130,7 @@ impl SimFramework {
         });
     }
 
-    fn from_master(&self, from: &Upid) -> bool {
+    fn is_master(&self, from: &Upid) -> bool {
         self.master.as_ref() == Some(from)
     }
 
@@ -150,7 +150,7 @@ impl SimFramework {
         from: Upid,
         msg: FrameworkRegisteredMessage,
     ) {
-        if !self.from_master(&from) || self.registered {
+        if !self.is_master(&from) || self.registered {
             return;
         }
         tracing::info!(framework = %msg.framework_id.value, "framework registered");
@@ -164,7 +164,7 @@ impl SimFramework {
         from: Upid,
         msg: FrameworkReregisteredMessage,
     ) {
-        if !self.from_master(&from) || self.registered {
+        if !self.is_master(&from) || self.registered {
             return;
         }
         if self.id.as_ref() != Some(&msg.framework_id) {
@@ -176,7 +176,7 @@ impl SimFramework {
     }
 
     fn error(&mut self, _ctx: &mut Ctx<'_, Self>, from: Upid, msg: FrameworkErrorMessage) {
-        if self.from_master(&from) {
+        if self.is_master(&from) {
             tracing::error!(framework = self.index, message = %msg.message, "framework error from the master");
         }
     }
@@ -231,7 +231,7 @@ impl SimFramework {
     }
 
     fn offers(&mut self, ctx: &mut Ctx<'_, Self>, from: Upid, msg: ResourceOffersMessage) {
-        if !self.from_master(&from) || !self.registered {
+        if !self.is_master(&from) || !self.registered {
             return;
         }
         let stats = self.shared.stats.clone();
@@ -249,7 +249,7 @@ impl SimFramework {
                         refuse_seconds: Some(FULL_AGENT_REFUSE_SECONDS),
                     })
                 } else {
-                    filters.clone()
+                    filters
                 };
                 self.call(
                     ctx,
@@ -283,7 +283,7 @@ impl SimFramework {
                     accept: Some(call::Accept {
                         offer_ids: vec![offer.id],
                         operations: vec![launch],
-                        filters: filters.clone(),
+                        filters,
                     }),
                     ..Default::default()
                 },
@@ -292,7 +292,7 @@ impl SimFramework {
     }
 
     fn status_update(&mut self, ctx: &mut Ctx<'_, Self>, from: Upid, msg: StatusUpdateMessage) {
-        if !self.from_master(&from) {
+        if !self.is_master(&from) {
             return;
         }
         let update = msg.update;
