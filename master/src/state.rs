@@ -86,6 +86,15 @@ impl Master {
     }
 
     fn take_snapshot(&self) -> Snapshot {
+        // Offered resources per agent in one pass over the offers (not one per agent).
+        let mut offered: std::collections::HashMap<&str, Vec<mesos_proto::mesos::Resource>> =
+            std::collections::HashMap::new();
+        for o in self.offers.by_id.values() {
+            offered
+                .entry(o.offer.slave_id.value.as_str())
+                .or_default()
+                .extend(o.offer.resources.iter().cloned());
+        }
         let agents = self
             .agents
             .registered
@@ -115,7 +124,7 @@ impl Master {
                     registered_time: a.registered_time,
                     reregistered_time: a.reregistered_time,
                     used,
-                    offered: self.offers.offered_on(&a.id),
+                    offered: offered.remove(a.id.as_str()).unwrap_or_default(),
                     active: a.active,
                     version: a.version.clone(),
                     capabilities: a
@@ -129,6 +138,17 @@ impl Master {
                 }
             })
             .collect();
+        // Executors per framework in one pass over the agents (not one per framework).
+        let mut executors_of: std::collections::HashMap<&str, Vec<_>> =
+            std::collections::HashMap::new();
+        for a in self.agents.registered.values() {
+            for (fid, executors) in &a.executors {
+                executors_of
+                    .entry(fid.as_str())
+                    .or_default()
+                    .extend(executors.values().map(|e| (a.id.clone(), e.clone())));
+            }
+        }
         let view = |f: &crate::frameworks::Framework| {
             let used = f
                 .tasks
@@ -136,18 +156,7 @@ impl Master {
                 .filter(|t| !f.freed.contains(&t.task_id.value))
                 .flat_map(|t| t.resources.iter().cloned())
                 .collect();
-            let executors = self
-                .agents
-                .registered
-                .values()
-                .flat_map(|a| {
-                    a.executors
-                        .get(&f.id)
-                        .into_iter()
-                        .flat_map(|e| e.values())
-                        .map(move |e| (a.id.clone(), e.clone()))
-                })
-                .collect();
+            let executors = executors_of.get(f.id.as_str()).cloned().unwrap_or_default();
             FrameworkView {
                 id: f.id.clone(),
                 info: f.info.clone(),
