@@ -320,9 +320,34 @@ fn recover_registry(m: &mut Master, ctx: &mut Ctx<'_, Master>) {
                     crate::recovery::recovered(m, ctx, &r);
                 }
             }
-            Err(e) => tracing::error!(error = %e, "cannot recover the registry"),
+            Err(e) => {
+                // Genuine masters exit here for a supervisor to restart them; we try again
+                // from the start (election included) a little later.
+                tracing::error!(error = %e, "cannot recover the registry; stepping down to try again");
+                let generation = m.ha.recovery.generation();
+                ctx.delay(REGISTRY_RETRY, "registry_retry", move |m, ctx| {
+                    if m.ha.leading && m.ha.recovery.generation() == generation {
+                        step_down(m, ctx, "the registry could not be recovered");
+                    }
+                });
+            }
         },
     );
+}
+
+/// How long a master whose registry cannot be read waits before it steps down to retry.
+const REGISTRY_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A registry operation failed because the registrar can no longer write (its store failed):
+/// nothing more can be admitted or removed, so this master steps down, which resets the
+/// registrar and recovers the registry afresh (genuine masters exit instead). Other errors
+/// (an operation the registry refused) concern that operation alone.
+fn on_registrar_error(m: &mut Master, ctx: &mut Ctx<'_, Master>, error: &RegistrarError) {
+    if let RegistrarError::Failed(reason) = error {
+        if m.ha.leading {
+            step_down(m, ctx, &format!("the registrar failed: {reason}"));
+        }
+    }
 }
 
 impl Master {
@@ -367,7 +392,11 @@ impl Master {
                 Err(RegistrarError::Operation(e)) => {
                     tracing::info!(%id, reason = %e, "agent unreachable; the registry had nothing to change")
                 }
-                Err(e) => tracing::error!(%id, error = %e, "cannot record the agent as unreachable"),
+                Err(e) => {
+                    tracing::error!(%id, error = %e, "cannot record the agent as unreachable");
+                    on_registrar_error(m, ctx, &e);
+                    return;
+                }
             }
             if m.agents.registered.contains_key(&id) {
                 m.metrics.slave_unreachable_scheduled.inc();
@@ -415,6 +444,7 @@ impl Master {
             let id = info.id.as_ref().map(|i| i.value.clone()).unwrap_or_default();
             if let Err(e) = result {
                 tracing::error!(agent = %from, %id, error = %e, "agent not admitted: the registry refused it");
+                on_registrar_error(m, ctx, &e);
                 return;
             }
             m.admit_agent(ctx, from.clone(), id.clone(), info, version, capabilities, false, Vec::new());
