@@ -19,6 +19,8 @@ use crate::StartError;
 
 /// Shortest time between two refreshes of the gauges (`master/tasks_running`, resources, …).
 pub const GAUGE_REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+/// Gauge refreshes cheaper than this run at once, after every change (see `Master::changed`).
+const INLINE_REFRESH_MAX: std::time::Duration = std::time::Duration::from_micros(100);
 
 /// The master's state.
 pub struct Master {
@@ -189,7 +191,8 @@ impl Master {
     /// after each message was quadratic (9 s of CPU for 1,000 agents registering and 10,000
     /// tasks starting; BENCHMARKS.md "Cluster"): it runs at most every
     /// [`GAUGE_REFRESH_INTERVAL`] (longer when it is costly), and at once (behind queued messages) when the clock is
-    /// paused, so tests that settle the clock see exact gauges.
+    /// paused, so tests that settle the clock see exact gauges. While a refresh costs less than
+    /// `INLINE_REFRESH_MAX` (small clusters) it runs inline, so gauges are exact after each change.
     pub(crate) fn changed(&mut self) {
         self.generation += 1;
         // Operator events are a diff of the state: each change must be seen on its own (a
@@ -200,6 +203,15 @@ impl Master {
             return;
         };
         if self.refresh_pending {
+            return;
+        }
+        if self.refresh_cost < INLINE_REFRESH_MAX {
+            // A small cluster: refreshing now costs less than the message that changed it,
+            // and readers (operators, tests) see exact gauges right after each change.
+            let started = std::time::Instant::now();
+            self.refresh_gauges();
+            self.refresh_cost = started.elapsed();
+            self.refreshed_at = self.me.as_ref().map(|(_, clock)| clock.now());
             return;
         }
         self.refresh_pending = true;

@@ -181,36 +181,43 @@ impl mesos_scheduler::Scheduler for V1Recorder {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v1_framework_following_zk_resubscribes_to_the_next_leader_when_its_master_dies() {
-    let Some(zk) = ZooKeeperServer::start("scheduler_v1_zk_failover") else {
-        return;
-    };
-    let spec = zk.url("/mesos");
-    let a = zk_master(&spec);
+type V1Run =
+    std::thread::JoinHandle<Result<mesos_scheduler::driver::Outcome, mesos_scheduler::v1::V1Error>>;
+
+/// Two masters in ZooKeeper at `spec`, `a` elected first.
+fn two_masters(spec: &str) -> (mesos_master::MasterHandle, mesos_master::MasterHandle) {
+    let a = zk_master(spec);
     assert!(mesos_tests::poll_until(
         Duration::from_secs(20),
         || elected(&a)
     ));
-    let b = zk_master(&spec);
-    let url = ZkUrl::parse(&spec).unwrap();
+    (a, zk_master(spec))
+}
+
+/// A v1 framework following `spec` from `start`, on a thread of its own (as
+/// `framework::run` runs it); the ids of the masters it subscribes to arrive on the
+/// receiver. Returns once it has subscribed to `expected`.
+async fn v1_follower(
+    spec: &str,
+    start: std::net::SocketAddr,
+    name: &str,
+    expected: &str,
+) -> (V1Run, std::sync::mpsc::Receiver<String>) {
+    let url = ZkUrl::parse(spec).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let info = mesos_proto::mesos::FrameworkInfo {
         user: "test".into(),
-        name: "zk-v1-follower".into(),
+        name: name.into(),
         failover_timeout: Some(60.0),
         ..Default::default()
     };
-    // Start at the standby: its 307 leads to a.
-    // The v1 client runs on a thread of its own, as `framework::run` runs it.
-    let standby = b.upid().socket_addr();
     let run = std::thread::spawn(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap()
             .block_on(mesos_scheduler::v1::run_following(
-                standby,
+                start,
                 Some(url),
                 info,
                 Box::new(V1Recorder(tx, 0)),
@@ -220,17 +227,16 @@ async fn v1_framework_following_zk_resubscribes_to_the_next_leader_when_its_mast
         tokio::task::spawn_blocking(move || (rx.recv_timeout(Duration::from_secs(20)), rx))
             .await
             .unwrap();
-    assert_eq!(first.unwrap(), a.info.id);
+    assert_eq!(first.unwrap(), expected);
+    (run, rx)
+}
 
-    a.shutdown();
-    assert!(mesos_tests::poll_until(
-        Duration::from_secs(30),
-        || elected(&b)
-    ));
+/// The follower subscribes to `expected` next, then stops on its own.
+async fn v1_follower_moves_to(run: V1Run, rx: std::sync::mpsc::Receiver<String>, expected: &str) {
     let second = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(90)))
         .await
         .unwrap();
-    assert_eq!(second.unwrap(), b.info.id, "subscribed to the new leader");
+    assert_eq!(second.unwrap(), expected, "subscribed to the new leader");
     let outcome = tokio::task::spawn_blocking(move || run.join())
         .await
         .unwrap();
@@ -238,6 +244,23 @@ async fn v1_framework_following_zk_resubscribes_to_the_next_leader_when_its_mast
         outcome,
         Ok(Ok(mesos_scheduler::driver::Outcome::Stopped))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_framework_following_zk_resubscribes_to_the_next_leader_when_its_master_dies() {
+    let Some(zk) = ZooKeeperServer::start("scheduler_v1_zk_failover") else {
+        return;
+    };
+    let spec = zk.url("/mesos");
+    let (a, b) = two_masters(&spec);
+    // Start at the standby: its 307 leads to a.
+    let (run, rx) = v1_follower(&spec, b.upid().socket_addr(), "zk-v1-follower", &a.info.id).await;
+    a.shutdown();
+    assert!(mesos_tests::poll_until(
+        Duration::from_secs(30),
+        || elected(&b)
+    ));
+    v1_follower_moves_to(run, rx, &b.info.id).await;
     b.shutdown();
 }
 
@@ -399,52 +422,11 @@ async fn v1_framework_follows_the_next_leader_when_its_master_is_demoted_and_end
         return;
     };
     let spec = zk.url("/mesos");
-    let a = zk_master(&spec);
-    assert!(mesos_tests::poll_until(
-        Duration::from_secs(20),
-        || elected(&a)
-    ));
-    let b = zk_master(&spec);
-    let url = ZkUrl::parse(&spec).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let info = mesos_proto::mesos::FrameworkInfo {
-        user: "test".into(),
-        name: "zk-v1-demotion".into(),
-        failover_timeout: Some(60.0),
-        ..Default::default()
-    };
-    let leader = a.upid().socket_addr();
-    let run = std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(mesos_scheduler::v1::run_following(
-                leader,
-                Some(url),
-                info,
-                Box::new(V1Recorder(tx, 0)),
-            ))
-    });
-    let (first, rx) =
-        tokio::task::spawn_blocking(move || (rx.recv_timeout(Duration::from_secs(20)), rx))
-            .await
-            .unwrap();
-    assert_eq!(first.unwrap(), a.info.id);
-
+    let (a, b) = two_masters(&spec);
+    let (run, rx) = v1_follower(&spec, a.upid().socket_addr(), "zk-v1-demotion", &a.info.id).await;
     // a demotes itself and ends the event stream; the framework finds b.
     expire_session(&a, &zk).await;
-    let second = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(90)))
-        .await
-        .unwrap();
-    assert_eq!(second.unwrap(), b.info.id, "subscribed to the new leader");
-    let outcome = tokio::task::spawn_blocking(move || run.join())
-        .await
-        .unwrap();
-    assert!(matches!(
-        outcome,
-        Ok(Ok(mesos_scheduler::driver::Outcome::Stopped))
-    ));
+    v1_follower_moves_to(run, rx, &b.info.id).await;
     a.shutdown();
     b.shutdown();
 }
