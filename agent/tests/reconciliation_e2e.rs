@@ -12,41 +12,15 @@ use libprocess::filter::Matcher;
 use libprocess::{Config, Runtime};
 use mesos_agent::SlaveConfig;
 use mesos_proto::mesos::internal::RunTaskMessage;
-use mesos_proto::mesos::{
-    framework_info, task_status, FrameworkId, MasterInfo, Offer, TaskState, TaskStatus,
-};
-use mesos_scheduler::framework::{command_task, framework_info as info_named};
-use mesos_scheduler::{Driver, DriverHandle, Scheduler};
+use mesos_proto::mesos::{framework_info, task_status, TaskState, TaskStatus};
+use mesos_scheduler::framework::framework_info as info_named;
+use mesos_scheduler::Driver;
 use prost::Message;
 use tokio::sync::mpsc;
 
-/// Launches one task on the first offer and reports every update to the test.
-struct LaunchOne {
-    launched: bool,
-    updates: mpsc::UnboundedSender<TaskStatus>,
-}
-
-impl Scheduler for LaunchOne {
-    fn registered(&mut self, _: &mut DriverHandle<'_>, _: &FrameworkId, _: &MasterInfo) {}
-
-    fn resource_offers(&mut self, driver: &mut DriverHandle<'_>, offers: Vec<Offer>) {
-        for offer in offers {
-            if self.launched {
-                driver.decline(offer.id, None);
-                continue;
-            }
-            let mut remaining = offer.resources.clone();
-            let task = command_task(&offer, &mut remaining, "t1", "sleep 30", 0.1, 32.0)
-                .expect("the offer fits the task");
-            self.launched = true;
-            driver.launch(vec![offer.id], vec![task], None);
-        }
-    }
-
-    fn status_update(&mut self, _: &mut DriverHandle<'_>, status: &TaskStatus) {
-        let _ = self.updates.send(status.clone());
-    }
-}
+#[path = "support/launch_one.rs"]
+mod launch_one;
+use launch_one::LaunchOne;
 
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("agent-recon-{name}-{}", std::process::id()));
